@@ -1,0 +1,161 @@
+/*
+ * config/schema.ts — the gateway's whole configuration as one strict zod schema.
+ *
+ * Defaults live here and only here (house style §5); each has a unit in its name and a why.
+ * The defaults *are* the embedded development config (ARCHITECTURE "Embedded defaults"): an
+ * empty file, or no file, gives mx on 127.0.0.1:2525, submission on 127.0.0.1:2587, state under
+ * ./var and example.test delivered to ./var/mail. Production values come from
+ * /etc/tuxhat/gateway.yaml (appliance/etc/gateway.yaml). Every object is .strict(): an unknown
+ * key is an error, never silently ignored.
+ */
+import { z } from 'zod';
+import { isIP } from 'node:net';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port');
+const cidr = z.string().refine((s) => {
+  const [ip, bits, extra] = s.split('/');
+  if (extra !== undefined || !ip || !isIP(ip)) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return Number.isInteger(n) && n >= 0 && n <= (isIP(ip) === 4 ? 32 : 128);
+}, 'expected an IP address or CIDR, e.g. 10.0.0.0/8');
+const domainName = z.string().toLowerCase().regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name');
+const tlsPolicy = z.enum(['none', 'may', 'encrypt', 'verify']);
+
+const tlsFiles = z.object({
+  /** PEM key and certificate; without them a self-signed pair is generated under state (with a warning). */
+  keyFile: z.string().optional(),
+  certFile: z.string().optional(),
+  /** Extra certificates chosen by SNI name. */
+  sni: z.record(z.string(), z.object({ keyFile: z.string(), certFile: z.string() }).strict()).default({}),
+  /** TLS 1.2 is the floor: older versions are broken and no longer needed by real MTAs. */
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** CA bundle for verifying client certificates on relay listeners. */
+  clientCaFile: z.string().optional(),
+}).strict();
+
+const listener = z.object({
+  kind: z.enum(['mx', 'submission', 'relay']),
+  address: z.string().refine((s) => isIP(s) !== 0, 'expected an IP address').default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535),
+  /** starttls: offered (587/25); implicit: TLS from the first byte (465); none: plain only (tests). */
+  tls: z.enum(['starttls', 'implicit', 'none']).default('starttls'),
+  /** Refuse MAIL FROM until STARTTLS; submission always requires it before AUTH anyway. */
+  requireTls: z.boolean().default(false),
+  /** relay: trusted by these networks (weakest trust; prefer AUTH or client certificates). */
+  trustedNetworks: z.array(cidr).default([]),
+  /** relay: trust clients whose certificate verifies against tls.clientCaFile. */
+  trustClientCert: z.boolean().default(false),
+  /** Allow AUTH on a plaintext connection (only for loopback test setups). */
+  allowInsecureAuth: z.boolean().default(false),
+  /** 25 MiB like Postfix's 10 MB default raised to what users attach today. */
+  maxMessageBytes: z.number().int().positive().default(25 * 1024 * 1024),
+  /** RFC 5321 §4.5.3.1.8 requires at least 100. */
+  maxRecipients: z.number().int().min(1).default(100),
+  maxConnections: z.number().int().min(1).default(1000),
+  maxConnectionsPerIp: z.number().int().min(1).default(50),
+  /** Idle time between commands; RFC 5321 §4.5.3.2.7 suggests 5 minutes, 60 s is kinder to the box. */
+  idleTimeoutMs: z.number().int().min(1000).default(60_000),
+  /** How long running sessions may finish after shutdown starts before they get 421. */
+  closeTimeoutMs: z.number().int().min(0).default(30_000),
+  /** Greeting banner text after the host name. */
+  banner: z.string().default('ESMTP TuxHat'),
+}).strict();
+
+const route = z.discriminatedUnion('transport', [
+  z.object({
+    transport: z.literal('smtp'),
+    /** Next hops in order; the next is tried when one is down (failover). */
+    hosts: z.array(hostPort).min(1),
+    tls: tlsPolicy.default('may'),
+    auth: z.object({ user: z.string(), passwordFile: z.string() }).strict().optional(),
+  }).strict(),
+  z.object({
+    transport: z.literal('maildir'),
+    /** Mail for user@domain goes to <path>/<domain>/<user>/{tmp,new,cur}. */
+    path: z.string(),
+  }).strict(),
+]);
+
+const domain = z.object({ route }).strict();
+
+const retry = z.object({
+  /** Waits between attempts; the last one repeats. Close to Postfix (5 min doubling to 67 min, 4000 s cap). */
+  scheduleMs: z.array(z.number().int().positive()).min(1).default([60_000, 300_000, 600_000, 1_200_000, 2_400_000, 4_000_000]),
+  /** Postfix maximal_queue_lifetime: 5 days, then bounce with a DSN. */
+  maxLifetimeMs: z.number().int().positive().default(5 * 24 * 3600_000),
+  /** Send a delay warning DSN after this long (0 = never, Postfix's default). */
+  delayWarningMs: z.number().int().min(0).default(0),
+}).strict();
+
+export const configSchema = z.object({
+  /** Our name in the banner, Received headers and DSNs. */
+  hostname: z.string().min(1).default('localhost'),
+  /** Receiver worker processes; 0 = one per core. */
+  workers: z.number().int().min(0).max(64).default(0),
+  paths: z.object({
+    /** LMDB environments and generated keys. */
+    state: z.string().default('./var/lib'),
+    /** Message bodies; may be its own filesystem. */
+    spool: z.string().default('./var/spool'),
+    /** Admin socket directory and pid files. */
+    run: z.string().default('./var/run'),
+  }).strict().prefault({}),
+  tls: tlsFiles.prefault({}),
+  /** Local AUTH users: a YAML map of address → scrypt hash (`tuxhat user add`). */
+  usersFile: z.string().optional(),
+  listeners: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'listener names are lower-case words'), listener).prefault({
+    mx: { kind: 'mx', port: 2525 },
+    submission: { kind: 'submission', port: 2587 },
+  }),
+  /** The domains we accept mail for on mx, each with its route to the internal servers. */
+  domains: z.record(domainName, domain).prefault({
+    'example.test': { route: { transport: 'maildir', path: './var/mail' } },
+  }),
+  outbound: z.object({
+    /** mx: deliver to the internet by MX lookup; smarthost: hand everything to `hosts`. */
+    mode: z.enum(['mx', 'smarthost']).default('mx'),
+    hosts: z.array(hostPort).default([]),
+    /** Opportunistic TLS by default, like every MTA on the internet (RFC 3207 §4). */
+    tls: tlsPolicy.default('may'),
+    /** Per-domain TLS policy overrides (e.g. partner.example: verify). */
+    tlsPolicy: z.record(domainName, tlsPolicy).default({}),
+    /** Remote port for MX delivery. Always 25 on the internet; other values are for lab setups. */
+    mxPort: z.number().int().min(1).max(65535).default(25),
+  }).strict().prefault({}),
+  delivery: z.object({
+    /** Total concurrent outgoing SMTP sessions. */
+    maxConnections: z.number().int().min(1).default(100),
+    /** Concurrent sessions per destination (next hop or MX domain), like Postfix's 20. */
+    maxConnectionsPerDestination: z.number().int().min(1).default(20),
+    connectTimeoutMs: z.number().int().min(100).default(30_000),
+    greetingTimeoutMs: z.number().int().min(100).default(30_000),
+    /** Per command/data stall, not the whole transfer. */
+    socketTimeoutMs: z.number().int().min(100).default(300_000),
+    /** How often the scheduler looks for due entries besides being told of new mail. */
+    scanIntervalMs: z.number().int().min(50).default(1000),
+  }).strict().prefault({}),
+  queue: retry.prefault({}),
+  dns: z.object({
+    /** Empty: the system resolver's servers (/etc/resolv.conf). Tests use 127.0.0.1:PORT. */
+    servers: z.array(hostPort).default([]),
+    timeoutMs: z.number().int().min(50).default(3000),
+    tries: z.number().int().min(1).default(2),
+    cacheMaxEntries: z.number().int().min(0).default(50_000),
+    /** Cap on positive TTLs and the TTL for negative answers (RFC 2308 suggests SOA minimum; we keep it simple). */
+    maxTtlSeconds: z.number().int().min(0).default(3600),
+    negativeTtlSeconds: z.number().int().min(0).default(300),
+  }).strict().prefault({}),
+  admin: z.object({
+    /** Unix socket for the CLI and the console menu; relative to the working directory. */
+    socket: z.string().default('./var/run/tuxhat.sock'),
+  }).strict().prefault({}),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  }).strict().prefault({}),
+}).strict();
+
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = z.output<typeof listener>;
+export type RouteConfig = z.output<typeof route>;
+export type TlsPolicy = z.output<typeof tlsPolicy>;

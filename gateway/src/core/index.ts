@@ -1,0 +1,5 @@
+/* core/ — types, reply table, ids and name lists shared by every stage. Imports nothing of ours. */
+export * from './types.js';
+export * from './replies.js';
+export * from './qid.js';
+export * from './phases.js';

@@ -1,0 +1,12 @@
+/*
+ * core/phases.ts — the one list of SMTP phases and of queue/log events (house style §9).
+ * A check or listener registering under a name outside these lists fails at start-up.
+ */
+export const SMTP_PHASES = ['connect', 'helo', 'auth', 'mail', 'rcpt', 'data', 'eod'] as const;
+export type SmtpPhase = (typeof SMTP_PHASES)[number];
+
+export const LOG_EVENTS = [
+  'connect', 'reject', 'queued', 'verdict', 'delivered', 'deferred', 'bounced', 'expired',
+  'removed', 'held', 'released', 'disconnect', 'warning',
+] as const;
+export type LogEvent = (typeof LOG_EVENTS)[number];

@@ -1,0 +1,61 @@
+/*
+ * core/replies.ts — every SMTP reply the gateway itself chooses, in one table.
+ *
+ * Code throws `new GatewayError('RELAY_DENIED', detail)`; only listen/ renders a key to the wire.
+ * Enhanced codes are set here, never guessed by smtp-server (which would turn every 550 at RCPT
+ * into 5.1.1). Keys are stable and never reused; docs/replies.md is generated from this table and
+ * test/unit/core/replies.test.ts fails when they drift. Most severe first (Postfix cleanup_strerror.c).
+ */
+
+export interface Reply {
+  readonly code: number;
+  readonly enhanced: string;
+  readonly text: string;
+}
+
+export const REPLIES = {
+  // 5xx: we are sure
+  RELAY_DENIED: { code: 550, enhanced: '5.7.1', text: 'Relay access denied' },
+  CLIENT_NOT_TRUSTED: { code: 554, enhanced: '5.7.1', text: 'Client host is not allowed to relay through this listener' },
+  AUTH_FAILED: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
+  AUTH_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
+  ENCRYPTION_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
+  BAD_RECIPIENT_SYNTAX: { code: 553, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
+  BAD_SENDER_SYNTAX: { code: 553, enhanced: '5.1.7', text: 'Bad sender address syntax' },
+  UNKNOWN_DOMAIN: { code: 550, enhanced: '5.1.2', text: 'Recipient domain not handled here' },
+  MESSAGE_TOO_BIG: { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed limit' },
+  // 4xx: we cannot decide safely now; the client keeps the message and retries
+  SHUTTING_DOWN: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
+  TOO_MANY_CONNECTIONS: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your host' },
+  SPOOL_FULL: { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage' },
+  TOO_MANY_RECIPIENTS: { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
+  LOCAL_ERROR: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
+  POLICY_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Temporary failure in policy checks, try again later' },
+  // 2xx
+  QUEUED: { code: 250, enhanced: '2.0.0', text: 'Ok: queued as' },
+} as const satisfies Record<string, Reply>;
+
+export type ReplyKey = keyof typeof REPLIES;
+
+/** An error that carries a reply key; match on `err.code`, never `instanceof` (copies of the module). */
+export class GatewayError extends Error {
+  readonly code: ReplyKey;
+  readonly detail: string | undefined;
+  constructor(code: ReplyKey, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${REPLIES[code].text}: ${detail}` : REPLIES[code].text, options);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'GatewayError'
+    && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code in REPLIES;
+}
+
+/** The wire text for a key: "<enhanced> <text>[: detail]". The basic code is sent separately. */
+export function replyText(key: ReplyKey, detail?: string): string {
+  const r = REPLIES[key];
+  return detail ? `${r.enhanced} ${r.text}: ${detail}` : `${r.enhanced} ${r.text}`;
+}

@@ -1,0 +1,140 @@
+/*
+ * core/types.ts — the typed boundaries between pipeline stages (see ARCHITECTURE.md "Core types").
+ *
+ * Every stage takes and returns these; new per-message data gets a typed field here, never an
+ * untyped bag, so the compiler sees every producer and consumer. No runtime code lives here.
+ */
+
+/** Which way a message flows; fixed by the listener it arrived on. */
+export type Direction = 'inbound' | 'outbound';
+
+/** The three listener kinds (ARCHITECTURE "The picture"). */
+export type ListenerKind = 'mx' | 'submission' | 'relay';
+
+/** One SMTP connection, as policy and content stages see it. Read-only to them. */
+export interface Session {
+  /** smtp-server's session id, logged as `sid`. */
+  readonly id: string;
+  readonly listener: string;
+  readonly kind: ListenerKind;
+  readonly direction: Direction;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  /** Verified reverse name, or null when there is none (or lookups are off). */
+  readonly ptr: string | null;
+  helo: string;
+  /** TLS protocol and cipher when the session is encrypted, else null. */
+  tls: { protocol: string; cipher: string } | null;
+  /** Authenticated identity (AUTH user or client certificate subject), else null. */
+  authUser: string | null;
+  /** How a relay client earned trust: 'auth', 'cert', 'network' — null when it is not trusted. */
+  trustedBy: 'auth' | 'cert' | 'network' | null;
+}
+
+/** The SMTP envelope of one transaction. */
+export interface Envelope {
+  /** Envelope sender; '' for the null sender <>. */
+  mailFrom: string;
+  recipients: string[];
+  /** Declared SIZE= or, after DATA, the measured size in bytes. */
+  size: number;
+  bodyType: '7bit' | '8bitmime';
+  smtpUtf8: boolean;
+}
+
+/** A named symbol with its score and detail (Rspamd's "symbol"; not called Symbol on purpose). */
+export interface Hit {
+  readonly name: string;
+  readonly score: number;
+  readonly detail?: string;
+}
+
+/** A session-time policy decision. `defer` answers 4xx, `reject` 5xx; the reply key is from core/replies. */
+export type Decision =
+  | { readonly action: 'accept'; readonly hits?: readonly Hit[] }
+  | { readonly action: 'defer' | 'reject'; readonly reply: import('./replies.js').ReplyKey; readonly detail?: string; readonly hits?: readonly Hit[] };
+
+/** A header edit the verdict asks for; applied when the message is streamed out. */
+export type HeaderEdit =
+  | { readonly op: 'prepend'; readonly name: string; readonly value: string }
+  | { readonly op: 'remove'; readonly name: string };
+
+/** The parsed message handed to the content stage. The spool file is immutable after DATA. */
+export interface Message {
+  readonly qid: string;
+  readonly spoolPath: string;
+  readonly size: number;
+  /** Header lines as received (unfolded names, raw values), in order. */
+  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  readonly messageId: string | null;
+  /** Headers the gateway itself adds (e.g. Received), prepended on delivery. */
+  readonly addedHeaders: readonly HeaderEdit[];
+}
+
+export type VerdictAction = 'deliver' | 'tag' | 'quarantine' | 'reject' | 'defer' | 'discard';
+
+export interface Verdict {
+  readonly action: VerdictAction;
+  readonly score: number;
+  readonly hits: readonly Hit[];
+  /** For reject/defer: the reply key to render. */
+  readonly reply?: import('./replies.js').ReplyKey;
+  readonly headerEdits: readonly HeaderEdit[];
+  readonly extraRecipients: readonly string[];
+}
+
+/** Final or intermediate outcome of one delivery attempt to one recipient. */
+export interface DeliveryOutcome {
+  readonly recipient: string;
+  readonly status: 'delivered' | 'deferred' | 'bounced';
+  /** Enhanced status code (RFC 3463), e.g. 2.0.0, 4.4.1, 5.1.1. */
+  readonly dsn: string;
+  /** The remote reply or our own explanation. */
+  readonly response: string;
+  /** Next hop that answered, e.g. "mx.example.net[192.0.2.1]:25", or "maildir". */
+  readonly relay: string;
+}
+
+/** Queue places (ARCHITECTURE / house style §10). `active` is the queue manager's in-memory claim. */
+export const QUEUE_STATES = ['incoming', 'deferred', 'hold', 'corrupt'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+export type RecipientState = 'pending' | 'delivered' | 'bounced' | 'expired';
+
+export interface QueueRecipient {
+  readonly address: string;
+  state: RecipientState;
+  attempts: number;
+  /** Last outcome, kept for `queue show`, DSNs and trace. */
+  lastDsn?: string;
+  lastResponse?: string;
+  lastRelay?: string;
+}
+
+/** One queued message, as committed to the queue index. Per-recipient state lives inside. */
+export interface QueueEntry {
+  readonly qid: string;
+  state: QueueState;
+  readonly direction: Direction;
+  readonly listener: string;
+  readonly client: string;
+  readonly helo: string;
+  readonly authUser: string | null;
+  readonly mailFrom: string;
+  readonly recipients: QueueRecipient[];
+  readonly size: number;
+  readonly messageId: string | null;
+  readonly bodyType: '7bit' | '8bitmime';
+  readonly smtpUtf8: boolean;
+  /** Epoch ms of the 250. */
+  readonly receivedAt: number;
+  /** Epoch ms of the next delivery attempt (meaningless in hold/corrupt). */
+  nextAttemptAt: number;
+  attempts: number;
+  /** Header edits from the verdict, applied when streaming the spool file out. */
+  readonly headerEdits: readonly HeaderEdit[];
+  /** Set on DSNs we generate, so a bounce of a bounce is never made. */
+  readonly isBounce: boolean;
+  /** Whether a delay warning was already sent. */
+  delayWarned: boolean;
+}

@@ -1,0 +1,2 @@
+/* state/ — the LMDB environments and typed stores. TTLs and sweeping live here, not in callers. */
+export { openState, type StateEnvs, type TraceEvent } from './envs.js';
