@@ -1,0 +1,273 @@
+/*
+ * listen/server.ts — one smtp-server instance per configured listener.
+ *
+ * Maps SMTP hooks to policy phases, streams DATA to the spool, runs content and verdict, and
+ * answers 250 only after queue/enqueue resolved (ARCHITECTURE contract 1). Every reply we choose
+ * is a key of core/replies.ts. Deny by default: mx has no AUTH and accepts only relay domains;
+ * submission requires AUTH; relay trusts networks, certificates or AUTH. Runs in receiver workers.
+ * Trusts nothing the client sends; the DATA stream is bounded by the listener's size limit.
+ */
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { BlockList } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Config, ListenerConfig } from '../config/index.js';
+import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type Decision, type Direction, type Envelope, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
+import { HeaderCapture, headerValue, parseHeaders, scanContent } from '../content/index.js';
+import type { Logger } from '../log/index.js';
+import { checkPhase } from '../policy/index.js';
+import { enqueue, storageError, type Spool } from '../queue/index.js';
+import type { StateEnvs } from '../state/index.js';
+import { decide } from '../verdict/index.js';
+import { receivedHeader } from './received.js';
+import type { TlsMaterial } from './tls.js';
+import { verifyPassword, type UserDb } from './users.js';
+
+export interface ListenerDeps {
+  readonly config: Config;
+  readonly state: StateEnvs;
+  readonly spool: Spool;
+  readonly log: Logger;
+  readonly users: UserDb;
+  readonly tls: TlsMaterial;
+  /** Tell the queue manager that a message is ready. */
+  readonly notifyQueued: (qid: string) => void;
+}
+
+export interface Listener {
+  readonly name: string;
+  readonly server: SMTPServer;
+  readonly activeSessions: () => number;
+  /** Stop taking new sessions (they get 421), let running ones finish within closeTimeoutMs. */
+  drain(): Promise<void>;
+}
+
+type SmtpError = Error & { responseCode: number };
+
+function smtpError(key: ReplyKey, detail?: string): SmtpError {
+  return Object.assign(new Error(replyText(key, detail)), { responseCode: REPLIES[key].code });
+}
+
+function decisionError(d: Decision): SmtpError | null {
+  if (d.action === 'accept') return null;
+  return smtpError(d.reply, d.detail);
+}
+
+const DIRECTION: Record<ListenerConfig['kind'], Direction> = { mx: 'inbound', submission: 'outbound', relay: 'outbound' };
+
+export function createListener(name: string, lc: ListenerConfig, deps: ListenerDeps): Listener {
+  const { config, log } = deps;
+  const sessions = new Map<string, Session>();
+  const perIp = new Map<string, number>();
+  let draining = false;
+  // node:net BlockList matches CIDRs of both families without hand-written bit maths.
+  const trustList = new BlockList();
+  for (const cidr of lc.trustedNetworks) {
+    const [ip, bits] = cidr.split('/');
+    const family = ip!.includes(':') ? 'ipv6' : 'ipv4';
+    if (bits === undefined) trustList.addAddress(ip!, family);
+    else trustList.addSubnet(ip!, Number(bits), family);
+  }
+  const trusted = (ip: string) => trustList.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+
+  const sessionOf = (s: SMTPServerSession): Session => {
+    const found = sessions.get(s.id);
+    if (!found) throw new GatewayError('LOCAL_ERROR', 'unknown session');
+    return found;
+  };
+  const envelopeOf = (s: SMTPServerSession, extraRcpt?: string): Envelope => ({
+    mailFrom: s.envelope.mailFrom ? s.envelope.mailFrom.address : '',
+    recipients: [...s.envelope.rcptTo.map((r) => r.address), ...(extraRcpt ? [extraRcpt] : [])],
+    size: 0,
+    bodyType: s.envelope.bodyType === '8bitmime' ? '8bitmime' : '7bit',
+    smtpUtf8: Boolean(s.envelope.smtpUtf8),
+  });
+  const rejectLog = (session: Session, phase: SmtpPhase, err: SmtpError, extra: Record<string, unknown> = {}) => {
+    log.info({ event: 'reject', qid: null, sid: session.id, client: session.clientIp, helo: session.helo, phase, response: `${err.responseCode} ${err.message}`, ...extra }, 'reject');
+  };
+  const phaseCheck = async (phase: SmtpPhase, s: SMTPServerSession, recipient?: string): Promise<SmtpError | null> => {
+    const session = sessionOf(s);
+    const envelope = envelopeOf(s);
+    const d = await checkPhase(phase, { config, session, envelope, ...(recipient !== undefined ? { recipient } : {}) });
+    const err = decisionError(d);
+    if (err) rejectLog(session, phase, err, { from: envelope.mailFrom, ...(recipient ? { to: recipient } : {}) });
+    return err;
+  };
+
+  const server = new SMTPServer({
+    name: config.hostname,
+    banner: lc.banner,
+    secure: lc.tls === 'implicit',
+    key: deps.tls.key,
+    cert: deps.tls.cert,
+    ...(deps.tls.sni.size > 0 ? { sniOptions: deps.tls.sni } : {}),
+    minVersion: config.tls.minVersion,
+    ...(lc.trustClientCert ? { requestCert: true, rejectUnauthorized: false, ...(deps.tls.ca ? { ca: deps.tls.ca } : {}) } : {}),
+    hideSTARTTLS: lc.tls !== 'starttls',
+    disabledCommands: lc.kind === 'mx' ? ['AUTH'] : lc.tls === 'none' && !lc.allowInsecureAuth ? ['AUTH', 'STARTTLS'] : lc.tls === 'none' ? ['STARTTLS'] : [],
+    authOptional: lc.kind !== 'submission',
+    allowInsecureAuth: lc.allowInsecureAuth,
+    authMethods: ['PLAIN', 'LOGIN'],
+    size: lc.maxMessageBytes,
+    rejectOversized: true,
+    maxClients: lc.maxConnections,
+    maxRecipients: lc.maxRecipients,
+    socketTimeout: lc.idleTimeoutMs,
+    closeTimeout: lc.closeTimeoutMs,
+    disableReverseLookup: true,
+    logger: false,
+    onConnect(s, cb) {
+      const ip = s.remoteAddress;
+      const session: Session = {
+        id: s.id, listener: name, kind: lc.kind, direction: DIRECTION[lc.kind], clientIp: ip, clientPort: s.remotePort,
+        ptr: null, helo: '', tls: null, authUser: null,
+        trustedBy: lc.kind === 'relay' && lc.trustedNetworks.length > 0 && trusted(ip) ? 'network' : null,
+      };
+      if (draining) {
+        log.info({ event: 'reject', qid: null, sid: s.id, client: ip, phase: 'connect', response: '421 shutting down' }, 'reject');
+        return cb(smtpError('SHUTTING_DOWN'));
+      }
+      const n = (perIp.get(ip) ?? 0) + 1;
+      if (n > lc.maxConnectionsPerIp) {
+        log.info({ event: 'reject', qid: null, sid: s.id, client: ip, phase: 'connect', response: '421 too many connections' }, 'reject');
+        return cb(smtpError('TOO_MANY_CONNECTIONS'));
+      }
+      perIp.set(ip, n);
+      sessions.set(s.id, session);
+      log.info({ event: 'connect', sid: s.id, client: ip, listener: name }, 'connect');
+      cb();
+    },
+    onSecure(socket, s, cb) {
+      const session = sessions.get(s.id);
+      if (session) {
+        const tlsSocket = socket as TLSSocket;
+        const cipher = tlsSocket.getCipher?.();
+        session.tls = { protocol: tlsSocket.getProtocol?.() ?? 'TLS', cipher: cipher?.name ?? 'unknown' };
+        if (lc.kind === 'relay' && lc.trustClientCert && tlsSocket.authorized) session.trustedBy = 'cert';
+      }
+      cb();
+    },
+    onAuth(auth: SMTPServerAuthentication, s, cb) {
+      const session = sessions.get(s.id);
+      const user = auth.username ?? '';
+      verifyPassword(deps.users, user, auth.password ?? '').then((ok) => {
+        if (!ok) {
+          log.info({ event: 'reject', qid: null, sid: s.id, client: s.remoteAddress, phase: 'auth', user, response: '535 authentication failed' }, 'reject');
+          return cb(smtpError('AUTH_FAILED'));
+        }
+        if (session) {
+          session.authUser = user.toLowerCase();
+          session.trustedBy ??= 'auth';
+        }
+        cb(null, { user: user.toLowerCase() });
+      }, (err: unknown) => cb(err as Error));
+    },
+    onMailFrom(_addr: SMTPServerAddress, s, cb) {
+      const session = sessions.get(s.id);
+      if (session) session.helo = s.hostNameAppearsAs || '';
+      // smtp-server fills s.envelope.mailFrom only after we accept; check the proposed one.
+      const proposed = { ...s, envelope: { ...s.envelope, mailFrom: _addr } } as SMTPServerSession;
+      phaseCheck('mail', proposed).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
+    },
+    onRcptTo(addr: SMTPServerAddress, s, cb) {
+      phaseCheck('rcpt', s, addr.address).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
+    },
+    onData(stream: SMTPServerDataStream, s, cb) {
+      receive(stream, s).then((qid) => cb(null, replyText('QUEUED').replace(/as$/, `as ${qid}`)), (err: unknown) => {
+        stream.resume();
+        cb(toSmtpError(err));
+      });
+    },
+    onClose(s) {
+      const session = sessions.get(s.id);
+      if (!session) return;
+      sessions.delete(s.id);
+      const n = (perIp.get(session.clientIp) ?? 1) - 1;
+      if (n <= 0) perIp.delete(session.clientIp);
+      else perIp.set(session.clientIp, n);
+      log.info({ event: 'disconnect', sid: s.id, client: session.clientIp }, 'disconnect');
+    },
+  });
+
+  server.on('error', (err: Error & { code?: string; remote?: string }) => {
+    // TLS handshake errors and resets from clients must never take the process down.
+    log.warn({ event: 'warning', listener: name, err: { message: err.message, code: err.code }, client: err.remote }, 'smtp server error');
+  });
+
+  async function receive(stream: SMTPServerDataStream, s: SMTPServerSession): Promise<string> {
+    const session = sessionOf(s);
+    const envelope = envelopeOf(s);
+    const qid = newQid();
+    const received = receivedHeader({ session, hostname: config.hostname, qid, recipients: envelope.recipients });
+    const capture = new HeaderCapture();
+    try {
+      await deps.spool.write(qid, Buffer.from(received), stream, [capture]);
+    } catch (err) {
+      const e = storageError(err);
+      log.error({ event: 'reject', qid: null, sid: session.id, client: session.clientIp, phase: 'data', err: (err as Error).message, response: replyText(e.code) }, 'spool write failed');
+      throw e;
+    }
+    if (stream.sizeExceeded) {
+      await deps.spool.remove(qid);
+      throw new GatewayError('MESSAGE_TOO_BIG');
+    }
+    const headers = parseHeaders(capture.headerBlock());
+    const size = capture.size;
+    const message = { qid, spoolPath: deps.spool.pathOf(qid), size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [] };
+    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message });
+    const verdict = decide({ direction: session.direction, hits: content.hits, tempfail: content.tempfail });
+    const logFields = { qid, sid: session.id, client: session.clientIp, helo: session.helo, tls: session.tls?.protocol ?? null, user: session.authUser, from: envelope.mailFrom, to: envelope.recipients, size, msgid: message.messageId, score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`) };
+    if (verdict.action === 'reject' || verdict.action === 'defer') {
+      await deps.spool.remove(qid);
+      log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid }, 'reject');
+      throw new GatewayError(verdict.reply ?? (verdict.action === 'reject' ? 'RELAY_DENIED' : 'LOCAL_ERROR'));
+    }
+    if (verdict.action === 'discard') {
+      await deps.spool.remove(qid);
+      log.info({ event: 'verdict', ...logFields }, 'discarded');
+      return qid;
+    }
+    const now = Date.now();
+    const entry: QueueEntry = {
+      qid, state: 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
+      authUser: session.authUser, mailFrom: envelope.mailFrom,
+      recipients: [...envelope.recipients, ...verdict.extraRecipients].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
+      size: size + received.length, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
+      receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits: verdict.headerEdits, isBounce: false, delayWarned: false,
+    };
+    try {
+      await enqueue(deps.state, entry, { ...logFields, event: undefined });
+    } catch (err) {
+      await deps.spool.remove(qid);
+      log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'queue commit failed');
+      throw err;
+    }
+    log.info({ event: 'queued', ...logFields }, 'queued');
+    deps.notifyQueued(qid);
+    return qid;
+  }
+
+  return {
+    name,
+    server,
+    activeSessions: () => sessions.size,
+    drain() {
+      draining = true;
+      return new Promise<void>((resolve) => {
+        const deadline = Date.now() + lc.closeTimeoutMs;
+        const tick = () => {
+          if (sessions.size === 0 || Date.now() >= deadline) {
+            server.close(() => resolve());
+            return;
+          }
+          setTimeout(tick, 100).unref();
+        };
+        tick();
+      });
+    },
+  };
+}
+
+function toSmtpError(err: unknown): SmtpError {
+  if (isGatewayError(err)) return smtpError(err.code, err.detail);
+  return smtpError('LOCAL_ERROR');
+}

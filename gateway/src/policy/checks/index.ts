@@ -1,0 +1,6 @@
+/* policy/checks/index.ts — the ordered list of session-time checks. A new check: one file, one line. */
+import type { Check } from '../check.js';
+import { relayAccess } from './relay-access.js';
+import { senderAccess } from './sender-access.js';
+
+export const CHECKS: readonly Check[] = [senderAccess, relayAccess];

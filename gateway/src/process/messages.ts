@@ -1,0 +1,18 @@
+/*
+ * process/messages.ts — the IPC vocabulary between the primary and receiver workers.
+ * Small and typed; anything else arriving on the channel is ignored.
+ */
+import type { Config } from '../config/index.js';
+
+export type ToWorker =
+  | { readonly type: 'start'; readonly config: Config; readonly generation: number }
+  | { readonly type: 'drain' };
+
+export type ToPrimary =
+  | { readonly type: 'listening' }
+  | { readonly type: 'queued'; readonly qid: string }
+  | { readonly type: 'fatal'; readonly error: string };
+
+export function isToPrimary(m: unknown): m is ToPrimary {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}

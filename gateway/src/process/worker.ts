@@ -1,0 +1,62 @@
+/*
+ * process/worker.ts — a receiver worker: listen → policy → content → verdict → enqueue.
+ *
+ * Started by the primary with node:cluster; gets its validated config over IPC (so primary and
+ * workers never disagree about the file), opens the shared LMDB environments and the spool,
+ * and listens on the shared sockets. On 'drain' it stops taking sessions (421), lets running
+ * ones finish, and exits. Any uncaught error ends the process (the primary starts a new one):
+ * nothing is lost, because nothing was answered 250 before its commit.
+ */
+import { useOwnEnhancedCodes, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
+import { createLogger, type Logger } from '../log/index.js';
+import { Spool } from '../queue/index.js';
+import { openState } from '../state/index.js';
+import type { ToPrimary, ToWorker } from './messages.js';
+
+function send(m: ToPrimary): void {
+  process.send?.(m);
+}
+
+export function runWorker(): void {
+  let listeners: Listener[] = [];
+  let log: Logger | null = null;
+  let state: ReturnType<typeof openState> | null = null;
+
+  process.on('uncaughtException', (err) => {
+    (log ?? console).error?.({ event: 'warning', err: { message: err.message, stack: err.stack } }, 'worker crashed');
+    process.exit(1);
+  });
+
+  process.on('message', (m: ToWorker) => {
+    if (m?.type === 'start') {
+      const { config } = m;
+      log = createLogger({ level: config.log.level, role: 'receiver' });
+      try {
+        useOwnEnhancedCodes();
+        state = openState(config.paths.state);
+        const spool = new Spool(config.paths.spool);
+        const users = loadUsers(config.usersFile);
+        const tls = loadTlsMaterial(config);
+        const deps = { config, state, spool, log, users, tls, notifyQueued: (qid: string) => send({ type: 'queued', qid }) };
+        listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
+        let pending = listeners.length;
+        for (const l of listeners) {
+          const lc = config.listeners[l.name]!;
+          l.server.listen(lc.port, lc.address, () => {
+            if (--pending === 0) send({ type: 'listening' });
+          });
+        }
+      } catch (err) {
+        send({ type: 'fatal', error: (err as Error).message });
+        log.fatal({ event: 'warning', err: (err as Error).message }, 'worker cannot start');
+        setTimeout(() => process.exit(1), 50);
+      }
+    } else if (m?.type === 'drain') {
+      void Promise.all(listeners.map((l) => l.drain())).then(async () => {
+        await state?.close();
+        log?.flush();
+        process.exit(0);
+      });
+    }
+  });
+}
