@@ -16,7 +16,6 @@ export interface Reply {
 export const REPLIES = {
   // 5xx: we are sure
   RELAY_DENIED: { code: 550, enhanced: '5.7.1', text: 'Relay access denied' },
-  CLIENT_NOT_TRUSTED: { code: 554, enhanced: '5.7.1', text: 'Client host is not allowed to relay through this listener' },
   AUTH_FAILED: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   AUTH_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
   ENCRYPTION_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
