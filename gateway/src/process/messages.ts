@@ -9,6 +9,8 @@ export type ToWorker =
   | { readonly type: 'drain' };
 
 export type ToPrimary =
+  /** Sent once the worker's IPC handler is installed (ESM loading is async: earlier messages would be lost). */
+  | { readonly type: 'hello' }
   | { readonly type: 'listening' }
   | { readonly type: 'queued'; readonly qid: string }
   | { readonly type: 'fatal'; readonly error: string };

@@ -47,7 +47,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   const log = createLogger({ level: config.log.level, role: 'primary' });
   const systemd = systemdNotifier(log);
   const startedAt = Date.now();
-  log.info({ event: 'warning', configFile: configFile ?? '(embedded defaults)', version: VERSION }, configFile ? `starting with ${configFile}` : 'starting with the embedded development defaults');
+  log.info({ event: 'startup', configFile: configFile ?? '(embedded defaults)', version: VERSION }, configFile ? `starting with ${configFile}` : 'starting with the embedded development defaults');
 
   for (const dir of [config.paths.state, config.paths.spool, config.paths.run, dirname(config.admin.socket)]) mkdirSync(dir, { recursive: true, mode: 0o750 });
   const tlsGen = await ensureTlsMaterial(config);
@@ -84,10 +84,11 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   function forkWorker(gen: Generation): void {
     const w = cluster.fork({ TUXHAT_ROLE: 'receiver' });
     gen.workers.add(w);
-    w.on('online', () => w.send({ type: 'start', config: gen.config, generation: gen.id } satisfies ToWorker));
     w.on('message', (m: unknown) => {
       if (!isToPrimary(m)) return;
-      if (m.type === 'queued') {
+      if (m.type === 'hello') {
+        w.send({ type: 'start', config: gen.config, generation: gen.id } satisfies ToWorker);
+      } else if (m.type === 'queued') {
         // Coalesce wake-ups: one scan serves every message queued in this turn.
         if (!wakePending) {
           wakePending = true;
@@ -111,7 +112,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   function onGenerationListening(gen: Generation): void {
     if (gen !== generation) return;
     const listeners = Object.entries(gen.config.listeners).map(([name, l]) => `${name}=${l.address}:${l.port}`).join(' ');
-    log.info({ event: 'warning', generation: gen.id, workers: gen.workers.size, listeners }, 'receivers listening');
+    log.info({ event: 'listening', generation: gen.id, workers: gen.workers.size, listeners }, 'receivers listening');
     if (!readyNotified) {
       readyNotified = true;
       systemd.ready(`accepting mail: ${listeners}`);
@@ -138,7 +139,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     try {
       next = loadConfigFile(configFile);
     } catch (err) {
-      log.error({ event: 'warning', err: (err as Error).message }, 'reload refused: the running configuration stays');
+      log.error({ event: 'reload', ok: false, err: (err as Error).message }, 'reload refused: the running configuration stays');
       return { ok: false, error: (err as Error).message };
     }
     const old = generation;
@@ -147,7 +148,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     built = buildServices(next, log);
     manager.reconfigure(next, built.services);
     generation = startGeneration(next);
-    log.info({ event: 'warning', generation: generation.id }, 'configuration reloaded');
+    log.info({ event: 'reload', ok: true, generation: generation.id }, 'configuration reloaded');
     if (old) void drainGeneration(old);
     setTimeout(() => void oldTransports.close(), 60_000).unref();
     return { ok: true };
@@ -208,13 +209,13 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     if (shuttingDown) return;
     shuttingDown = true;
     systemd.stopping();
-    log.info({ event: 'warning', signal }, 'shutting down: draining receivers');
+    log.info({ event: 'shutdown', signal }, 'shutting down: draining receivers');
     if (generation) await drainGeneration(generation);
     await manager.stop();
     await built.transports.close();
     await admin.close();
     await state.close();
-    log.info({ event: 'warning' }, 'stopped');
+    log.info({ event: 'shutdown', done: true }, 'stopped');
     log.flush();
     setTimeout(() => process.exit(0), 50);
   }

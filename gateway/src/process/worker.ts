@@ -59,4 +59,5 @@ export function runWorker(): void {
       });
     }
   });
+  send({ type: 'hello' });
 }
