@@ -13,7 +13,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
-import { createAdminServer, type AdminBackend, type QueueSummary } from '../admin/index.js';
+import { createAdminServer, summarize, type AdminBackend } from '../admin/index.js';
 import { loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import type { QueueState } from '../core/index.js';
 import { createRouter, createTransports } from '../deliver/index.js';
@@ -165,14 +165,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
       };
     },
     async queueList({ state: st }: { state?: QueueState }) {
-      return manager.list(st).map((e): QueueSummary => {
-        const pending = e.recipients.filter((r) => r.state === 'pending').map((r) => ({ address: r.address, lastResponse: r.lastResponse ?? null }));
-        return {
-          qid: e.qid, state: e.state, mailFrom: e.mailFrom, size: e.size, receivedAt: e.receivedAt, nextAttemptAt: e.nextAttemptAt,
-          attempts: e.attempts, recipientCount: e.recipients.length, pending,
-          lastResponse: pending.find((p) => p.lastResponse)?.lastResponse ?? null,
-        };
-      });
+      return manager.list(st).map(summarize);
     },
     async queueShow(qid) { return manager.show(qid); },
     queueFlush: (qid) => manager.flush(qid),
