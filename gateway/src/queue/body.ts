@@ -3,7 +3,7 @@
  * immutable spool file, streamed (the body is never loaded into memory).
  * Runs in the primary for delivery, and in tests.
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { HeaderEdit } from '../core/index.js';
 
 /** Prepend/remove header edits on the way out. Removal only applies to the header block. */
@@ -13,7 +13,7 @@ export function applyHeaderEdits(source: Readable, edits: readonly HeaderEdit[])
   const removals = new Set(edits.filter((e) => e.op === 'remove').map((e) => e.name.toLowerCase()));
   if (removals.size === 0) {
     let first = true;
-    return source.pipe(new Transform({
+    return through(source, new Transform({
       transform(chunk: Buffer, _enc, cb: TransformCallback) {
         if (first) {
           first = false;
@@ -23,7 +23,12 @@ export function applyHeaderEdits(source: Readable, edits: readonly HeaderEdit[])
       },
     }));
   }
-  return source.pipe(new HeaderRemover(prepend, removals));
+  return through(source, new HeaderRemover(prepend, removals));
+}
+
+/** pipeline, not pipe: a spool read error must reach the transport as an error, not a stall. */
+function through(source: Readable, transform: Transform): Readable {
+  return pipeline(source, transform, () => undefined);
 }
 
 /** Buffers the header block (bounded by spool limits), drops named fields, then passes the body through. */
