@@ -58,8 +58,10 @@ const listener = z.object({
   idleTimeoutMs: z.number().int().min(1000).default(60_000),
   /** How long running sessions may finish after shutdown starts before they get 421. */
   closeTimeoutMs: z.number().int().min(0).default(30_000),
-  /** Greeting banner text after the host name. */
-  banner: z.string().default('ESMTP TuxHat'),
+  /** Greeting text after "220 <hostname> ESMTP". */
+  banner: z.string().default('TuxHat'),
+  /** Wait before the 220 greeting; a client that talks first gets 421. 0 = greet at once. */
+  greetDelayMs: z.number().int().min(0).max(30_000).default(0),
 }).strict();
 
 const route = z.discriminatedUnion('transport', [

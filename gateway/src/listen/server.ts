@@ -188,6 +188,9 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     },
   });
 
+  // Read by the greeting shim (smtp-server-shims.ts); smtp-server keeps unknown options as given.
+  (server.options as { greetDelayMs?: number }).greetDelayMs = lc.greetDelayMs;
+
   server.on('error', (err: Error & { code?: string; remote?: string }) => {
     // TLS handshake errors and resets from clients must never take the process down.
     log.warn({ event: 'warning', listener: name, err: { message: err.message, code: err.code }, client: err.remote }, 'smtp server error');

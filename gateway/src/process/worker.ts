@@ -7,7 +7,7 @@
  * ones finish, and exits. Any uncaught error ends the process (the primary starts a new one):
  * nothing is lost, because nothing was answered 250 before its commit.
  */
-import { useOwnEnhancedCodes, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
+import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
 import { openState } from '../state/index.js';
@@ -32,7 +32,7 @@ export function runWorker(): void {
       const { config } = m;
       log = createLogger({ level: config.log.level, role: 'receiver' });
       try {
-        useOwnEnhancedCodes();
+        installSmtpServerShims((msg) => log!.warn({ event: 'warning' }, msg));
         state = openState(config.paths.state);
         const spool = new Spool(config.paths.spool);
         const users = loadUsers(config.usersFile);
