@@ -1,31 +1,30 @@
 /*
  * content/headers.ts — capture and parse the header block while the body streams to disk.
- * The capture is a pass-through Transform (no second read of the spool file) bounded to
+ * The capture observes chunks on their way to the spool (no second read of the file), bounded to
  * 256 KiB; a longer header block is still spooled, only the parsed view is cut short.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 export interface HeaderField { readonly name: string; readonly value: string }
 
 const MAX_HEAD = 256 * 1024;
 
-export class HeaderCapture extends Transform {
+/** Sees each DATA chunk on its way to the spool; keeps the header block and counts bytes. */
+export class HeaderCapture {
   #chunks: Buffer[] = [];
   #bytes = 0;
   #done = false;
-  /** Bytes that passed through (the message size as spooled, without our added headers). */
+  /** Bytes seen (the message size as spooled, without our added headers). */
   size = 0;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  observe(chunk: Buffer): void {
     this.size += chunk.length;
-    if (!this.#done) {
-      this.#chunks.push(chunk);
-      this.#bytes += chunk.length;
-      if (this.#bytes >= MAX_HEAD || chunk.includes('\r\n\r\n') || (this.#chunks.length > 1 && Buffer.concat(this.#chunks.slice(-2)).includes('\r\n\r\n'))) {
-        this.#done = true;
-      }
+    if (this.#done) return;
+    const prevTail = this.#chunks.at(-1)?.subarray(-3);
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    // The blank line may straddle two chunks: look at the previous chunk's last 3 bytes too.
+    if (this.#bytes >= MAX_HEAD || chunk.includes('\r\n\r\n') || (prevTail && Buffer.concat([prevTail, chunk.subarray(0, 3)]).includes('\r\n\r\n'))) {
+      this.#done = true;
     }
-    cb(null, chunk);
   }
 
   headerBlock(): string {

@@ -30,7 +30,7 @@ export interface ListenerDeps {
   readonly users: UserDb;
   readonly tls: TlsMaterial;
   /** Tell the queue manager that a message is ready. */
-  readonly notifyQueued: (qid: string) => void;
+  readonly notifyQueued: () => void;
 }
 
 export interface Listener {
@@ -203,7 +203,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const received = receivedHeader({ session, hostname: config.hostname, qid, recipients: envelope.recipients });
     const capture = new HeaderCapture();
     try {
-      await deps.spool.write(qid, Buffer.from(received), stream, [capture]);
+      await deps.spool.write(qid, Buffer.from(received), stream, (chunk) => capture.observe(chunk), () => stream.sizeExceeded);
     } catch (err) {
       const e = storageError(err);
       log.error({ event: 'reject', qid: null, sid: session.id, client: session.clientIp, phase: 'data', err: (err as Error).message, response: replyText(e.code) }, 'spool write failed');
@@ -245,7 +245,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       throw err;
     }
     log.info({ event: 'queued', ...logFields }, 'queued');
-    deps.notifyQueued(qid);
+    deps.notifyQueued();
     return qid;
   }
 

@@ -12,7 +12,8 @@ export type ToPrimary =
   /** Sent once the worker's IPC handler is installed (ESM loading is async: earlier messages would be lost). */
   | { readonly type: 'hello' }
   | { readonly type: 'listening' }
-  | { readonly type: 'queued'; readonly qid: string }
+  /** Something was queued: the queue manager should look for due entries. */
+  | { readonly type: 'queued' }
   | { readonly type: 'fatal'; readonly error: string };
 
 export function isToPrimary(m: unknown): m is ToPrimary {

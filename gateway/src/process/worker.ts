@@ -17,6 +17,17 @@ function send(m: ToPrimary): void {
   process.send?.(m);
 }
 
+/** One IPC message per event turn, however many messages were queued in it. */
+let queuedPending = false;
+function notifyQueued(): void {
+  if (queuedPending) return;
+  queuedPending = true;
+  setImmediate(() => {
+    queuedPending = false;
+    send({ type: 'queued' });
+  });
+}
+
 export function runWorker(): void {
   let listeners: Listener[] = [];
   let log: Logger | null = null;
@@ -37,7 +48,7 @@ export function runWorker(): void {
         const spool = new Spool(config.paths.spool);
         const users = loadUsers(config.usersFile);
         const tls = loadTlsMaterial(config);
-        const deps = { config, state, spool, log, users, tls, notifyQueued: (qid: string) => send({ type: 'queued', qid }) };
+        const deps = { config, state, spool, log, users, tls, notifyQueued };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {

@@ -133,7 +133,7 @@ export class QueueManager {
       try {
         outcomes.push(...await transport.deliver({
           entry, recipients: rcpts, route,
-          openBody: () => applyHeaderEdits(this.#spool.open(entry.qid), entry.headerEdits),
+          openBody: () => applyHeaderEdits(this.#spool.open(entry.qid, entry.size), entry.headerEdits),
         }));
       } catch (err) {
         // A transport must not throw; if one does, nothing was decided: defer, never bounce.
