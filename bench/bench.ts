@@ -1,0 +1,309 @@
+/*
+ * bench/bench.ts — the gateway against Postfix, in the same run, on loopback (docs/benchmarks.md).
+ *
+ *   load generator ──SMTP──► system under test ──SMTP──► smtp-sink (counts, no disk)
+ *
+ * Systems: a private Postfix instance as a plain relay (default, durable settings), and the
+ * gateway (mx listener, relay domain corp.test routed by smtp to the sink, tls none). For each:
+ * a warm-up, then a timed run with the node client (latency per message) and a run with
+ * smtp-source (raw throughput). Then 1,000 idle sessions to a fresh gateway, to measure memory.
+ *
+ * Run with `npm run bench` (bench/run.sh builds and calls this); `npm run bench -- --help`.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDns, type DnsServer } from '../test/e2e/harness/dns.js';
+import { GATEWAY_ENTRY, repoRoot, startGateway } from '../test/e2e/harness/gateway.js';
+import { startPostfix } from '../test/e2e/harness/postfix.js';
+import { startSink, type Sink } from '../test/e2e/harness/sink.js';
+import { Scope, sleep, waitFor, which } from '../test/e2e/harness/util.js';
+import { closeAll, openIdleSessions, percentile, runLoad, runSmtpSource } from './load.js';
+import { sampleMemory, treeCpuMs, treeMemory } from './procstat.js';
+import { markdownReport, textTable, updateDoc, type BenchResults, type RunResult, type SystemResult } from './report.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '5000' },
+    sessions: { type: 'string', default: '20' },
+    size: { type: 'string', default: '4096' },
+    warmup: { type: 'string', default: '200' },
+    systems: { type: 'string', default: 'postfix,gateway' },
+    idle: { type: 'string', default: '1000' },
+    'idle-limit-mb': { type: 'string', default: '300' },
+    workers: { type: 'string', default: '0' },
+    'no-smtp-source': { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
+    'timeout-s': { type: 'string', default: '300' },
+    'no-docs': { type: 'boolean', default: false },
+    'gateway-entry': { type: 'string', default: GATEWAY_ENTRY },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (opt.help) {
+  process.stdout.write(`usage: npm run bench -- [options]
+  --messages N        messages per timed run (default 5000)
+  --sessions N        concurrent client sessions (default 20)
+  --size BYTES        body size per message (default 4096)
+  --warmup N          messages sent before measuring (default 200)
+  --systems LIST      postfix,gateway (default both)
+  --idle N            idle sessions to the gateway (default 1000; 0 skips)
+  --idle-limit-mb MB  the floor for the idle scenario (default 300)
+  --workers N         gateway receiver workers (default 0 = one per core)
+  --reuse             the node client sends many messages per connection
+  --no-smtp-source    skip the smtp-source throughput runs
+  --timeout-s S       limit per run (default 300)
+  --no-docs           do not rewrite the results section of docs/benchmarks.md
+  --gateway-entry JS  the daemon's script (default ${GATEWAY_ENTRY}; for testing the bench)
+`);
+  process.exit(0);
+}
+
+const N = Number(opt.messages);
+const SESSIONS = Number(opt.sessions);
+const SIZE = Number(opt.size);
+const WARMUP = Number(opt.warmup);
+const TIMEOUT_MS = Number(opt['timeout-s']) * 1000;
+const FROM = 'from@bench.test';
+const TO = 'to@corp.test';
+const root = repoRoot();
+const ENTRY = String(opt['gateway-entry']);
+const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`);
+
+interface SystemUnderTest {
+  port: number;
+  /** Root of the process tree whose CPU and memory are measured. */
+  pid: number;
+  version: string;
+}
+
+/** The zone the gateway's checks may look at: sender domain SPF, the client's PTR. */
+const benchZone = {
+  a: { 'client.bench.test': '127.0.0.1' },
+  ptr: { '127.0.0.1': 'client.bench.test' },
+  txt: { 'bench.test': 'v=spf1 ip4:127.0.0.0/8 -all', '_dmarc.bench.test': 'v=DMARC1; p=none' },
+  mx: { 'corp.test': 'mx.corp.test', 'bench.test': 'client.bench.test' },
+};
+
+function postfixVersion(): string {
+  try {
+    return execFileSync(which('postconf', 'postfix'), ['-dh', 'mail_version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '?';
+  }
+}
+
+function gatewayVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function gatewayConfig(sink: Sink, dns: DnsServer, maxConn = 1000): Record<string, unknown> {
+  return {
+    hostname: 'gw.bench.test',
+    workers: Number(opt.workers),
+    listeners: { mx: { kind: 'mx', tls: 'none', maxConnections: maxConn, maxConnectionsPerIp: maxConn } },
+    domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
+    dns: { servers: [dns.server] },
+  };
+}
+
+async function startSystem(name: string, scope: Scope, sink: Sink): Promise<SystemUnderTest> {
+  if (name === 'postfix') {
+    const pf = await startPostfix(scope, { relayTo: sink.hostPort, fastRetry: false, myhostname: 'postfix.bench.test' });
+    return { port: pf.port, pid: pf.masterPid(), version: `Postfix ${postfixVersion()}` };
+  }
+  if (name === 'gateway') {
+    if (!existsSync(join(root, ENTRY))) throw new Error(`${ENTRY} is missing: the build produced no daemon`);
+    const dns = await startDns(scope, benchZone, { logQueries: false });
+    const gw = await startGateway(scope, { entry: ENTRY, config: gatewayConfig(sink, dns) });
+    return { port: gw.ports['mx']!, pid: gw.pid(), version: `TuxHat ${gatewayVersion()}` };
+  }
+  throw new Error(`unknown system ${name}`);
+}
+
+async function waitForSink(sink: Sink, target: number, what: string): Promise<void> {
+  await waitFor(() => sink.count() >= target, {
+    timeoutMs: TIMEOUT_MS,
+    intervalMs: 20,
+    what: `${what}: ${target} messages at the sink`,
+    detail: () => `the sink has ${sink.count()}`,
+  });
+}
+
+async function measure(driver: 'node' | 'smtp-source', sys: SystemUnderTest, sink: Sink): Promise<RunResult> {
+  const base = sink.count();
+  const cpu0 = treeCpuMs(sys.pid);
+  const mem = sampleMemory(sys.pid);
+  const t0 = performance.now();
+  let sent = 0;
+  let errors = 0;
+  let errorSamples: string[] = [];
+  let lat: number[] = [];
+  let acceptMs = 0;
+  if (driver === 'node') {
+    const r = await runLoad({ port: sys.port, messages: N, sessions: SESSIONS, size: SIZE, from: FROM, to: TO, reuse: opt.reuse, timeoutMs: TIMEOUT_MS });
+    sent = r.sent;
+    errors = r.errors;
+    errorSamples = r.errorSamples;
+    lat = r.latenciesMs.sort((a, b) => a - b);
+    acceptMs = r.finishedAt - t0;
+  } else {
+    const r = await runSmtpSource({ port: sys.port, messages: N, sessions: SESSIONS, size: SIZE, from: FROM, to: TO, timeoutMs: TIMEOUT_MS });
+    acceptMs = performance.now() - t0;
+    if (r.code !== 0) {
+      errors = 1;
+      errorSamples = [r.output.trim().split('\n').slice(-3).join(' ')];
+    }
+    // smtp-source reports nothing per message: what arrives at the sink is what was accepted.
+    await sleep(200);
+    sent = r.code === 0 ? N : sink.count() - base;
+  }
+  let complete = true;
+  try {
+    await waitForSink(sink, base + sent, `${driver} run`);
+  } catch (err) {
+    complete = false;
+    errorSamples.push(String((err as Error).message).split('\n')[0]!);
+  }
+  const wallMs = performance.now() - t0;
+  const peak = mem.stop();
+  const cpuMs = treeCpuMs(sys.pid) - cpu0;
+  const delivered = sink.count() - base;
+  return {
+    driver,
+    messages: N,
+    accepted: sent,
+    delivered,
+    errors,
+    errorSamples,
+    complete,
+    wallMs,
+    acceptMs,
+    msgsPerSec: (delivered / wallMs) * 1000,
+    p50Ms: lat.length ? percentile(lat, 50) : null,
+    p99Ms: lat.length ? percentile(lat, 99) : null,
+    cpuMsPerMsg: delivered ? cpuMs / delivered : null,
+    peakRssBytes: peak.rssBytes,
+    peakPssBytes: peak.pssBytes,
+    peakProcesses: peak.peakProcesses,
+  };
+}
+
+async function benchSystem(name: string): Promise<SystemResult> {
+  const scope = new Scope();
+  try {
+    const sink = await startSink(scope, { dump: false, maxConnections: 512 });
+    log(`${name}: starting`);
+    const sys = await startSystem(name, scope, sink);
+    log(`${name}: ${sys.version} on 127.0.0.1:${sys.port}, pid ${sys.pid}; warm-up ${WARMUP}`);
+    if (WARMUP > 0) {
+      const w = await runLoad({ port: sys.port, messages: WARMUP, sessions: SESSIONS, size: SIZE, from: FROM, to: TO, timeoutMs: TIMEOUT_MS });
+      if (w.sent === 0) throw new Error(`warm-up: no message accepted (${w.errorSamples.join('; ')})`);
+      await waitForSink(sink, w.sent, 'warm-up');
+    }
+    const runs: RunResult[] = [];
+    log(`${name}: node client, ${N} messages, ${SESSIONS} sessions, ${SIZE} bytes`);
+    runs.push(await measure('node', sys, sink));
+    if (!opt['no-smtp-source']) {
+      log(`${name}: smtp-source, ${N} messages, ${SESSIONS} sessions`);
+      runs.push(await measure('smtp-source', sys, sink));
+    }
+    const idle = treeMemory(sys.pid);
+    return { name, version: sys.version, runs, idleRssBytes: idle.rssBytes, idlePssBytes: idle.pssBytes };
+  } catch (err) {
+    const msg = String((err as Error).message ?? err);
+    log(`${name}: NOT MEASURED: ${msg.split('\n').slice(0, 12).join('\n')}`);
+    return { name, version: '', runs: [], error: msg.split('\n')[0]! };
+  } finally {
+    await scope.close();
+  }
+}
+
+async function benchIdle(count: number): Promise<BenchResults['idle']> {
+  const scope = new Scope();
+  try {
+    log(`idle: ${count} sessions to a fresh gateway`);
+    const sink = await startSink(scope, { dump: false });
+    if (!existsSync(join(root, ENTRY))) throw new Error(`${ENTRY} is missing`);
+    const dns = await startDns(scope, benchZone, { logQueries: false });
+    const gw = await startGateway(scope, { entry: ENTRY, config: gatewayConfig(sink, dns, count + 100) });
+    await sleep(500);
+    const before = treeMemory(gw.pid());
+    const t0 = performance.now();
+    const { clients, ready, failures } = await openIdleSessions(gw.ports['mx']!, count, { timeoutMs: 120_000 });
+    const openMs = performance.now() - t0;
+    await sleep(2000); // let the event loops settle
+    const after = treeMemory(gw.pid());
+    // Are they still alive? A server that drops sessions would look cheap.
+    const alive = clients.filter((c) => !c.isClosed).length;
+    closeAll(clients);
+    const limit = Number(opt['idle-limit-mb']) * 1024 * 1024;
+    return {
+      sessions: count,
+      ready,
+      alive,
+      openMs,
+      failures,
+      baselineRssBytes: before.rssBytes,
+      rssBytes: after.rssBytes,
+      pssBytes: after.pssBytes,
+      processes: after.processes,
+      perSessionKb: ready ? (after.rssBytes - before.rssBytes) / 1024 / ready : null,
+      limitBytes: limit,
+      pass: ready === count && alive === count && after.rssBytes < limit,
+    };
+  } catch (err) {
+    const msg = String((err as Error).message ?? err);
+    log(`idle: NOT MEASURED: ${msg.split('\n').slice(0, 12).join('\n')}`);
+    return { sessions: count, error: msg.split('\n')[0]! };
+  } finally {
+    await scope.close();
+  }
+}
+
+async function main(): Promise<number> {
+  const systems = String(opt.systems).split(',').map((s) => s.trim()).filter(Boolean);
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, postfix: postfixVersion() },
+    params: { messages: N, sessions: SESSIONS, size: SIZE, warmup: WARMUP, reuse: opt.reuse, workers: Number(opt.workers) },
+    systems: [],
+  };
+  for (const s of systems) results.systems.push(await benchSystem(s));
+  const idleCount = Number(opt.idle);
+  if (idleCount > 0 && systems.includes('gateway')) {
+    const gw = results.systems.find((s) => s.name === 'gateway');
+    results.idle = gw?.error ? { sessions: idleCount, error: 'the gateway did not start (see above)' } : await benchIdle(idleCount);
+  }
+
+  process.stdout.write(`\n${textTable(results)}\n`);
+  const dir = join(root, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const stamp = results.date.replace(/[:.]/g, '-');
+  await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(dir, `${stamp}.md`), markdownReport(results));
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  log(`results: bench/results/${stamp}.json`);
+  if (!opt['no-docs']) {
+    await updateDoc(join(root, 'docs', 'benchmarks.md'), markdownReport(results));
+    log('docs/benchmarks.md: results section updated');
+  }
+  const failed = results.systems.some((s) => s.error || s.runs.some((r) => !r.complete || r.delivered < r.messages)) || (results.idle !== undefined && ('error' in results.idle || !results.idle.pass));
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${String((err as Error).stack ?? err)}\n`);
+    process.exit(2);
+  },
+);
