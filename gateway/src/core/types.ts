@@ -62,8 +62,9 @@ export type HeaderEdit =
 /** The parsed message handed to the content stage. The spool file is immutable after DATA. */
 export interface Message {
   readonly qid: string;
-  readonly spoolPath: string;
   readonly size: number;
+  /** The spooled message (our Received header first), for checks that need the raw bytes. */
+  readonly openBody: () => import('node:stream').Readable;
   /** Header lines as received (unfolded names, raw values), in order. */
   readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
   readonly messageId: string | null;
@@ -111,6 +112,11 @@ export interface QueueRecipient {
   lastRelay?: string;
 }
 
+/** Where a queued body is stored (queue/spool.ts): its own file, or a range of a segment file. */
+export type BodyLocation =
+  | { readonly kind: 'file' }
+  | { readonly kind: 'segment'; readonly segment: string; readonly offset: number; readonly length: number };
+
 /** One queued message, as committed to the queue index. Per-recipient state lives inside. */
 export interface QueueEntry {
   readonly qid: string;
@@ -123,6 +129,7 @@ export interface QueueEntry {
   readonly mailFrom: string;
   readonly recipients: QueueRecipient[];
   readonly size: number;
+  readonly body: BodyLocation;
   readonly messageId: string | null;
   readonly bodyType: '7bit' | '8bitmime';
   readonly smtpUtf8: boolean;
@@ -137,4 +144,10 @@ export interface QueueEntry {
   readonly isBounce: boolean;
   /** Whether a delay warning was already sent. */
   delayWarned: boolean;
+  /**
+   * The verdict record taken at receipt (client, TLS, message-id, score, symbols, action): shown
+   * as the `queued` event of `tuxhat trace`, and written to the trace store when the entry
+   * leaves the queue (one write fewer per message on the receiving path).
+   */
+  readonly receipt: Readonly<Record<string, unknown>>;
 }

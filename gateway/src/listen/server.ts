@@ -11,7 +11,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, ListenerConfig } from '../config/index.js';
-import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type Decision, type Direction, type Envelope, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
+import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type BodyLocation, type Decision, type Direction, type Envelope, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
 import { HeaderCapture, headerValue, parseHeaders, scanContent } from '../content/index.js';
 import type { Logger } from '../log/index.js';
 import { checkPhase } from '../policy/index.js';
@@ -202,30 +202,31 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const qid = newQid();
     const received = receivedHeader({ session, hostname: config.hostname, qid, recipients: envelope.recipients });
     const capture = new HeaderCapture();
+    let body: BodyLocation;
     try {
-      await deps.spool.write(qid, Buffer.from(received), stream, (chunk) => capture.observe(chunk), () => stream.sizeExceeded);
+      body = await deps.spool.write(qid, Buffer.from(received), stream, (chunk) => capture.observe(chunk), () => stream.sizeExceeded);
     } catch (err) {
       const e = storageError(err);
       log.error({ event: 'reject', qid: null, sid: session.id, client: session.clientIp, phase: 'data', err: (err as Error).message, response: replyText(e.code) }, 'spool write failed');
       throw e;
     }
     if (stream.sizeExceeded) {
-      await deps.spool.remove(qid);
+      deps.spool.remove(qid, body);
       throw new GatewayError('MESSAGE_TOO_BIG');
     }
     const headers = parseHeaders(capture.headerBlock());
     const size = capture.size;
-    const message = { qid, spoolPath: deps.spool.pathOf(qid), size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [] };
+    const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, size + received.length) };
     const content = await scanContent({ config, session, envelope: { ...envelope, size }, message });
     const verdict = decide({ direction: session.direction, hits: content.hits, tempfail: content.tempfail });
     const logFields = { qid, sid: session.id, client: session.clientIp, helo: session.helo, tls: session.tls?.protocol ?? null, user: session.authUser, from: envelope.mailFrom, to: envelope.recipients, size, msgid: message.messageId, score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`) };
     if (verdict.action === 'reject' || verdict.action === 'defer') {
-      await deps.spool.remove(qid);
+      deps.spool.remove(qid, body);
       log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid }, 'reject');
       throw new GatewayError(verdict.reply ?? (verdict.action === 'reject' ? 'RELAY_DENIED' : 'LOCAL_ERROR'));
     }
     if (verdict.action === 'discard') {
-      await deps.spool.remove(qid);
+      deps.spool.remove(qid, body);
       log.info({ event: 'verdict', ...logFields }, 'discarded');
       return qid;
     }
@@ -234,13 +235,14 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       qid, state: 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
       authUser: session.authUser, mailFrom: envelope.mailFrom,
       recipients: [...envelope.recipients, ...verdict.extraRecipients].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
-      size: size + received.length, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
+      size: size + received.length, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
       receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits: verdict.headerEdits, isBounce: false, delayWarned: false,
+      receipt: receiptOf(logFields),
     };
     try {
-      await enqueue(deps.state, entry, { ...logFields, event: undefined });
+      await enqueue(deps.state, entry);
     } catch (err) {
-      await deps.spool.remove(qid);
+      deps.spool.remove(qid, body);
       log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'queue commit failed');
       throw err;
     }
@@ -268,6 +270,12 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       });
     },
   };
+}
+
+/** The verdict record kept with the entry: the log fields without the qid (the key already). */
+function receiptOf(fields: Record<string, unknown>): Record<string, unknown> {
+  const { qid: _qid, ...rest } = fields;
+  return rest;
 }
 
 function toSmtpError(err: unknown): SmtpError {

@@ -11,6 +11,10 @@
  *    200 msg/s (bench/: 186 msg/s, p50 105 ms). The delay is now the listener's
  *    `greetDelayMs` (default 0); early-talker detection belongs to policy (issue 5), where it
  *    can apply only to clients without a good reputation, as postscreen does.
+ * 3. AUTH is not advertised on a cleartext connection where AUTH is refused until STARTTLS
+ *    (Postfix's smtpd_tls_auth_only). smtp-server lists it anyway and answers 538 to the AUTH
+ *    command, so a client using an initial response (AUTH PLAIN <credentials>) had already
+ *    sent the password in the clear. Same condition as smtp-server's handler_AUTH refusal.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
@@ -22,7 +26,9 @@ interface ConnectionInternals {
   init(): void;
   connectionReady(): void;
   _setListeners(cb: () => void): void;
-  _server: { options: { maxClients?: number; greetDelayMs?: number }; connections: Set<unknown> };
+  _server: { options: { maxClients?: number; greetDelayMs?: number; hideSTARTTLS?: boolean; allowInsecureAuth?: boolean }; connections: Set<unknown> };
+  _isSupported(command: string): boolean;
+  secure: boolean;
   name: string;
 }
 
@@ -34,8 +40,16 @@ export function installSmtpServerShims(warn: (msg: string) => void): void {
   const send = proto.send;
   proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
     if (typeof data === 'string' && ENHANCED.test(data)) return send.call(this, code, data, false);
+    if (code === 250 && Array.isArray(data) && authNeedsTls(this)) {
+      // The EHLO reply (the only multi-line 250): drop "AUTH …" until the session is encrypted.
+      return send.call(this, code, data.filter((l) => !(typeof l === 'string' && /^AUTH /.test(l))), context);
+    }
     return send.call(this, code, data, context);
   };
+
+  if (!/!this\.secure && this\._isSupported\('STARTTLS'\) && !this\._server\.options\.hideSTARTTLS && !this\._server\.options\.allowInsecureAuth/.test(String((proto as unknown as { handler_AUTH?: unknown }).handler_AUTH))) {
+    warn('smtp-server changed its AUTH-before-STARTTLS rule; AUTH may be advertised in cleartext');
+  }
 
   if (!/setTimeout\(\(\) => this\.connectionReady\(\), 100\)/.test(proto.init.toString())) {
     warn('smtp-server changed its greeting code; greetDelayMs is not applied (its own 100 ms delay stays)');
@@ -53,4 +67,10 @@ export function installSmtpServerShims(warn: (msg: string) => void): void {
       setTimeout(() => this.connectionReady(), delay).unref();
     });
   };
+}
+
+/** smtp-server's own condition for refusing AUTH with 538 (handler_AUTH). */
+function authNeedsTls(c: ConnectionInternals): boolean {
+  const o = c._server.options;
+  return !c.secure && c._isSupported('STARTTLS') && !o.hideSTARTTLS && !o.allowInsecureAuth;
 }

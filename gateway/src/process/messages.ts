@@ -14,6 +14,8 @@ export type ToPrimary =
   | { readonly type: 'listening' }
   /** Something was queued: the queue manager should look for due entries. */
   | { readonly type: 'queued' }
+  /** A spool segment this receiver will not append to again. */
+  | { readonly type: 'sealed'; readonly segment: string }
   | { readonly type: 'fatal'; readonly error: string };
 
 export function isToPrimary(m: unknown): m is ToPrimary {

@@ -55,11 +55,14 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     log.warn({ event: 'warning', generated: tlsGen.generated }, 'TLS uses a self-signed certificate: senders can encrypt but cannot verify this host; configure tls.keyFile and tls.certFile');
   }
   const state = openState(config.paths.state);
-  const spool = new Spool(config.paths.spool);
+  const spool = new Spool(config.paths.spool, { onSealed: (segment) => manager.noteSealed(segment) });
   let built = buildServices(config, log);
-  const manager = new QueueManager(config, built.services, state, spool, log);
-  const orphans = await manager.sweepOrphans();
-  if (orphans > 0) log.warn({ event: 'warning', orphans }, 'removed spool files without a queue record (left by a crash before their commit; none of them was answered 250)');
+  const receiverPids = new Set<number>();
+  const manager = new QueueManager(config, built.services, state, spool, log, {
+    isLiveWriter: (pid) => pid === process.pid || receiverPids.has(pid),
+  });
+  const swept = manager.collectGarbage(true);
+  if (swept.files + swept.segments > 0) log.warn({ event: 'warning', ...swept }, 'removed spool data without a queue record (left by a crash before its commit; none of it was answered 250)');
   manager.start();
 
   let generation: Generation | null = null;
@@ -84,6 +87,8 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   function forkWorker(gen: Generation): void {
     const w = cluster.fork({ TUXHAT_ROLE: 'receiver' });
     gen.workers.add(w);
+    const pid = w.process.pid;
+    if (pid) receiverPids.add(pid);
     w.on('message', (m: unknown) => {
       if (!isToPrimary(m)) return;
       if (m.type === 'hello') {
@@ -94,6 +99,8 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
           wakePending = true;
           setImmediate(() => { wakePending = false; manager.wake(); });
         }
+      } else if (m.type === 'sealed') {
+        manager.noteSealed(m.segment);
       } else if (m.type === 'listening') {
         gen.listening++;
         if (gen.listening === gen.workers.size) onGenerationListening(gen);
@@ -103,6 +110,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     });
     w.on('exit', (code, signal) => {
       gen.workers.delete(w);
+      if (pid) receiverPids.delete(pid);
       if (retired.delete(w) || shuttingDown) return;
       log.error({ event: 'warning', worker: w.process.pid, code, signal }, 'receiver exited unexpectedly; starting a new one');
       if (generation === gen) setTimeout(() => { if (!shuttingDown && generation === gen) forkWorker(gen); }, 500).unref();
@@ -205,6 +213,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     log.info({ event: 'shutdown', signal }, 'shutting down: draining receivers');
     if (generation) await drainGeneration(generation);
     await manager.stop();
+    spool.close();
     await built.transports.close();
     await admin.close();
     await state.close();

@@ -32,6 +32,7 @@ export function runWorker(): void {
   let listeners: Listener[] = [];
   let log: Logger | null = null;
   let state: ReturnType<typeof openState> | null = null;
+  let spool: Spool | null = null;
 
   process.on('uncaughtException', (err) => {
     (log ?? console).error?.({ event: 'warning', err: { message: err.message, stack: err.stack } }, 'worker crashed');
@@ -45,7 +46,7 @@ export function runWorker(): void {
       try {
         installSmtpServerShims((msg) => log!.warn({ event: 'warning' }, msg));
         state = openState(config.paths.state);
-        const spool = new Spool(config.paths.spool);
+        spool = new Spool(config.paths.spool, { onSealed: (segment) => send({ type: 'sealed', segment }) });
         const users = loadUsers(config.usersFile);
         const tls = loadTlsMaterial(config);
         const deps = { config, state, spool, log, users, tls, notifyQueued };
@@ -64,6 +65,7 @@ export function runWorker(): void {
       }
     } else if (m?.type === 'drain') {
       void Promise.all(listeners.map((l) => l.drain())).then(async () => {
+        spool?.close();
         await state?.close();
         log?.flush();
         process.exit(0);

@@ -2,7 +2,7 @@
  * queue/enqueue.ts — commit a received message to the queue: the only place a 250 is earned.
  *
  * Input: an entry whose spool file is already written and fsync'd (queue/spool.ts). Output: the
- * resolved promise means the queue record, its due key and its first trace event are committed
+ * resolved promise means the queue record (with its receipt) and its due key are committed
  * *and synced* (durable env opened with overlappingSync: false). All sessions of a process that
  * enqueue in the same event turn share one LMDB transaction and one sync (group commit).
  * Storage errors become GatewayError SPOOL_FULL (452 4.3.1) or LOCAL_ERROR (451 4.3.0).
@@ -10,11 +10,11 @@
  */
 import { GatewayError, type QueueEntry } from '../core/index.js';
 import type { StateEnvs } from '../state/index.js';
-import { insertEntry, traceEvent } from './states.js';
+import { insertEntry } from './states.js';
 
-export async function enqueue(st: StateEnvs, entry: QueueEntry, traceFields: Record<string, unknown>): Promise<void> {
+export async function enqueue(st: StateEnvs, entry: QueueEntry): Promise<void> {
   try {
-    await Promise.all([insertEntry(st, entry), traceEvent(st, entry.qid, 'queued', traceFields)]);
+    await insertEntry(st, entry);
   } catch (err) {
     throw storageError(err);
   }

@@ -10,15 +10,15 @@
  */
 import type { Config } from '../config/index.js';
 import type { DeliveryOutcome, QueueEntry, QueueRecipient, QueueState } from '../core/index.js';
-import { newQid } from '../core/index.js';
+import { newQid, qidTime } from '../core/index.js';
 import type { Route, Transport } from '../deliver/types.js';
 import { logEvent, type Logger } from '../log/index.js';
 import type { StateEnvs, TraceEvent } from '../state/index.js';
 import { applyHeaderEdits, readHeaderBlock } from './body.js';
 import { buildDsn, needsDsn, type DsnKind } from './dsn.js';
 import { isExpired, nextAttemptDelay } from './schedule.js';
-import { Spool } from './spool.js';
-import { insertEntry, isScheduled, removeEntry, replaceEntry, traceEvent, traceEventSync } from './states.js';
+import { segmentOwner, Spool } from './spool.js';
+import { isScheduled, receiptEvent, removeEntry, replaceEntry, traceEventSync } from './states.js';
 
 export interface DeliveryServices {
   routeFor(recipient: string): Route;
@@ -40,8 +40,13 @@ export class QueueManager {
   #stopped = false;
   readonly #inflight = new Set<Promise<void>>();
   readonly stats = { delivered: 0, deferred: 0, bounced: 0, expired: 0, attempts: 0 };
+  /** Segment → when its writer sealed it. */
+  readonly #sealed = new Map<string, number>();
+  readonly #isLiveWriter: (pid: number) => boolean;
+  #gcTimer: NodeJS.Timeout | null = null;
 
-  constructor(config: Config, services: DeliveryServices, state: StateEnvs, spool: Spool, log: Logger) {
+  constructor(config: Config, services: DeliveryServices, state: StateEnvs, spool: Spool, log: Logger, opts: { isLiveWriter?: (pid: number) => boolean } = {}) {
+    this.#isLiveWriter = opts.isLiveWriter ?? ((pid) => pid === process.pid);
     this.#config = config;
     this.#services = services;
     this.#state = state;
@@ -58,12 +63,22 @@ export class QueueManager {
 
   start(): void {
     this.#armTimer();
+    this.#gcTimer = setInterval(() => {
+      try {
+        const r = this.collectGarbage();
+        if (r.segments + r.files > 0) this.#log.debug({ event: 'removed', ...r }, 'spool garbage collected');
+      } catch (err) {
+        this.#log.warn({ event: 'warning', err: (err as Error).message }, 'spool garbage collection failed');
+      }
+    }, 60_000);
+    this.#gcTimer.unref();
     this.wake();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#gcTimer) clearInterval(this.#gcTimer);
     await Promise.allSettled([...this.#inflight]);
   }
 
@@ -133,7 +148,7 @@ export class QueueManager {
       try {
         outcomes.push(...await transport.deliver({
           entry, recipients: rcpts, route,
-          openBody: () => applyHeaderEdits(this.#spool.open(entry.qid, entry.size), entry.headerEdits),
+          openBody: () => applyHeaderEdits(this.#spool.open(entry.qid, entry.body, entry.size), entry.headerEdits),
         }));
       } catch (err) {
         // A transport must not throw; if one does, nothing was decided: defer, never bounce.
@@ -185,9 +200,12 @@ export class QueueManager {
       for (const d of dsns) {
         this.#state.queue.putSync(d.qid, d);
         this.#state.due.putSync([d.nextAttemptAt, d.qid], 1);
-        traceEventSync(this.#state, d.qid, 'queued', { from: '', to: d.recipients.map((r) => r.address), size: d.size, dsnFor: qid });
       }
-      if (finished) removeEntry(this.#state, fresh);
+      if (finished) {
+        removeEntry(this.#state, fresh);
+        const { at, event, ...fields } = receiptEvent(fresh);
+        traceEventSync(this.#state, qid, event, fields, at);
+      }
       else replaceEntry(this.#state, fresh, { ...next, state: fresh.state === 'hold' ? 'hold' : state });
       for (const o of outcomes) {
         const r = recipients.find((x) => x.address === o.recipient);
@@ -209,7 +227,7 @@ export class QueueManager {
       else this.#log.warn({ event, ...fields }, event);
     }
     if (finished) {
-      await this.#spool.remove(qid);
+      this.#spool.remove(qid, current.body);
       logEvent(this.#log, 'removed', { qid });
     }
     if (dsns.length > 0) this.wake();
@@ -218,19 +236,20 @@ export class QueueManager {
   async #makeDsn(entry: QueueEntry, failed: QueueRecipient[], kind: DsnKind): Promise<QueueEntry> {
     let headers = '';
     try {
-      headers = await readHeaderBlock(this.#spool.open(entry.qid));
+      headers = await readHeaderBlock(this.#spool.open(entry.qid, entry.body, entry.size));
     } catch {
       headers = `X-TuxHat-Note: original headers unavailable (${entry.qid})\r\n`;
     }
     const body = buildDsn({ entry, recipients: failed, kind, reportingMta: this.#config.hostname, originalHeaders: headers });
     const qid = newQid();
-    await this.#spool.writeBuffer(qid, body);
+    const where = await this.#spool.writeBuffer(qid, body);
     const now = Date.now();
     return {
       qid, state: 'incoming', direction: 'outbound', listener: 'dsn', client: 'localhost', helo: this.#config.hostname,
       authUser: null, mailFrom: '', recipients: [{ address: entry.mailFrom, state: 'pending', attempts: 0 }],
-      size: body.length, messageId: null, bodyType: '8bitmime', smtpUtf8: false, receivedAt: now, nextAttemptAt: now,
+      size: body.length, body: where, messageId: null, bodyType: '8bitmime', smtpUtf8: false, receivedAt: now, nextAttemptAt: now,
       attempts: 0, headerEdits: [], isBounce: true, delayWarned: false,
+      receipt: { from: '', to: [entry.mailFrom], size: body.length, dsnFor: entry.qid, action: 'deliver' },
     };
   }
 
@@ -287,19 +306,21 @@ export class QueueManager {
   }
 
   async remove(qid: string): Promise<boolean> {
-    let found = false;
+    let found: QueueEntry | null = null;
     await this.#state.durable.transaction(() => {
       const e = this.#state.queue.get(qid);
       if (!e) return;
-      found = true;
+      found = e;
       removeEntry(this.#state, e);
+      const { at, event, ...fields } = receiptEvent(e);
+      traceEventSync(this.#state, qid, event, fields, at);
       traceEventSync(this.#state, qid, 'removed', { by: 'postmaster' });
     });
     if (found) {
-      await this.#spool.remove(qid);
+      this.#spool.remove(qid, (found as QueueEntry).body);
       logEvent(this.#log, 'removed', { qid, by: 'postmaster' });
     }
-    return found;
+    return found !== null;
   }
 
   async #move(qid: string, allowed: (e: QueueEntry) => boolean, change: (e: QueueEntry) => QueueEntry, event: 'held' | 'released', fields: Record<string, unknown>): Promise<boolean> {
@@ -317,21 +338,41 @@ export class QueueManager {
 
   trace(qid: string): TraceEvent[] {
     this.#state.durable.resetReadTxn();
-    return [...this.#state.trace.getRange({ start: [qid], end: [qid, Number.MAX_SAFE_INTEGER], snapshot: false })].map((x) => x.value);
+    const events = [...this.#state.trace.getRange({ start: [qid], end: [qid, Number.MAX_SAFE_INTEGER], snapshot: false })].map((x) => x.value);
+    const live = this.#state.queue.get(qid);
+    // While queued, the receipt lives in the entry; it joins the trace store when it leaves.
+    if (live) events.push(receiptEvent(live));
+    return events.sort((a, b) => a.at - b.at);
   }
 
-  /** Remove spool files that have no queue record (crash between fsync and commit). Primary, before workers start. */
-  async sweepOrphans(): Promise<number> {
+  /** A receiver reported that it sealed a segment: once unreferenced it may be deleted. */
+  noteSealed(segment: string): void {
+    this.#sealed.set(segment, Date.now());
+  }
+
+  /**
+   * Delete spool data no queue record points to: sealed segments without live entries, and
+   * message files without a record. At start-up (no receiver running yet) everything
+   * unreferenced is a crash leftover; later, a file is only taken once it is an hour old (a
+   * receiver may be between writing it and committing its record), and a segment only once
+   * its writer died, or sealed it more than 10 minutes ago (its last message's record may
+   * still be on its way to the commit when the seal is reported).
+   */
+  collectGarbage(startup = false): { segments: number; files: number } {
     this.#state.durable.resetReadTxn();
-    let n = 0;
-    for (const name of await this.#spool.list()) {
-      if (this.#state.queue.get(name) === undefined) {
-        await this.#spool.remove(name);
-        n++;
-      }
+    const referenced = new Set<string>();
+    const queued = new Set<string>();
+    for (const { key, value } of this.#state.queue.getRange({ snapshot: false })) {
+      queued.add(key);
+      if (value.body.kind === 'segment') referenced.add(value.body.segment);
     }
-    return n;
+    const hourAgo = Date.now() - 3600_000;
+    const files = this.#spool.listFiles().filter((qid) => !queued.has(qid) && (startup || qidTime(qid) < hourAgo));
+    const settled = Date.now() - 600_000;
+    const isSealed = (seg: string) => startup || (this.#sealed.get(seg) ?? Infinity) < settled || !this.#isLiveWriter(segmentOwner(seg));
+    const removed = this.#spool.gc(referenced, isSealed, files);
+    const present = new Set(this.#spool.listSegments());
+    for (const seg of this.#sealed.keys()) if (!present.has(seg)) this.#sealed.delete(seg);
+    return removed;
   }
 }
-
-

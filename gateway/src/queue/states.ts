@@ -38,15 +38,13 @@ export function removeEntry(st: StateEnvs, entry: QueueEntry): void {
   st.queue.removeSync(entry.qid);
 }
 
-/** Append a trace event for `tuxhat trace`. The key sorts by qid, then time. */
-export function traceEvent(st: StateEnvs, qid: string, event: string, fields: Record<string, unknown>): Promise<unknown> {
-  const at = Date.now();
+/** Append a trace event for `tuxhat trace` (inside a transaction). The key sorts by qid, then time. */
+export function traceEventSync(st: StateEnvs, qid: string, event: string, fields: Record<string, unknown>, at = Date.now()): void {
   traceSeq = (traceSeq + 1) % 1_000_000;
-  return st.trace.put([qid, at, process.pid * 1_000_000 + traceSeq], { at, event, ...fields });
+  st.trace.putSync([qid, at, process.pid * 1_000_000 + traceSeq], { ...fields, at, event });
 }
 
-export function traceEventSync(st: StateEnvs, qid: string, event: string, fields: Record<string, unknown>): void {
-  const at = Date.now();
-  traceSeq = (traceSeq + 1) % 1_000_000;
-  st.trace.putSync([qid, at, process.pid * 1_000_000 + traceSeq], { at, event, ...fields });
+/** The `queued` event of an entry, from its receipt. */
+export function receiptEvent(entry: QueueEntry): { at: number; event: 'queued'; [k: string]: unknown } {
+  return { ...entry.receipt, at: entry.receivedAt, event: 'queued' };
 }

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseConfig } from '../../../gateway/src/config/index.js';
 import { newQid, type DeliveryOutcome, type QueueEntry } from '../../../gateway/src/core/index.js';
@@ -33,15 +34,16 @@ async function setup(t: Test, script: Script, queue: Record<string, unknown> = {
   t.teardown(async () => { await manager.stop(); await state.close(); });
   async function queueMessage(rcpts: string[], from = 'sender@example.org', body = 'Subject: hi\r\nMessage-ID: <m1@x>\r\n\r\nhello\r\n'): Promise<string> {
     const qid = newQid();
-    await spool.write(qid, Buffer.from('Received: test\r\n'), Readable.from([Buffer.from(body)]));
+    const where = await spool.write(qid, Buffer.from('Received: test\r\n'), Readable.from([Buffer.from(body)]));
     const now = Date.now();
     const entry: QueueEntry = {
       qid, state: 'incoming', direction: 'inbound', listener: 'mx', client: '127.0.0.1', helo: 'c', authUser: null, mailFrom: from,
-      recipients: rcpts.map((address) => ({ address, state: 'pending', attempts: 0 })), size: body.length, messageId: '<m1@x>',
+      recipients: rcpts.map((address) => ({ address, state: 'pending', attempts: 0 })), size: body.length, body: where, messageId: '<m1@x>',
       bodyType: '7bit', smtpUtf8: false, receivedAt: now, nextAttemptAt: now, attempts: 0,
       headerEdits: [{ op: 'prepend', name: 'X-Test', value: 'yes' }], isBounce: false, delayWarned: false,
+      receipt: { from, client: '127.0.0.1', score: 0 },
     };
-    await enqueue(state, entry, { from });
+    await enqueue(state, entry);
     return qid;
   }
   const until = async (cond: () => boolean, ms = 5000) => {
@@ -56,7 +58,7 @@ async function setup(t: Test, script: Script, queue: Record<string, unknown> = {
 
 const ok = (job: DeliveryJob): DeliveryOutcome[] => job.recipients.map((r) => ({ recipient: r, status: 'delivered', dsn: '2.0.0', response: '250 ok', relay: 'sink' }));
 
-t.test('delivered message leaves the queue and the spool, with header edits applied', async (t) => {
+t.test('delivered message leaves the queue, with header edits applied', async (t) => {
   const s = await setup(t, ok);
   s.manager.start();
   const qid = await s.queueMessage(['a@example.test', 'b@example.test']);
@@ -64,7 +66,6 @@ t.test('delivered message leaves the queue and the spool, with header edits appl
   await s.until(() => s.manager.show(qid) === null);
   t.equal(s.jobs.length, 1, 'one job for both recipients on the same route');
   t.match(s.bodies[0], /^X-Test: yes\r\nReceived: test\r\nSubject: hi/);
-  t.notOk(existsSync(s.spool.pathOf(qid)), 'spool file removed');
   const events = s.manager.trace(qid).map((e) => e.event);
   t.same(events, ['queued', 'delivered', 'delivered', 'removed']);
 });
@@ -150,12 +151,27 @@ t.test('hold, release and delete', async (t) => {
   t.notOk(await s.manager.remove(qid2));
 });
 
-t.test('orphan spool files (no record) are swept; queued ones are kept', async (t) => {
+t.test('garbage collection: unreferenced data goes, queued bodies stay (segment and file)', async (t) => {
   const s = await setup(t, ok);
-  const kept = await s.queueMessage(['a@example.test']);
-  await s.spool.writeBuffer('ORPHAN', Buffer.from('x'));
-  t.equal(await s.manager.sweepOrphans(), 1);
-  t.ok(existsSync(s.spool.pathOf(kept)));
-  t.equal(readFileSync(s.spool.pathOf(kept), 'utf8').slice(0, 8), 'Received');
-  t.match(await readHeaderBlock(s.spool.open(kept)), /Message-ID: <m1@x>/);
+  const small = await s.queueMessage(['a@example.test']);
+  const big = await s.queueMessage(['b@example.test'], 'x@example.org', `Subject: big\r\nMessage-ID: <m1@x>\r\n\r\n${'y'.repeat(400 * 1024)}\r\n`);
+  t.equal(s.manager.show(small)?.body.kind, 'segment');
+  t.equal(s.manager.show(big)?.body.kind, 'file');
+  // A crash leftover: a body file without a record, and a sealed segment nobody points into.
+  await s.spool.writeBuffer('ORPHAN', Buffer.alloc(300 * 1024, 'z'));
+  t.ok(existsSync(s.spool.pathOf('ORPHAN')));
+  writeFileSync(join(s.spool.segDir, '1.1.1'), 'garbage');
+  t.same(s.manager.collectGarbage(true), { segments: 1, files: 1 });
+  t.notOk(existsSync(s.spool.pathOf('ORPHAN')));
+  t.ok(existsSync(s.spool.pathOf(big)));
+  t.match(await readHeaderBlock(s.spool.open(small, s.manager.show(small)!.body)), /Message-ID: <m1@x>/);
+  t.equal(readFileSync(s.spool.pathOf(big), 'utf8').slice(0, 8), 'Received');
+  // Once delivered, the file is unlinked and the (sealed) segment collected.
+  s.manager.start();
+  s.manager.wake();
+  await s.until(() => s.manager.show(small) === null && s.manager.show(big) === null);
+  t.notOk(existsSync(s.spool.pathOf(big)));
+  s.spool.close();
+  t.same(s.manager.collectGarbage(true), { segments: 1, files: 0 });
+  t.same(s.spool.listSegments(), []);
 });
