@@ -40,6 +40,9 @@ const listener = z.object({
   port: z.number().int().min(1).max(65535),
   /** starttls: offered (587/25); implicit: TLS from the first byte (465); none: plain only (tests). */
   tls: z.enum(['starttls', 'implicit', 'none']).default('starttls'),
+  /** This listener's own certificate (PEM files); without them the global tls.keyFile/certFile. */
+  keyFile: z.string().optional(),
+  certFile: z.string().optional(),
   /** Refuse MAIL FROM until STARTTLS; submission always requires it before AUTH anyway. */
   requireTls: z.boolean().default(false),
   /** relay: trusted by these networks (weakest trust; prefer AUTH or client certificates). */
@@ -62,7 +65,14 @@ const listener = z.object({
   banner: z.string().default('TuxHat'),
   /** Wait before the 220 greeting; a client that talks first gets 421. 0 = greet at once. */
   greetDelayMs: z.number().int().min(0).max(30_000).default(0),
-}).strict();
+}).strict().superRefine((l, ctx) => {
+  if (Boolean(l.keyFile) !== Boolean(l.certFile)) {
+    ctx.addIssue({ code: 'custom', path: [l.keyFile ? 'certFile' : 'keyFile'], message: 'keyFile and certFile go together' });
+  }
+  if (l.kind === 'submission' && l.tls === 'none' && !l.allowInsecureAuth) {
+    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'a submission listener without TLS can never authenticate anyone: use starttls or implicit (or allowInsecureAuth for a lab)' });
+  }
+});
 
 const route = z.discriminatedUnion('transport', [
   z.object({
@@ -155,7 +165,21 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   }).strict().prefault({}),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  const seen = new Map<string, string>();
+  for (const [name, l] of Object.entries(c.listeners)) {
+    const at = `${l.address}:${l.port}`;
+    const other = seen.get(at);
+    if (other) ctx.addIssue({ code: 'custom', path: ['listeners', name, 'port'], message: `${at} is already used by listener ${other}` });
+    seen.set(at, name);
+  }
+  if (Boolean(c.tls.keyFile) !== Boolean(c.tls.certFile)) {
+    ctx.addIssue({ code: 'custom', path: ['tls', c.tls.keyFile ? 'certFile' : 'keyFile'], message: 'keyFile and certFile go together' });
+  }
+  if (c.outbound.mode === 'smarthost' && c.outbound.hosts.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['outbound', 'hosts'], message: 'smarthost mode needs at least one host' });
+  }
+});
 
 export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = z.output<typeof listener>;

@@ -8,6 +8,7 @@
  * Trusts nothing the client sends; the DATA stream is bounded by the listener's size limit.
  */
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { readFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, ListenerConfig } from '../config/index.js';
@@ -93,12 +94,15 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     return err;
   };
 
+  // A listener may carry its own certificate (e.g. mx.example.com on 25, smtp.example.com on 587).
+  const own = lc.keyFile && lc.certFile ? { key: readFileSync(lc.keyFile), cert: readFileSync(lc.certFile) } : null;
+
   const server = new SMTPServer({
     name: config.hostname,
     banner: lc.banner,
     secure: lc.tls === 'implicit',
-    key: deps.tls.key,
-    cert: deps.tls.cert,
+    key: own?.key ?? deps.tls.key,
+    cert: own?.cert ?? deps.tls.cert,
     ...(deps.tls.sni.size > 0 ? { sniOptions: deps.tls.sni } : {}),
     minVersion: config.tls.minVersion,
     ...(lc.trustClientCert ? { requestCert: true, rejectUnauthorized: false, ...(deps.tls.ca ? { ca: deps.tls.ca } : {}) } : {}),

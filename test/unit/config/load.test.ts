@@ -37,3 +37,11 @@ t.test('a valid file with nested defaults fills the rest', async (t) => {
   t.notOk(c.listeners.mx, 'listeners given replace the default set');
   t.throws(() => loadConfigText('listeners:\n  relay:\n    kind: relay\n    port: 2526\n    trustedNetworks: [10.0.0.0/33]\n', 'bad.yaml'), /bad\.yaml:5: listeners\.relay\.trustedNetworks\[0\]/);
 });
+
+t.test('cross-field rules name the field', async (t) => {
+  const text = ['listeners:', '  a: { kind: mx, port: 2525 }', '  b: { kind: relay, port: 2525 }', '  s: { kind: submission, port: 2587, tls: none }', 'outbound: { mode: smarthost }', ''].join('\n');
+  const err = t.throws(() => loadConfigText(text, 'x.yaml')) as unknown as Error;
+  t.match(err.message, /x\.yaml:3: listeners\.b\.port: 127\.0\.0\.1:2525 is already used by listener a/);
+  t.match(err.message, /x\.yaml:4: listeners\.s\.tls: a submission listener without TLS/);
+  t.match(err.message, /x\.yaml:5: outbound\.hosts: smarthost mode needs at least one host/);
+});
