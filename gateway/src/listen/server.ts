@@ -38,8 +38,12 @@ export interface Listener {
   readonly name: string;
   readonly server: SMTPServer;
   readonly activeSessions: () => number;
-  /** Stop taking new sessions (they get 421), let running ones finish within closeTimeoutMs. */
-  drain(): Promise<void>;
+  /**
+   * Stop taking new sessions (they get 421), let running ones finish within closeTimeoutMs.
+   * `handover`: another process listens on the same socket (reload): stop accepting at once
+   * instead, so no new connection lands here only to be told 421.
+   */
+  drain(opts?: { handover?: boolean }): Promise<void>;
 }
 
 type SmtpError = Error & { responseCode: number };
@@ -107,6 +111,9 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     minVersion: config.tls.minVersion,
     ...(lc.trustClientCert ? { requestCert: true, rejectUnauthorized: false, ...(deps.tls.ca ? { ca: deps.tls.ca } : {}) } : {}),
     hideSTARTTLS: lc.tls !== 'starttls',
+    // RFC 2034/3463: our replies carry enhanced codes (core/replies.ts); announce it, and let
+    // smtp-server add them to its own built-in refusals too (552 5.3.4 for SIZE, 452 4.5.3…).
+    hideENHANCEDSTATUSCODES: false,
     disabledCommands: lc.kind === 'mx' ? ['AUTH'] : lc.tls === 'none' && !lc.allowInsecureAuth ? ['AUTH', 'STARTTLS'] : lc.tls === 'none' ? ['STARTTLS'] : [],
     authOptional: lc.kind !== 'submission',
     allowInsecureAuth: lc.allowInsecureAuth,
@@ -259,12 +266,19 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     name,
     server,
     activeSessions: () => sessions.size,
-    drain() {
+    drain(opts = {}) {
       draining = true;
+      if (opts.handover && server.server.listening) server.server.close();
       return new Promise<void>((resolve) => {
         const deadline = Date.now() + lc.closeTimeoutMs;
         const tick = () => {
           if (sessions.size === 0 || Date.now() >= deadline) {
+            // closeTimeoutMs is the whole grace period: whoever is still connected is told 421
+            // now (smtp-server's close() alone would wait another closeTimeout first).
+            for (const c of server.connections) {
+              c.send(REPLIES.SHUTTING_DOWN.code, replyText('SHUTTING_DOWN'));
+              c.close();
+            }
             server.close(() => resolve());
             return;
           }

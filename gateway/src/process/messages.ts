@@ -6,7 +6,12 @@ import type { Config } from '../config/index.js';
 
 export type ToWorker =
   | { readonly type: 'start'; readonly config: Config; readonly generation: number }
-  | { readonly type: 'drain' };
+  /**
+   * Stop taking sessions, let running ones finish, exit. With `handover` a newer generation
+   * already listens on the same sockets (reload): stop accepting at once. Without it (shutdown)
+   * new connections get 421 until the running sessions have ended.
+   */
+  | { readonly type: 'drain'; readonly handover?: boolean };
 
 export type ToPrimary =
   /** Sent once the worker's IPC handler is installed (ESM loading is async: earlier messages would be lost). */

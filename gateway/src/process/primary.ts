@@ -32,6 +32,12 @@ interface Generation {
   readonly config: Config;
   readonly workers: Set<Worker>;
   listening: number;
+  /**
+   * Older generations to drain once this one listens (reload). Draining them first would close
+   * the shared listening sockets while the new receivers are still starting: connections refused
+   * for as long as a fork takes.
+   */
+  readonly retire: Generation[];
 }
 
 function buildServices(config: Config, log: Logger) {
@@ -77,8 +83,8 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   // be the bottleneck for every accepted connection (Haraka's tuning advice, same reason).
   cluster.schedulingPolicy = cluster.SCHED_NONE;
 
-  function startGeneration(cfg: Config): Generation {
-    const gen: Generation = { id: ++generationSeq, config: cfg, workers: new Set(), listening: 0 };
+  function startGeneration(cfg: Config, retire: Generation[] = []): Generation {
+    const gen: Generation = { id: ++generationSeq, config: cfg, workers: new Set(), listening: 0, retire };
     const n = cfg.workers > 0 ? cfg.workers : availableParallelism();
     for (let i = 0; i < n; i++) forkWorker(gen);
     return gen;
@@ -127,14 +133,17 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     } else {
       systemd.status(`reloaded; accepting mail: ${listeners}`);
     }
+    // The new receivers hold the listening sockets now: the old ones may let go.
+    for (const old of gen.retire.splice(0)) void drainGeneration(old, true);
   }
 
-  function drainGeneration(gen: Generation): Promise<void> {
+  /** `handover`: a newer generation listens already (reload), so the old one stops accepting at once. */
+  function drainGeneration(gen: Generation, handover = false): Promise<void> {
     const exits = [...gen.workers].map((w) => new Promise<void>((resolve) => {
       retired.add(w);
       if (w.isDead()) return resolve();
       w.once('exit', () => resolve());
-      w.send({ type: 'drain' } satisfies ToWorker);
+      w.send({ type: 'drain', handover } satisfies ToWorker);
       const limit = Math.max(...Object.values(gen.config.listeners).map((l) => l.closeTimeoutMs)) + 10_000;
       setTimeout(() => { if (!w.isDead()) w.process.kill('SIGKILL'); }, limit).unref();
     }));
@@ -155,9 +164,9 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     config = next;
     built = buildServices(next, log);
     manager.reconfigure(next, built.services);
-    generation = startGeneration(next);
+    // The old generation (and any not yet retired) keeps serving until the new one listens.
+    generation = startGeneration(next, old ? [old, ...old.retire.splice(0)] : []);
     log.info({ event: 'reload', ok: true, generation: generation.id }, 'configuration reloaded');
-    if (old) void drainGeneration(old);
     setTimeout(() => void oldTransports.close(), 60_000).unref();
     return { ok: true };
   }
@@ -211,7 +220,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     shuttingDown = true;
     systemd.stopping();
     log.info({ event: 'shutdown', signal }, 'shutting down: draining receivers');
-    if (generation) await drainGeneration(generation);
+    if (generation) await Promise.all([generation, ...generation.retire.splice(0)].map((g) => drainGeneration(g)));
     await manager.stop();
     spool.close();
     await built.transports.close();

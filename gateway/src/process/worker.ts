@@ -3,7 +3,8 @@
  *
  * Started by the primary with node:cluster; gets its validated config over IPC (so primary and
  * workers never disagree about the file), opens the shared LMDB environments and the spool,
- * and listens on the shared sockets. On 'drain' it stops taking sessions (421), lets running
+ * and listens on the shared sockets. On 'drain' it stops taking sessions (421; on a reload
+ * handover, when the new generation already listens, it stops accepting at once), lets running
  * ones finish, and exits. Any uncaught error ends the process (the primary starts a new one):
  * nothing is lost, because nothing was answered 250 before its commit.
  */
@@ -64,7 +65,8 @@ export function runWorker(): void {
         setTimeout(() => process.exit(1), 50);
       }
     } else if (m?.type === 'drain') {
-      void Promise.all(listeners.map((l) => l.drain())).then(async () => {
+      const handover = m.handover === true;
+      void Promise.all(listeners.map((l) => l.drain({ handover }))).then(async () => {
         spool?.close();
         await state?.close();
         log?.flush();

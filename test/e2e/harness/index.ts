@@ -12,3 +12,5 @@ export * from './postfix.js';
 export * from './swaks.js';
 export * from './gateway.js';
 export * from './clamd.js';
+export * from './cli.js';
+export * from './dsn.js';
