@@ -117,3 +117,20 @@ t.test('swaks → mx → private Postfix as the internal server (Maildir deliver
   t.equal(names.filter((n) => n === 'delivered').length, 2, 'one delivered event per recipient');
   t.equal(names[names.length - 1], 'removed', 'trace ends with removed');
 });
+
+t.test('a bare <postmaster> is accepted and delivered to the configured postmaster (RFC 5321 §4.5.1)', async (t) => {
+  const sink = await startSink(t);
+  const gw = await startGateway(t, {
+    config: {
+      hostname: HOSTNAME,
+      postmaster: 'hostmaster@corp.test',
+      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
+    },
+  });
+  const res = await swaksSend(gw.ports['mx']!, { from: 'alice@client.test', to: 'postmaster', helo: 'client.test' });
+  t.equal(res.code, 0, 'accepted', { transcript: res.transcript });
+  const [m] = await sink.waitForMessages(1, 15_000);
+  t.same(m!.rcptTo, ['hostmaster@corp.test'], 'routed to the configured postmaster');
+  const refused = await swaksSend(gw.ports['mx']!, { from: 'alice@client.test', to: 'root', helo: 'client.test' });
+  t.not(refused.code, 0, 'another bare name is refused');
+});

@@ -103,6 +103,8 @@ const retry = z.object({
 export const configSchema = z.object({
   /** Our name in the banner, Received headers and DSNs. */
   hostname: z.string().min(1).default('localhost'),
+  /** Where mail to a bare "postmaster" (RFC 5321 §4.5.1) and gateway alerts go. */
+  postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address').default('postmaster@example.test'),
   /** Receiver worker processes; 0 = one per core. */
   workers: z.number().int().min(0).max(64).default(0),
   paths: z.object({

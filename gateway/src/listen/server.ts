@@ -180,7 +180,12 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       phaseCheck('mail', proposed).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
     },
     onRcptTo(addr: SMTPServerAddress, s, cb) {
-      phaseCheck('rcpt', s, addr.address).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
+      phaseCheck('rcpt', s, addr.address).then((err) => {
+        // Bare "postmaster" (RFC 5321 §4.5.1) becomes the configured postmaster address; the
+        // envelope keeps the object we were given.
+        if (!err && addr.address.toLowerCase() === 'postmaster') addr.address = config.postmaster;
+        cb(err);
+      }, (err: unknown) => cb(toSmtpError(err)));
     },
     onData(stream: SMTPServerDataStream, s, cb) {
       receive(stream, s).then((qid) => cb(null, replyText('QUEUED').replace(/as$/, `as ${qid}`)), (err: unknown) => {

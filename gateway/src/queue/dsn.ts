@@ -41,8 +41,11 @@ export function buildDsn(input: DsnInput): Buffer {
       `Status: ${r.lastDsn ?? (kind === 'failed' ? '5.0.0' : '4.0.0')}`,
     ];
     const relay = r.lastRelay ? r.lastRelay.replace(/\[.*$/, '') : '';
-    if (relay && relay !== 'maildir') lines.push(`Remote-MTA: dns; ${relay}`);
-    if (r.lastResponse) lines.push(`Diagnostic-Code: smtp; ${oneLine(r.lastResponse)}`);
+    // "dns" names a host; an address-only next hop or a local transport is left out.
+    if (relay && /[a-z]/i.test(relay) && !relay.includes(':') && relay !== 'maildir') lines.push(`Remote-MTA: dns; ${relay}`);
+    const remote = remoteReply(r.lastResponse);
+    if (remote) lines.push(`Diagnostic-Code: smtp; ${remote}`);
+    else if (r.lastResponse) lines.push(`X-TuxHat-Diagnostic: ${oneLine(r.lastResponse)}`);
     return lines.join('\r\n');
   });
   const humanList = recipients.map((r) => `<${r.address}>: ${oneLine(r.lastResponse ?? 'no further information')}`).join('\r\n');
@@ -85,6 +88,16 @@ export function buildDsn(input: DsnInput): Buffer {
     '',
   ];
   return Buffer.from(parts.join('\r\n'), 'utf8');
+}
+
+/**
+ * The remote server's own reply out of our log text ("host X[ip] said: 550 5.1.1 … (in reply to
+ * RCPT TO command)"): RFC 3464 §2.3.6 wants the reply itself as the smtp diagnostic code.
+ */
+function remoteReply(response: string | undefined): string | null {
+  if (!response) return null;
+  const m = /said: ([2-5]\d\d[ -].*?)(?: \(in reply to [^)]*\))?$/s.exec(oneLine(response)) ?? /^([2-5]\d\d[ -].*)$/s.exec(oneLine(response));
+  return m?.[1] ?? null;
 }
 
 function oneLine(s: string): string {

@@ -42,3 +42,9 @@ t.test('splitAddress', async (t) => {
   t.equal(splitAddress('@x'), null);
   t.equal(splitAddress('x@'), null);
 });
+
+t.test('bare postmaster is accepted on every listener (RFC 5321 §4.5.1)', async (t) => {
+  t.equal((await rcpt(session({}), 'postmaster')).action, 'accept');
+  t.equal((await rcpt(session({}), 'PostMaster')).action, 'accept');
+  t.equal((await rcpt(session({}), 'root')).action, 'reject', 'other bare names are not');
+});

@@ -13,6 +13,8 @@ export const relayAccess = defineCheck({
   phase: 'rcpt',
   timeoutMs: 1000,
   run({ config, session, recipient }): Decision {
+    // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted (listen/ maps it).
+    if (recipient?.toLowerCase() === 'postmaster') return { action: 'accept' };
     const parsed = splitAddress(recipient ?? '');
     if (!parsed) return { action: 'reject', reply: 'BAD_RECIPIENT_SYNTAX' };
     const ours = Object.hasOwn(config.domains, parsed.domain);
