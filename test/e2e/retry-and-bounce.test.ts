@@ -196,7 +196,8 @@ t.test('Postfix refuses an unknown user: DSN for that recipient only; the known 
   const [dsn] = await senderBox.waitForMessages(1, 20_000);
   checkDsn(t, dsn!, { to: 'carol@sender.test', failed: 'nosuchuser@corp.test', status: /^5\.1\.1$/, originalId: '<mixed@sender.test>' });
   t.notOk(dsn!.body.includes('Final-Recipient: rfc822; alice@corp.test'), 'the delivered recipient is not in the DSN');
-  t.match(dsn!.body, /Remote-MTA: dns; /, 'Remote-MTA named');
+  t.notMatch(dsn!.body, /Remote-MTA: dns; 127\.0\.0\.1/, 'no Remote-MTA of type dns for an address-only next hop');
+  t.match(dsn!.body, /Diagnostic-Code: smtp; 550 5\.1\.1 <nosuchuser@corp\.test>: Recipient address rejected/, 'the diagnostic code is Postfix\'s own reply');
   const box = await waitFor(async () => {
     const d = await pf.delivered();
     return d.length > 0 ? d : undefined;
