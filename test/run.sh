@@ -27,8 +27,10 @@ REQUIRED_COMMANDS=(
   "dnsmasq:dnsmasq-base"
   "clamd:clamav-daemon"
   "opendkim-testmsg:opendkim-tools"
+  "python3:python3"
+  "systemd-notify:systemd"
 )
-APT_PACKAGES=(postfix swaks dnsmasq-base clamav-daemon opendkim-tools)
+APT_PACKAGES=(postfix swaks dnsmasq-base clamav-daemon opendkim-tools python3 systemd)
 # Services those packages would start; none may be left running (port 25, freshclam's downloads).
 PACKAGE_SERVICES=(postfix clamav-daemon clamav-freshclam)
 
