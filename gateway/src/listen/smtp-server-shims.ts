@@ -1,5 +1,5 @@
 /*
- * listen/smtp-server-shims.ts — two behaviours smtp-server has no option for. Installed once
+ * listen/smtp-server-shims.ts — three behaviours smtp-server has no option for. Installed once
  * per receiver process, before any server starts; each checks the code it replaces and leaves
  * smtp-server alone (with a warning) if an upgrade changed it.
  *

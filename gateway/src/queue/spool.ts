@@ -148,6 +148,8 @@ export class Spool {
     this.#active = null;
     seg.sealed = true;
     if (seg.writers === 0) seg.close();
+    // A read handle kept here would pin the file's blocks after the primary deletes it.
+    this.#closeReadFd(seg.name);
     this.#onSealed(seg.name);
   }
 
@@ -183,6 +185,13 @@ export class Spool {
     }
   }
 
+  #closeReadFd(segment: string): void {
+    const fd = this.#readFds.get(segment);
+    if (fd === undefined) return;
+    closeSync(fd);
+    this.#readFds.delete(segment);
+  }
+
   #readFd(segment: string): number {
     let fd = this.#readFds.get(segment);
     if (fd === undefined) {
@@ -211,11 +220,7 @@ export class Spool {
     let segments = 0;
     for (const name of readdirSync(this.segDir)) {
       if (referenced.has(name) || name === this.#active?.name || !isSealed(name)) continue;
-      const fd = this.#readFds.get(name);
-      if (fd !== undefined) {
-        closeSync(fd);
-        this.#readFds.delete(name);
-      }
+      this.#closeReadFd(name);
       unlinkIfExists(join(this.segDir, name));
       segments++;
     }
