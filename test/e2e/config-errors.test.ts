@@ -11,10 +11,11 @@
  *   new relay domain is accepted).
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { admin, freePort, isListening, makeMessage, sleep, SmtpClient, smtpTalk, startGateway, startSink, tempDir, tuxhat, waitFor, type Gateway } from './harness/index.js';
+import { admin, freePort, isListening, makeMessage, repoRoot, sleep, SmtpClient, smtpTalk, startGateway, startSink, tempDir, tuxhat, waitFor, type Gateway } from './harness/index.js';
 
 const BAD = [
   'hostname: gw.tuxhat.test', // 1
@@ -173,4 +174,12 @@ t.test('reload keeps serving: no refused or stalled connection while receivers a
   t.same(failures, [], `every connection during the reloads got a 220 (${greeted} did)`);
   const msgs = await sink.waitForMessages(3, 15_000);
   t.same(msgs.map((m) => m.messageId).sort(), ['<reload-2@client.test>', '<reload-3@client.test>', '<reload-4@client.test>'], 'messages from sessions spanning a reload delivered');
+});
+
+t.test('a second daemon on the same state directory refuses to start (exit 75) and names the first', async (t) => {
+  const gw = await startGateway(t, {});
+  const second = spawnSync(process.execPath, [join(repoRoot(), 'dist/gateway/src/cli/main.js'), 'run', '--config', gw.configFile], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(second.status, 75, 'EX_TEMPFAIL');
+  t.match(second.stderr, new RegExp(`another gateway \\(pid ${gw.pid()}\\) is running on the state directory`));
+  t.ok(await isListening(gw.ports['mx']!), 'the first one still serves');
 });

@@ -23,6 +23,7 @@ import { createLogger, type Logger } from '../log/index.js';
 import { QueueManager, Spool, type DeliveryServices } from '../queue/index.js';
 import { openState } from '../state/index.js';
 import { isToPrimary, type ToWorker } from './messages.js';
+import { claimStateDir } from './pidfile.js';
 import { systemdNotifier } from './systemd.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -56,6 +57,15 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   log.info({ event: 'startup', configFile: configFile ?? '(embedded defaults)', version: VERSION }, configFile ? `starting with ${configFile}` : 'starting with the embedded development defaults');
 
   for (const dir of [config.paths.state, config.paths.spool, config.paths.run, dirname(config.admin.socket)]) mkdirSync(dir, { recursive: true, mode: 0o750 });
+  let claim: { release(): void };
+  try {
+    claim = claimStateDir(config.paths.state);
+  } catch (err) {
+    log.fatal({ event: 'shutdown', err: (err as Error).message }, 'cannot start');
+    log.flush();
+    process.stderr.write(`tuxhat: ${(err as Error).message}\n`);
+    process.exit(75); // EX_TEMPFAIL: try again once the other instance has stopped
+  }
   const tlsGen = await ensureTlsMaterial(config);
   if (!(config.tls.keyFile && config.tls.certFile)) {
     log.warn({ event: 'warning', generated: tlsGen.generated }, 'TLS uses a self-signed certificate: senders can encrypt but cannot verify this host; configure tls.keyFile and tls.certFile');
@@ -226,6 +236,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     await built.transports.close();
     await admin.close();
     await state.close();
+    claim.release();
     log.info({ event: 'shutdown', done: true }, 'stopped');
     log.flush();
     setTimeout(() => process.exit(0), 50);
