@@ -7,7 +7,7 @@ export type SmtpPhase = (typeof SMTP_PHASES)[number];
 
 export const LOG_EVENTS = [
   'connect', 'reject', 'queued', 'verdict', 'delivered', 'deferred', 'bounced', 'expired',
-  'removed', 'held', 'released', 'disconnect', 'warning',
+  'removed', 'held', 'released', 'corrupt', 'disconnect', 'warning',
   // daemon lifecycle
   'startup', 'listening', 'reload', 'shutdown',
 ] as const;

@@ -134,6 +134,14 @@ export class QueueManager {
 
   async #attempt(entry: QueueEntry): Promise<void> {
     const started = Date.now();
+    const problem = this.#spool.check(entry.qid, entry.body);
+    if (problem) {
+      // Retrying cannot bring a body back: park the entry in `corrupt` for the postmaster
+      // (never deleted automatically), rather than defer it until it expires.
+      await this.#move(entry.qid, (e) => e.state !== 'corrupt', (e) => ({ ...e, state: 'corrupt' }), 'corrupt', { problem });
+      this.#log.error({ event: 'warning', qid: entry.qid, problem }, 'queued message has no readable body: moved to corrupt');
+      return;
+    }
     const pending = entry.recipients.filter((r) => r.state === 'pending');
     const groups = new Map<string, { route: Route; rcpts: string[] }>();
     for (const r of pending) {
@@ -323,7 +331,7 @@ export class QueueManager {
     return found !== null;
   }
 
-  async #move(qid: string, allowed: (e: QueueEntry) => boolean, change: (e: QueueEntry) => QueueEntry, event: 'held' | 'released', fields: Record<string, unknown>): Promise<boolean> {
+  async #move(qid: string, allowed: (e: QueueEntry) => boolean, change: (e: QueueEntry) => QueueEntry, event: 'held' | 'released' | 'corrupt', fields: Record<string, unknown>): Promise<boolean> {
     let ok = false;
     await this.#state.durable.transaction(() => {
       const e = this.#state.queue.get(qid);
@@ -332,7 +340,7 @@ export class QueueManager {
       traceEventSync(this.#state, qid, event, fields);
       ok = true;
     });
-    if (ok) logEvent(this.#log, event, { qid, ...fields });
+    if (ok && event !== 'corrupt') logEvent(this.#log, event, { qid, ...fields });
     return ok;
   }
 

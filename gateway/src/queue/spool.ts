@@ -18,7 +18,7 @@
  * main-thread CPU here, more than the page-cache work itself; only fsyncs use the pool.
  * Runs in receiver workers (write) and the primary (read, gc, DSN write).
  */
-import { closeSync, createReadStream, fdatasync as fdatasyncCb, fstatSync, mkdirSync, openSync, promises as fsp, readdirSync, readFileSync, readSync, unlinkSync, writevSync, type promises } from 'node:fs';
+import { closeSync, createReadStream, fdatasync as fdatasyncCb, fstatSync, mkdirSync, openSync, promises as fsp, readdirSync, readFileSync, readSync, statSync, unlinkSync, writevSync, type promises } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BodyLocation } from '../core/index.js';
@@ -204,6 +204,20 @@ export class Spool {
       this.#readFds.set(segment, fd);
     }
     return fd;
+  }
+
+  /** Why a queued body cannot be read back (missing file, short segment), or null when it can. */
+  check(qid: string, where: BodyLocation): string | null {
+    try {
+      if (where.kind === 'file') {
+        statSync(this.pathOf(qid));
+        return null;
+      }
+      const size = fstatSync(this.#readFd(where.segment)).size;
+      return size >= where.offset + where.length ? null : `segment ${where.segment} ends at ${size}, before ${where.offset}+${where.length}`;
+    } catch (err) {
+      return `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${where.kind === 'file' ? this.pathOf(qid) : where.segment}`;
+    }
   }
 
   /** Forget a finished message: its own file is unlinked; a segment body waits for gc. */

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseConfig } from '../../../gateway/src/config/index.js';
@@ -174,4 +174,17 @@ t.test('garbage collection: unreferenced data goes, queued bodies stay (segment 
   s.spool.close();
   t.same(s.manager.collectGarbage(true), { segments: 1, files: 0 });
   t.same(s.spool.listSegments(), []);
+});
+
+t.test('an entry whose body is gone moves to corrupt (kept, not retried, not deleted)', async (t) => {
+  const s = await setup(t, ok);
+  const qid = await s.queueMessage(['a@example.test'], 'x@example.org', `Subject: big\r\n\r\n${'y'.repeat(300 * 1024)}\r\n`);
+  t.equal(s.manager.show(qid)?.body.kind, 'file');
+  rmSync(s.spool.pathOf(qid));
+  s.manager.start();
+  s.manager.wake();
+  await s.until(() => s.manager.show(qid)?.state === 'corrupt');
+  t.equal(s.jobs.length, 0, 'nothing was sent');
+  t.ok(s.manager.trace(qid).some((e) => e.event === 'corrupt' && /ENOENT/.test(String(e['problem']))), 'trace says why');
+  t.equal(s.manager.counts().corrupt, 1);
 });
