@@ -37,6 +37,14 @@ export function parseConfig(input: unknown, file = '<embedded>'): Config {
 }
 
 export function loadConfigText(text: string, file: string): Config {
+  return parseYamlText(text, file, configSchema);
+}
+
+/**
+ * Parse YAML text and validate it with any zod schema, with the same FILE:LINE error messages
+ * as the config (used for rules/ data files too). The result is deep-frozen.
+ */
+export function parseYamlText<S extends z.ZodType>(text: string, file: string, schema: S): z.output<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -46,7 +54,7 @@ export function loadConfigText(text: string, file: string): Config {
     }));
   }
   const input: unknown = doc.toJS() ?? {};
-  const result = configSchema.safeParse(input);
+  const result = schema.safeParse(input);
   if (result.success) return deepFreeze(result.data);
   throw new ConfigError(file, result.error.issues.map((issue) => {
     const line = lineOf(doc, lineCounter, issue);

@@ -160,6 +160,25 @@ export const configSchema = z.object({
     maxTtlSeconds: z.number().int().min(0).default(3600),
     negativeTtlSeconds: z.number().int().min(0).default(300),
   }).strict().prefault({}),
+  authentication: z.object({
+    /** SPF, DKIM, DMARC and ARC verification of inbound (mx) mail: on, it is why an edge gateway exists. */
+    enabled: z.boolean().default(true),
+    /**
+     * What a DMARC fail with p=reject (after pct) gets: 'reject' answers 550 5.7.1 in the session
+     * (no backscatter, the sender learns at once); 'tag' delivers with X-TuxHat-DMARC: reject.
+     */
+    dmarcReject: z.enum(['reject', 'tag']).default('reject'),
+    overrides: z.object({
+      /**
+       * Forwarders and mailing lists whose mail is never DMARC-rejected: CIDRs match the client
+       * address; domains match an SPF-pass envelope domain or a DKIM-pass signing domain (and
+       * their subdomains), never the unverified HELO. Empty: nobody is special.
+       */
+      trustedForwarders: z.array(z.union([cidr, domainName])).default([]),
+      /** ARC sealers (d= of the newest ARC set) whose passing chain suspends DMARC enforcement. */
+      trustedArcSealers: z.array(domainName).default([]),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
   admin: z.object({
     /** Unix socket for the CLI and the console menu; relative to the working directory. */
     socket: z.string().default('./var/run/tuxhat.sock'),

@@ -54,10 +54,32 @@ export type Decision =
   | { readonly action: 'accept'; readonly hits?: readonly Hit[] }
   | { readonly action: 'defer' | 'reject'; readonly reply: import('./replies.js').ReplyKey; readonly detail?: string; readonly hits?: readonly Hit[] };
 
-/** A header edit the verdict asks for; applied when the message is streamed out. */
+/**
+ * A header edit the verdict asks for; applied when the message is streamed out. A 'remove'
+ * without `match` drops every field of that name; with `match.authservId` only the
+ * Authentication-Results-style fields whose authserv-id equals it (RFC 8601 §5: forged results
+ * claiming to be ours), compared without case.
+ */
 export type HeaderEdit =
   | { readonly op: 'prepend'; readonly name: string; readonly value: string }
-  | { readonly op: 'remove'; readonly name: string };
+  | { readonly op: 'remove'; readonly name: string; readonly match?: { readonly authservId: string } };
+
+/**
+ * What sender authentication (content/checks/authentication.ts) concluded, for the verdict and
+ * the log. `dmarcPolicy` is the DMARC policy still to apply after pct sampling (RFC 7489 §6.6.4)
+ * and the local overrides: null when there is nothing to enforce (pass, none, p=none, overridden).
+ */
+export interface AuthenticationOutcome {
+  /** Result words as in Authentication-Results: pass, fail, softfail, none, temperror, ... */
+  readonly spf: string;
+  /** One word per signature, comma-separated ('pass,fail'), or 'none'. */
+  readonly dkim: string;
+  readonly dmarc: string;
+  readonly arc: string;
+  /** The RFC5322.From domain DMARC evaluated, or null. */
+  readonly fromDomain: string | null;
+  readonly dmarcPolicy: 'reject' | 'quarantine' | null;
+}
 
 /** The parsed message handed to the content stage. The spool file is immutable after DATA. */
 export interface Message {
@@ -80,6 +102,8 @@ export interface Verdict {
   readonly hits: readonly Hit[];
   /** For reject/defer: the reply key to render. */
   readonly reply?: import('./replies.js').ReplyKey;
+  /** For reject/defer: detail appended to the reply text (e.g. the DMARC domain). */
+  readonly detail?: string;
   readonly headerEdits: readonly HeaderEdit[];
   readonly extraRecipients: readonly string[];
 }

@@ -13,7 +13,8 @@ import { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, ListenerConfig } from '../config/index.js';
 import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type BodyLocation, type Decision, type Direction, type Envelope, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
-import { HeaderCapture, headerValue, parseHeaders, scanContent } from '../content/index.js';
+import { HeaderCapture, headerValue, parseHeaders, scanContent, type ContentScores } from '../content/index.js';
+import type { DnsResolver } from '../dns/index.js';
 import type { Logger } from '../log/index.js';
 import { checkPhase } from '../policy/index.js';
 import { enqueue, storageError, type Spool } from '../queue/index.js';
@@ -30,6 +31,10 @@ export interface ListenerDeps {
   readonly log: Logger;
   readonly users: UserDb;
   readonly tls: TlsMaterial;
+  /** The process's one resolver (shared cache), for the content checks. */
+  readonly resolver: DnsResolver;
+  /** Symbol scores from rules/scores, loaded once at start-up. */
+  readonly scores: ContentScores;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
 }
@@ -233,13 +238,22 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const headers = parseHeaders(capture.headerBlock());
     const size = capture.size;
     const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, size + received.length) };
-    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message });
-    const verdict = decide({ direction: session.direction, hits: content.hits, tempfail: content.tempfail });
-    const logFields = { qid, sid: session.id, client: session.clientIp, helo: session.helo, tls: session.tls?.protocol ?? null, user: session.authUser, from: envelope.mailFrom, to: envelope.recipients, size, msgid: message.messageId, score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`) };
+    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores });
+    const verdict = decide({
+      direction: session.direction, hits: content.hits, tempfail: content.tempfail, tempfailReply: content.tempfailReply,
+      headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
+    });
+    const auth = content.authentication;
+    const logFields = {
+      qid, sid: session.id, client: session.clientIp, helo: session.helo, tls: session.tls?.protocol ?? null, user: session.authUser, from: envelope.mailFrom, to: envelope.recipients, size, msgid: message.messageId,
+      ...(auth ? { spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, arc: auth.arc } : {}),
+      score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`),
+    };
     if (verdict.action === 'reject' || verdict.action === 'defer') {
       deps.spool.remove(qid, body);
-      log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid }, 'reject');
-      throw new GatewayError(verdict.reply ?? (verdict.action === 'reject' ? 'RELAY_DENIED' : 'LOCAL_ERROR'));
+      const key = verdict.reply ?? (verdict.action === 'reject' ? 'RELAY_DENIED' : 'LOCAL_ERROR');
+      log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid, response: `${REPLIES[key].code} ${replyText(key, verdict.detail)}` }, 'reject');
+      throw new GatewayError(key, verdict.detail);
     }
     if (verdict.action === 'discard') {
       deps.spool.remove(qid, body);

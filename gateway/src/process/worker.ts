@@ -8,6 +8,8 @@
  * ones finish, and exits. Any uncaught error ends the process (the primary starts a new one):
  * nothing is lost, because nothing was answered 250 before its commit.
  */
+import { loadContentScores } from '../content/index.js';
+import { createResolver, type DnsResolver } from '../dns/index.js';
 import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
@@ -34,6 +36,7 @@ export function runWorker(): void {
   let log: Logger | null = null;
   let state: ReturnType<typeof openState> | null = null;
   let spool: Spool | null = null;
+  let resolver: DnsResolver | null = null;
 
   process.on('uncaughtException', (err) => {
     (log ?? console).error?.({ event: 'warning', err: { message: err.message, stack: err.stack } }, 'worker crashed');
@@ -50,7 +53,11 @@ export function runWorker(): void {
         spool = new Spool(config.paths.spool, { onSealed: (segment) => send({ type: 'sealed', segment }) });
         const users = loadUsers(config.usersFile);
         const tls = loadTlsMaterial(config);
-        const deps = { config, state, spool, log, users, tls, notifyQueued };
+        // One resolver and one score table per process: the DNS cache is shared by every
+        // message (mailauth keeps none), and a broken rules file stops the worker at start.
+        resolver = createResolver(config.dns);
+        const scores = loadContentScores();
+        const deps = { config, state, spool, log, users, tls, resolver, scores, notifyQueued };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {
@@ -68,6 +75,7 @@ export function runWorker(): void {
       const handover = m.handover === true;
       void Promise.all(listeners.map((l) => l.drain({ handover }))).then(async () => {
         spool?.close();
+        resolver?.close();
         await state?.close();
         log?.flush();
         process.exit(0);

@@ -1,20 +1,47 @@
 /*
- * verdict/ — add up symbol scores and choose the action: Hit[] → Verdict.
- * Until thresholds and rules exist (issues 4 and 6), every message that the content stage could
+ * verdict/ — add up symbol scores and choose the action: Hit[] (+ the content stage's header
+ * edits and authentication outcome) → Verdict.
+ * Until thresholds and rules exist (issues 4 and 6), every message the content stage could
  * judge is delivered with its score; one it could not judge is deferred (4xx), never passed.
+ * DMARC (RFC 7489 §6.6.4, policy already reduced by pct and the local overrides): reject →
+ * 550 5.7.1 in the session, or a tag when authentication.dmarcReject says so; quarantine → a
+ * tag (X-TuxHat-DMARC: quarantine) until the quarantine store exists (issue 4).
  */
-import type { Direction, Hit, Verdict } from '../core/index.js';
+import type { AuthenticationOutcome, Direction, HeaderEdit, Hit, ReplyKey, Verdict } from '../core/index.js';
 
 export interface VerdictInput {
   readonly direction: Direction;
   readonly hits: readonly Hit[];
   readonly tempfail: boolean;
+  /** The 4xx to answer when tempfail (default LOCAL_ERROR). */
+  readonly tempfailReply?: ReplyKey | null;
+  /** Header edits the content checks asked for, kept in order. */
+  readonly headerEdits?: readonly HeaderEdit[];
+  readonly authentication?: AuthenticationOutcome | null;
+  /** config.authentication.dmarcReject. */
+  readonly dmarcReject?: 'reject' | 'tag';
 }
+
+/** The header a DMARC policy we did not enforce in the session leaves for the mailbox side. */
+export const DMARC_TAG_HEADER = 'X-TuxHat-DMARC';
 
 export function decide(input: VerdictInput): Verdict {
   const score = Math.round(input.hits.reduce((sum, h) => sum + h.score, 0) * 100) / 100;
+  const base = { score, hits: input.hits, extraRecipients: [] as string[] };
   if (input.tempfail) {
-    return { action: 'defer', score, hits: input.hits, reply: 'LOCAL_ERROR', headerEdits: [], extraRecipients: [] };
+    return { ...base, action: 'defer', reply: input.tempfailReply ?? 'LOCAL_ERROR', headerEdits: [] };
   }
-  return { action: 'deliver', score, hits: input.hits, headerEdits: [], extraRecipients: [] };
+  const edits = [...(input.headerEdits ?? [])];
+  const policy = input.authentication?.dmarcPolicy ?? null;
+  if (policy === 'reject' && (input.dmarcReject ?? 'reject') === 'reject') {
+    const domain = input.authentication?.fromDomain;
+    return { ...base, action: 'reject', reply: 'DMARC_REJECT', ...(domain ? { detail: domain } : {}), headerEdits: [] };
+  }
+  // A sender must not be able to pre-tag its own mail: ours is the only X-TuxHat-DMARC.
+  if (input.authentication) edits.push({ op: 'remove', name: DMARC_TAG_HEADER });
+  if (policy !== null) {
+    edits.push({ op: 'prepend', name: DMARC_TAG_HEADER, value: policy });
+    return { ...base, action: 'tag', headerEdits: edits };
+  }
+  return { ...base, action: 'deliver', headerEdits: edits };
 }
