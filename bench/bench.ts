@@ -37,6 +37,7 @@ const { values: opt } = parseArgs({
     workers: { type: 'string', default: '0' },
     'no-smtp-source': { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
+    checks: { type: 'boolean', default: false },
     'timeout-s': { type: 'string', default: '300' },
     'no-docs': { type: 'boolean', default: false },
     'gateway-entry': { type: 'string', default: GATEWAY_ENTRY },
@@ -55,6 +56,8 @@ if (opt.help) {
   --idle-limit-mb MB  the floor for the idle scenario (default 300)
   --workers N         gateway receiver workers (default 0 = one per core)
   --reuse             the node client sends many messages per connection
+  --checks            the gateway with its content checks on (sender authentication…);
+                      default off: the core relay scenario of issue 2, like for like with Postfix
   --no-smtp-source    skip the smtp-source throughput runs
   --timeout-s S       limit per run (default 300)
   --no-docs           do not rewrite the results section of docs/benchmarks.md
@@ -112,6 +115,8 @@ function gatewayConfig(sink: Sink, dns: DnsServer, maxConn = 1000): Record<strin
     listeners: { mx: { kind: 'mx', tls: 'none', maxConnections: maxConn, maxConnectionsPerIp: maxConn } },
     domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
     dns: { servers: [dns.server] },
+    // The core scenario compares relaying like for like; --checks measures the filtering cost.
+    authentication: { enabled: opt.checks },
   };
 }
 
@@ -274,7 +279,7 @@ async function main(): Promise<number> {
   const results: BenchResults = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, postfix: postfixVersion() },
-    params: { messages: N, sessions: SESSIONS, size: SIZE, warmup: WARMUP, reuse: opt.reuse, workers: Number(opt.workers) },
+    params: { messages: N, sessions: SESSIONS, size: SIZE, warmup: WARMUP, reuse: opt.reuse, checks: opt.checks, workers: Number(opt.workers) },
     systems: [],
   };
   for (const s of systems) results.systems.push(await benchSystem(s));

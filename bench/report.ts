@@ -57,7 +57,7 @@ export type IdleResult =
 export interface BenchResults {
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; postfix: string };
-  params: { messages: number; sessions: number; size: number; warmup: number; reuse: boolean; workers: number };
+  params: { messages: number; sessions: number; size: number; warmup: number; reuse: boolean; checks?: boolean; workers: number };
   systems: SystemResult[];
   idle?: IdleResult;
 }
@@ -146,7 +146,7 @@ export function markdownReport(r: BenchResults): string {
   const p = r.params;
   const lines = [
     `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, Node ${m.node}, Postfix ${m.postfix}.`,
-    `${p.messages} messages of ${p.size} body bytes per run, ${p.sessions} concurrent sessions, ${p.reuse ? 'many messages per connection' : 'one message per connection'}, after ${p.warmup} warm-up messages; gateway workers: ${p.workers === 0 ? 'one per core' : p.workers}.`,
+    `${p.messages} messages of ${p.size} body bytes per run, ${p.sessions} concurrent sessions, ${p.reuse ? 'many messages per connection' : 'one message per connection'}, after ${p.warmup} warm-up messages; gateway workers: ${p.workers === 0 ? 'one per core' : p.workers}; gateway content checks ${p.checks ? 'on' : 'off'}.`,
     '',
     `| ${HEAD.join(' | ')} |`,
     `|${HEAD.map((_, i) => (i >= 2 && i < 10 ? '---:' : '---')).join('|')}|`,
