@@ -29,10 +29,22 @@ REQUIRED_COMMANDS=(
   "opendkim-testmsg:opendkim-tools"
   "python3:python3"
   "systemd-notify:systemd"
+  # the appliance lint and console tests (test/appliance/)
+  "systemd-analyze:systemd"
+  "nft:nftables"
+  "rsyslogd:rsyslog"
+  "sshd:openssh-server"
+  "ssh-keygen:openssh-client"
+  "clamconf:clamav-daemon"
+  "shellcheck:shellcheck"
+  "tmux:tmux"
+  "ip:iproute2"
 )
-APT_PACKAGES=(postfix swaks dnsmasq-base clamav-daemon opendkim-tools python3 systemd)
-# Services those packages would start; none may be left running (port 25, freshclam's downloads).
-PACKAGE_SERVICES=(postfix clamav-daemon clamav-freshclam)
+APT_PACKAGES=(postfix swaks dnsmasq-base clamav-daemon opendkim-tools python3 systemd
+  nftables rsyslog rsyslog-gnutls openssh-server openssh-client shellcheck tmux iproute2)
+# Services those packages would start; none may be left running (port 25, freshclam's downloads,
+# a system syslog daemon, sshd on :22, a host firewall).
+PACKAGE_SERVICES=(postfix clamav-daemon clamav-freshclam rsyslog ssh nftables)
 
 LOG="$ROOT/.tap/run.log"
 PASSED=0

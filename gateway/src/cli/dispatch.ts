@@ -16,6 +16,7 @@ import {
   queueDeleteCommand, queueFlushCommand, queueHoldCommand, queueListCommand, queueReleaseCommand,
   queueShowCommand, reloadCommand, statusCommand, traceCommand,
 } from './admin-commands.js';
+import { applianceCheckCommand, applianceNftablesCommand, applianceRsyslogCommand } from './appliance-commands.js';
 import type { Command, CommandContext, OptionName, Options } from './command.js';
 import { configCheckCommand, configDefaultsCommand } from './config-commands.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
@@ -70,6 +71,9 @@ const COMMANDS: readonly Command[] = [
   { words: ['user', 'add'], synopsis: 'ADDRESS', summary: 'add a local AUTH user or change its password (from stdin)', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: userAddCommand },
   { words: ['user', 'remove'], synopsis: 'ADDRESS', summary: 'remove a local AUTH user', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: userRemoveCommand },
   { words: ['user', 'list'], synopsis: '', summary: 'list local AUTH users', minArgs: 0, maxArgs: 0, options: ['config', 'file', 'json'], run: userListCommand },
+  { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: applianceNftablesCommand },
+  { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: applianceRsyslogCommand },
+  { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: applianceCheckCommand },
   helpCommand,
 ];
 

@@ -12,7 +12,8 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port');
-const cidr = z.string().refine((s) => {
+/** An IP address or CIDR network (also used by the appliance settings). */
+export const cidr = z.string().refine((s) => {
   const [ip, bits, extra] = s.split('/');
   if (extra !== undefined || !ip || !isIP(ip)) return false;
   if (bits === undefined) return true;

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Document, LineCounter, isMap, isScalar, parseDocument, type Node } from 'yaml';
-import { ConfigError } from '../config/index.js';
+import { ConfigError, writeFileAtomic } from '../config/index.js';
 
 /** A loaded user database. Keys are lower-cased: AUTH user names compare case-insensitively. */
 export interface UserDb {
@@ -181,44 +181,6 @@ function newDocument(): Document {
   return doc;
 }
 
-/**
- * Replace `file` with `text` atomically: temp file in the same directory, fsync, rename, fsync the
- * directory. Owner and group follow the old file, or the directory's group for a new file, so a
- * root-run `tuxhat user add` keeps the file readable by the daemon's group.
- */
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const dir = dirname(file);
-  const old = await stat(file).catch(() => null);
-  const parent = await stat(dir);
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', FILE_MODE);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.chmod(FILE_MODE); // the umask may have narrowed the open() mode
-    await fh.chown(old ? old.uid : -1, old ? old.gid : parent.gid).catch(() => {
-      // Only root may give a file away; a non-root run keeps its own ids, which is what it can do.
-    });
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
-
 /** Add or update a user (the name is stored lower-cased). Comments in the file are kept. */
 export async function setUser(file: string, user: string, hash: string): Promise<'added' | 'updated'> {
   const bad = parseHash(hash);
@@ -227,7 +189,7 @@ export async function setUser(file: string, user: string, hash: string): Promise
   const doc = parsed?.doc.contents && isMap(parsed.doc.contents) ? parsed.doc : newDocument();
   const existing = parsed?.users.get(user.toLowerCase());
   doc.set(existing ? existing.key : user.toLowerCase(), hash);
-  await writeAtomic(file, doc.toString());
+  await writeFileAtomic(file, doc.toString());
   return existing ? 'updated' : 'added';
 }
 
@@ -237,6 +199,6 @@ export async function removeUser(file: string, user: string): Promise<boolean> {
   const existing = parsed?.users.get(user.toLowerCase());
   if (!parsed || !existing) return false;
   parsed.doc.delete(existing.key);
-  await writeAtomic(file, parsed.doc.toString());
+  await writeFileAtomic(file, parsed.doc.toString());
   return true;
 }
