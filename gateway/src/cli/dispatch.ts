@@ -12,16 +12,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE } from '../config/index.js';
-import {
-  queueDeleteCommand, queueFlushCommand, queueHoldCommand, queueListCommand, queueReleaseCommand,
-  queueShowCommand, reloadCommand, statusCommand, traceCommand,
-} from './admin-commands.js';
-import { applianceCheckCommand, applianceNftablesCommand, applianceRsyslogCommand } from './appliance-commands.js';
 import type { Command, CommandContext, OptionName, Options } from './command.js';
-import { configCheckCommand, configDefaultsCommand } from './config-commands.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
-import { runCommand } from './run-command.js';
-import { userAddCommand, userListCommand, userRemoveCommand } from './user-commands.js';
+
+/**
+ * A command's module is loaded when the command runs, not at start-up: every gateway process
+ * (primary and each receiver) starts through this file for `tuxhat run`, and loading undici,
+ * the appliance generators and the console for it cost ~30 MB per process (bench/: the 1,000
+ * idle sessions floor).
+ */
+function lazy<M>(load: () => Promise<M>, name: keyof M): Command['run'] {
+  return async (ctx: CommandContext) => ((await load())[name] as unknown as Command['run'])(ctx);
+}
+const admin = () => import('./admin-commands.js');
+const appliance = () => import('./appliance-commands.js');
+const config = () => import('./config-commands.js');
+const users = () => import('./user-commands.js');
+const daemon = () => import('./run-command.js');
 
 const OPTION_SPEC = {
   config: { type: 'string', short: 'c' },
@@ -56,24 +63,24 @@ const helpCommand: Command = {
 };
 
 const COMMANDS: readonly Command[] = [
-  { words: ['run'], synopsis: '', summary: 'start the gateway daemon in the foreground', minArgs: 0, maxArgs: 0, options: ['config'], run: runCommand },
-  { words: ['status'], synopsis: '', summary: 'version, uptime, workers, listeners and queue counts', minArgs: 0, maxArgs: 0, options: [...ADMIN, 'json'], run: statusCommand },
-  { words: ['queue', 'list'], synopsis: '', summary: 'list queued messages like postqueue -p', minArgs: 0, maxArgs: 0, options: [...ADMIN, 'json', 'state'], run: queueListCommand },
-  { words: ['queue', 'show'], synopsis: 'QID', summary: "one message's envelope and per-recipient state", minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: queueShowCommand },
-  { words: ['queue', 'flush'], synopsis: '[QID]', summary: 'try delivery now: one message, or every queued message', minArgs: 0, maxArgs: 1, options: ADMIN, run: queueFlushCommand },
-  { words: ['queue', 'hold'], synopsis: 'QID', summary: 'put a message on hold: no delivery until released', minArgs: 1, maxArgs: 1, options: ADMIN, run: queueHoldCommand },
-  { words: ['queue', 'release'], synopsis: 'QID', summary: 'release a message from hold', minArgs: 1, maxArgs: 1, options: ADMIN, run: queueReleaseCommand },
-  { words: ['queue', 'delete'], synopsis: 'QID', summary: 'delete a message from the queue', minArgs: 1, maxArgs: 1, options: ADMIN, run: queueDeleteCommand },
-  { words: ['trace'], synopsis: 'QID', summary: "a message's story: verdict, symbols, delivery outcomes", minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: traceCommand },
-  { words: ['reload'], synopsis: '', summary: 'reload the configuration (a bad one is refused)', minArgs: 0, maxArgs: 0, options: ADMIN, run: reloadCommand },
-  { words: ['config', 'check'], synopsis: '[FILE]', summary: 'validate a configuration file (and its users file)', minArgs: 0, maxArgs: 1, options: ['config'], run: configCheckCommand },
-  { words: ['config', 'defaults'], synopsis: '', summary: 'print the embedded default configuration as YAML', minArgs: 0, maxArgs: 0, options: [], run: configDefaultsCommand },
-  { words: ['user', 'add'], synopsis: 'ADDRESS', summary: 'add a local AUTH user or change its password (from stdin)', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: userAddCommand },
-  { words: ['user', 'remove'], synopsis: 'ADDRESS', summary: 'remove a local AUTH user', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: userRemoveCommand },
-  { words: ['user', 'list'], synopsis: '', summary: 'list local AUTH users', minArgs: 0, maxArgs: 0, options: ['config', 'file', 'json'], run: userListCommand },
-  { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: applianceNftablesCommand },
-  { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: applianceRsyslogCommand },
-  { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: applianceCheckCommand },
+  { words: ['run'], synopsis: '', summary: 'start the gateway daemon in the foreground', minArgs: 0, maxArgs: 0, options: ['config'], run: lazy(daemon, 'runCommand') },
+  { words: ['status'], synopsis: '', summary: 'version, uptime, workers, listeners and queue counts', minArgs: 0, maxArgs: 0, options: [...ADMIN, 'json'], run: lazy(admin, 'statusCommand') },
+  { words: ['queue', 'list'], synopsis: '', summary: 'list queued messages like postqueue -p', minArgs: 0, maxArgs: 0, options: [...ADMIN, 'json', 'state'], run: lazy(admin, 'queueListCommand') },
+  { words: ['queue', 'show'], synopsis: 'QID', summary: "one message's envelope and per-recipient state", minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: lazy(admin, 'queueShowCommand') },
+  { words: ['queue', 'flush'], synopsis: '[QID]', summary: 'try delivery now: one message, or every queued message', minArgs: 0, maxArgs: 1, options: ADMIN, run: lazy(admin, 'queueFlushCommand') },
+  { words: ['queue', 'hold'], synopsis: 'QID', summary: 'put a message on hold: no delivery until released', minArgs: 1, maxArgs: 1, options: ADMIN, run: lazy(admin, 'queueHoldCommand') },
+  { words: ['queue', 'release'], synopsis: 'QID', summary: 'release a message from hold', minArgs: 1, maxArgs: 1, options: ADMIN, run: lazy(admin, 'queueReleaseCommand') },
+  { words: ['queue', 'delete'], synopsis: 'QID', summary: 'delete a message from the queue', minArgs: 1, maxArgs: 1, options: ADMIN, run: lazy(admin, 'queueDeleteCommand') },
+  { words: ['trace'], synopsis: 'QID', summary: "a message's story: verdict, symbols, delivery outcomes", minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: lazy(admin, 'traceCommand') },
+  { words: ['reload'], synopsis: '', summary: 'reload the configuration (a bad one is refused)', minArgs: 0, maxArgs: 0, options: ADMIN, run: lazy(admin, 'reloadCommand') },
+  { words: ['config', 'check'], synopsis: '[FILE]', summary: 'validate a configuration file (and its users file)', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(config, 'configCheckCommand') },
+  { words: ['config', 'defaults'], synopsis: '', summary: 'print the embedded default configuration as YAML', minArgs: 0, maxArgs: 0, options: [], run: lazy(config, 'configDefaultsCommand') },
+  { words: ['user', 'add'], synopsis: 'ADDRESS', summary: 'add a local AUTH user or change its password (from stdin)', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userAddCommand') },
+  { words: ['user', 'remove'], synopsis: 'ADDRESS', summary: 'remove a local AUTH user', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userRemoveCommand') },
+  { words: ['user', 'list'], synopsis: '', summary: 'list local AUTH users', minArgs: 0, maxArgs: 0, options: ['config', 'file', 'json'], run: lazy(users, 'userListCommand') },
+  { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
+  { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },
+  { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceCheckCommand') },
   helpCommand,
 ];
 

@@ -4,18 +4,21 @@
  * (EX_CONFIG) without starting anything.
  */
 import cluster from 'node:cluster';
-import { ConfigError } from '../config/index.js';
-import { loadInitialConfig, runPrimary } from './primary.js';
-import { runWorker } from './worker.js';
+import { ConfigError, loadConfigFile, parseConfig } from '../config/index.js';
 
+/**
+ * Each role loads only its own modules: a receiver never needs delivery or the admin API, the
+ * primary never needs smtp-server or the content checks (bench/: ~25 MB per process, which the
+ * 1,000 idle sessions floor counts three times).
+ */
 export async function run(opts: { configFile: string | null }): Promise<void> {
   if (!cluster.isPrimary) {
-    runWorker();
+    (await import('./worker.js')).runWorker();
     return;
   }
   let config;
   try {
-    config = loadInitialConfig(opts.configFile);
+    config = opts.configFile ? loadConfigFile(opts.configFile) : parseConfig({});
   } catch (err) {
     if (err instanceof ConfigError || (err as Error).name === 'ConfigError') {
       process.stderr.write(`tuxhat: ${(err as Error).message}\n`);
@@ -23,5 +26,5 @@ export async function run(opts: { configFile: string | null }): Promise<void> {
     }
     throw err;
   }
-  await runPrimary(opts.configFile, config);
+  await (await import('./primary.js')).runPrimary(opts.configFile, config);
 }

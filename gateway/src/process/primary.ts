@@ -14,11 +14,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { createAdminServer, summarize, type AdminBackend } from '../admin/index.js';
-import { loadConfigFile, parseConfig, type Config } from '../config/index.js';
+import { loadConfigFile, type Config } from '../config/index.js';
 import type { QueueState } from '../core/index.js';
 import { createRouter, createTransports } from '../deliver/index.js';
 import { createResolver } from '../dns/index.js';
-import { ensureTlsMaterial } from '../listen/index.js';
+import { ensureTlsMaterial } from '../listen/tls.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { QueueManager, Spool, type DeliveryServices } from '../queue/index.js';
 import { openState } from '../state/index.js';
@@ -246,8 +246,4 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   process.on('SIGHUP', () => void reload());
 
   generation = startGeneration(config);
-}
-
-export function loadInitialConfig(configFile: string | null): Config {
-  return configFile ? loadConfigFile(configFile) : parseConfig({});
 }

@@ -13,10 +13,18 @@
  * query; timeoutMs bounds the whole check. Runs in receiver workers. Trusts nothing in the message.
  */
 import { BlockList, isIP } from 'node:net';
-import { authenticate, type AuthenticateResult } from 'mailauth';
+import type { AuthenticateResult } from 'mailauth';
 import type { Config } from '../../config/index.js';
 import type { AuthenticationOutcome, HeaderEdit, Hit } from '../../core/index.js';
 import type { CheckOutcome, ContentCheck, ContentContext } from '../index.js';
+
+// mailauth (and its joi, tldts, nodemailer) is loaded on the first message that needs it, so a
+// receiver with authentication off does not carry it (~25 MB per process).
+let mailauth: Promise<typeof import('mailauth')> | null = null;
+function loadMailauth(): Promise<typeof import('mailauth')> {
+  mailauth ??= import('mailauth');
+  return mailauth;
+}
 
 /** Every symbol this check emits; rules/scores/authentication.yaml must score exactly these. */
 export const AUTHENTICATION_SYMBOLS = [
@@ -51,6 +59,7 @@ export const authentication: ContentCheck = {
   tempfailReply: 'AUTH_TEMPFAIL',
   async run(ctx): Promise<Hit[] | CheckOutcome> {
     if (ctx.session.direction !== 'inbound' || !ctx.config.authentication.enabled) return [];
+    const { authenticate } = await loadMailauth();
     const res = await authenticate(ctx.message.openBody(), {
       ip: ctx.session.clientIp,
       helo: ctx.session.helo,
