@@ -14,6 +14,9 @@ export interface Options {
   readonly state?: string;
   readonly json?: boolean;
   readonly timeout?: string;
+  readonly selector?: string;
+  readonly algorithm?: string;
+  readonly dir?: string;
   readonly help?: boolean;
   readonly version?: boolean;
 }

@@ -29,6 +29,7 @@ const appliance = () => import('./appliance-commands.js');
 const config = () => import('./config-commands.js');
 const users = () => import('./user-commands.js');
 const daemon = () => import('./run-command.js');
+const dkim = () => import('./dkim-commands.js');
 
 const OPTION_SPEC = {
   config: { type: 'string', short: 'c' },
@@ -37,6 +38,9 @@ const OPTION_SPEC = {
   state: { type: 'string' },
   json: { type: 'boolean' },
   timeout: { type: 'string' },
+  selector: { type: 'string' },
+  algorithm: { type: 'string' },
+  dir: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -48,6 +52,9 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['    --state STATE', 'queue list: only incoming, deferred, hold or corrupt'],
   ['    --json', 'machine-readable output (status, queue list/show, trace, user list)'],
   ['    --timeout SEC', 'give up on the gateway after SEC seconds (default 30)'],
+  ['    --selector S', 'dkim keygen: the DKIM selector (default sYYYYMM plus rsa or ed)'],
+  ['    --algorithm A', 'dkim keygen: rsa (2048 bit, the default) or ed25519'],
+  ['    --dir DIR', 'dkim keygen: the keys directory (default: dkim.keysDir of the config)'],
   ['-h, --help', 'show this help'],
   ['-V, --version', 'show the version'],
 ];
@@ -78,6 +85,7 @@ const COMMANDS: readonly Command[] = [
   { words: ['user', 'add'], synopsis: 'ADDRESS', summary: 'add a local AUTH user or change its password (from stdin)', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userAddCommand') },
   { words: ['user', 'remove'], synopsis: 'ADDRESS', summary: 'remove a local AUTH user', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userRemoveCommand') },
   { words: ['user', 'list'], synopsis: '', summary: 'list local AUTH users', minArgs: 0, maxArgs: 0, options: ['config', 'file', 'json'], run: lazy(users, 'userListCommand') },
+  { words: ['dkim', 'keygen'], synopsis: 'DOMAIN', summary: 'create a DKIM signing key and print its DNS TXT record', minArgs: 1, maxArgs: 1, options: ['config', 'selector', 'algorithm', 'dir'], run: lazy(dkim, 'dkimKeygenCommand') },
   { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
   { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },
   { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceCheckCommand') },

@@ -180,6 +180,27 @@ export const configSchema = z.object({
       trustedArcSealers: z.array(domainName).default([]),
     }).strict().prefault({}),
   }).strict().prefault({}),
+  dkim: z.object({
+    /**
+     * Sign outbound mail (submission and relay listeners) with DKIM. On by default: a domain
+     * without a key is delivered unsigned anyway, and receivers increasingly want DKIM for DMARC.
+     */
+    enabled: z.boolean().default(true),
+    /** `<domain>/<selector>.key` PEM files (`tuxhat dkim keygen`); unset: `<paths.state>/dkim`, next to the other generated keys. */
+    keysDir: z.string().optional(),
+    /** 'from': the From header's domain, which DMARC aligns with; 'envelope': the MAIL FROM domain. */
+    signBy: z.enum(['from', 'envelope']).default('from'),
+    /**
+     * Active selectors per domain (RSA and Ed25519 ones sign side by side). Empty: every key in
+     * keysDir is active, so keygen plus a reload is all it takes.
+     */
+    domains: z.record(domainName, z.object({ selectors: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).min(1) }).strict()).default({}),
+    /**
+     * A signing failure (bad key, I/O error) answers 451 4.3.0 so the client retries: mail that
+     * should be signed and is not may fail DMARC at the receiver. true delivers it unsigned instead.
+     */
+    unsignedOnError: z.boolean().default(false),
+  }).strict().prefault({}),
   admin: z.object({
     /** Unix socket for the CLI and the console menu; relative to the working directory. */
     socket: z.string().default('./var/run/tuxhat.sock'),

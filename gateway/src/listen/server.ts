@@ -1,7 +1,8 @@
 /*
  * listen/server.ts — one smtp-server instance per configured listener.
  *
- * Maps SMTP hooks to policy phases, streams DATA to the spool, runs content and verdict, and
+ * Maps SMTP hooks to policy phases, streams DATA to the spool, runs content and verdict, DKIM-signs
+ * outbound mail (sign/) and
  * answers 250 only after queue/enqueue resolved (ARCHITECTURE contract 1). Every reply we choose
  * is a key of core/replies.ts. Deny by default: mx has no AUTH and accepts only relay domains;
  * submission requires AUTH; relay trusts networks, certificates or AUTH. Runs in receiver workers.
@@ -17,8 +18,9 @@ import { HeaderCapture, headerValue, parseHeaders, scanContent, type ContentScor
 import type { DnsResolver } from '../dns/index.js';
 import type { Logger } from '../log/index.js';
 import { checkPhase } from '../policy/index.js';
-import { enqueue, storageError, type Spool } from '../queue/index.js';
+import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
+import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
 import { decide } from '../verdict/index.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
@@ -35,6 +37,8 @@ export interface ListenerDeps {
   readonly resolver: DnsResolver;
   /** Symbol scores from rules/scores, loaded once at start-up. */
   readonly scores: ContentScores;
+  /** DKIM signing keys by domain (sign/keys.ts), loaded once per receiver; empty: sign nothing. */
+  readonly dkimKeys?: KeyRing;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
 }
@@ -260,13 +264,31 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       log.info({ event: 'verdict', ...logFields }, 'discarded');
       return qid;
     }
+    let headerEdits = verdict.headerEdits;
+    if (session.direction === 'outbound' && (verdict.action === 'deliver' || verdict.action === 'tag') && config.dkim.enabled && deps.dkimKeys && deps.dkimKeys.size > 0) {
+      // Sign the bytes as they will go out (the verdict's edits applied); the signatures are
+      // prepended before those edits, so they end up on top.
+      const domain = signingDomainOf(config.dkim.signBy, envelope.mailFrom, headerValue(headers, 'from'));
+      try {
+        const signatures = await dkimHeaderEdits(deps.dkimKeys, domain, () => applyHeaderEdits(message.openBody(), verdict.headerEdits));
+        if (signatures) headerEdits = [...signatures, ...verdict.headerEdits];
+        else log.debug({ event: 'dkim', qid, domain }, 'no DKIM key for the domain, not signed');
+      } catch (err) {
+        log.error({ event: 'dkim', qid, domain, err: (err as Error).message }, 'DKIM signing failed');
+        if (!config.dkim.unsignedOnError) {
+          deps.spool.remove(qid, body);
+          log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid, response: `${REPLIES.LOCAL_ERROR.code} ${replyText('LOCAL_ERROR')}` }, 'reject');
+          throw new GatewayError('LOCAL_ERROR');
+        }
+      }
+    }
     const now = Date.now();
     const entry: QueueEntry = {
       qid, state: 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
       authUser: session.authUser, mailFrom: envelope.mailFrom,
       recipients: [...envelope.recipients, ...verdict.extraRecipients].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
       size: size + received.length, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
-      receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits: verdict.headerEdits, isBounce: false, delayWarned: false,
+      receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits, isBounce: false, delayWarned: false,
       receipt: receiptOf(logFields),
     };
     try {

@@ -13,6 +13,7 @@ import { createResolver, type DnsResolver } from '../dns/index.js';
 import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
+import { dkimKeysDir, loadKeyRing } from '../sign/index.js';
 import { openState } from '../state/index.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 
@@ -57,7 +58,9 @@ export function runWorker(): void {
         // message (mailauth keeps none), and a broken rules file stops the worker at start.
         resolver = createResolver(config.dns);
         const scores = loadContentScores();
-        const deps = { config, state, spool, log, users, tls, resolver, scores, notifyQueued };
+        // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
+        const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {

@@ -9,7 +9,7 @@ import { tuxhat } from './fixtures/capture.js';
 const COMMANDS = [
   'run', 'status', 'queue list', 'queue show QID', 'queue flush [QID]', 'queue hold QID', 'queue release QID',
   'queue delete QID', 'trace QID', 'reload', 'config check [FILE]', 'config defaults', 'user add ADDRESS',
-  'user remove ADDRESS', 'user list', 'help',
+  'user remove ADDRESS', 'user list', 'dkim keygen DOMAIN', 'help',
 ];
 
 t.test('--help and help list every command with a description, and the config rule', async (t) => {
