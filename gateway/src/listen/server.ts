@@ -46,7 +46,6 @@ export interface ListenerDeps {
 export interface Listener {
   readonly name: string;
   readonly server: SMTPServer;
-  readonly activeSessions: () => number;
   /**
    * Stop taking new sessions (they get 421), let running ones finish within closeTimeoutMs.
    * `handover`: another process listens on the same socket (reload): stop accepting at once
@@ -306,7 +305,6 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
   return {
     name,
     server,
-    activeSessions: () => sessions.size,
     drain(opts = {}) {
       draining = true;
       if (opts.handover && server.server.listening) server.server.close();

@@ -249,19 +249,6 @@ export class Spool {
   listSegments(): string[] {
     return readdirSync(this.segDir);
   }
-
-  /** Bytes in segments (for status and metrics). */
-  segmentBytes(): number {
-    let total = 0;
-    for (const name of readdirSync(this.segDir)) {
-      try {
-        const fd = openSync(join(this.segDir, name), 'r');
-        total += fstatSync(fd).size;
-        closeSync(fd);
-      } catch { /* deleted meanwhile */ }
-    }
-    return total;
-  }
 }
 
 /** The process that wrote a segment: its name starts with the writer's pid. */
