@@ -99,6 +99,8 @@ const retry = z.object({
   maxLifetimeMs: z.number().int().positive().default(5 * 24 * 3600_000),
   /** Send a delay warning DSN after this long (0 = never, Postfix's default). */
   delayWarningMs: z.number().int().min(0).default(0),
+  /** How long `tuxhat trace` keeps a message's story after it arrived: 30 days, like quarantine. */
+  traceRetentionMs: z.number().int().min(3600_000).default(30 * 24 * 3600_000),
 }).strict();
 
 export const configSchema = z.object({

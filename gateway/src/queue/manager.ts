@@ -13,7 +13,7 @@ import type { DeliveryOutcome, QueueEntry, QueueRecipient, QueueState } from '..
 import { newQid, qidTime } from '../core/index.js';
 import type { Route, Transport } from '../deliver/types.js';
 import { logEvent, type Logger } from '../log/index.js';
-import type { StateEnvs, TraceEvent } from '../state/index.js';
+import { sweepTrace, type StateEnvs, type TraceEvent } from '../state/index.js';
 import { applyHeaderEdits, readHeaderBlock } from './body.js';
 import { buildDsn, needsDsn, type DsnKind } from './dsn.js';
 import { isExpired, nextAttemptDelay } from './schedule.js';
@@ -67,6 +67,9 @@ export class QueueManager {
       try {
         const r = this.collectGarbage();
         if (r.segments + r.files > 0) this.#log.debug({ event: 'removed', ...r }, 'spool garbage collected');
+        void sweepTrace(this.#state, Date.now() - this.#config.queue.traceRetentionMs).catch((err: unknown) => {
+          this.#log.warn({ event: 'warning', err: (err as Error).message }, 'trace retention sweep failed');
+        });
       } catch (err) {
         this.#log.warn({ event: 'warning', err: (err as Error).message }, 'spool garbage collection failed');
       }
