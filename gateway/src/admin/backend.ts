@@ -10,6 +10,7 @@
  */
 import type { ListenerKind, QueueEntry, QueueState } from '../core/index.js';
 import type { TraceEvent } from '../state/index.js';
+import type { QuarantineAdmin } from '../quarantine/index.js';
 
 export interface ListenerStatus {
   readonly name: string;
@@ -79,6 +80,8 @@ export interface AdminBackend {
   reload(): Promise<ReloadResult>;
   /** Prometheus text exposition format 0.0.4. */
   metrics(): Promise<string>;
+  /** The quarantine (quarantine/release.ts); absent: the /quarantine routes answer 404. */
+  readonly quarantine?: QuarantineAdmin;
 }
 
 /** The summary of an entry, for backends that keep whole entries (queue/ can use this as is). */

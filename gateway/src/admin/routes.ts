@@ -17,6 +17,10 @@
  *   GET    /trace/:qid             → { qid, events: TraceEvent[] }
  *   POST   /reload                 → { ok: true } | 422 { ok: false, error }
  *   GET    /metrics                → text/plain (Prometheus 0.0.4)
+ *   GET    /quarantine?recipient=R&all=1 → { entries: QuarantineSummary[] } (held ones; all=1 also settled)
+ *   GET    /quarantine/:qid        → { record, headers }
+ *   POST   /quarantine/:qid/release?to=R&by=WHO → { qid, released: [..], queuedAs } (no `to`: every held recipient)
+ *   DELETE /quarantine/:qid?to=R&by=WHO         → { qid, deleted: [..] }
  * Errors are { error: "one clear sentence" }: 400 bad input, 404 unknown route or queue id,
  * 405 wrong method (with Allow), 409 a move the entry's state does not allow.
  */
@@ -47,7 +51,43 @@ async function refused(backend: AdminBackend, qid: string, what: string): Promis
   return fail(409, `cannot ${what} ${qid}: it is in state ${entry.state}`);
 }
 
+/** The quarantine routes: 404 without a store; QuarantineError carries its own 404/409. */
+function quarantineRoute(fn: (q: NonNullable<AdminBackend['quarantine']>, params: { qid: string; query: URLSearchParams }) => Promise<AdminResponse>): Handler {
+  return async (b, params) => {
+    if (!b.quarantine) return fail(404, 'this gateway has no quarantine');
+    try {
+      return await fn(b.quarantine, params);
+    } catch (err) {
+      const e = err as { name?: string; status?: number; message?: string };
+      if (e.name === 'QuarantineError' && (e.status === 404 || e.status === 409)) return fail(e.status, e.message ?? 'quarantine error');
+      throw err;
+    }
+  };
+}
+
+/** `by` is who asked (the CLI sends the login name); recorded with the release or deletion. */
+const actor = (query: URLSearchParams): string => (query.get('by') ?? '').slice(0, 100) || 'admin-api';
+
+const QUARANTINE_ROUTES: readonly Route[] = [
+  {
+    pattern: ['quarantine'],
+    methods: { GET: quarantineRoute(async (q, { query }) => ok({ entries: await q.list({ ...(query.get('recipient') ? { recipient: query.get('recipient')! } : {}), all: query.get('all') === '1' }) })) },
+  },
+  {
+    pattern: ['quarantine', ':qid'],
+    methods: {
+      GET: quarantineRoute(async (q, { qid }) => {
+        const shown = await q.show(qid);
+        return shown ? ok(shown) : fail(404, `no quarantined message with queue id ${qid}`);
+      }),
+      DELETE: quarantineRoute(async (q, { qid, query }) => ok(await q.delete(qid, query.getAll('to'), actor(query)))),
+    },
+  },
+  { pattern: ['quarantine', ':qid', 'release'], methods: { POST: quarantineRoute(async (q, { qid, query }) => ok(await q.release(qid, query.getAll('to'), actor(query)))) } },
+];
+
 const ROUTES: readonly Route[] = [
+  ...QUARANTINE_ROUTES,
   { pattern: ['status'], methods: { GET: async (b) => ok(await b.status()) } },
   {
     pattern: ['queue'],

@@ -28,7 +28,7 @@ function socketPath(ctx: CommandContext): string {
   return loadResolvedConfig(resolveConfigFile(ctx.opts.config, ctx.io.defaultConfigFile)).admin.socket;
 }
 
-async function withClient<T>(ctx: CommandContext, fn: (client: AdminClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(ctx: CommandContext, fn: (client: AdminClient) => Promise<T>): Promise<T> {
   const timeout = timeoutMs(ctx.opts.timeout);
   const client = new AdminClient(socketPath(ctx), timeout);
   try {
@@ -39,14 +39,14 @@ async function withClient<T>(ctx: CommandContext, fn: (client: AdminClient) => P
 }
 
 /** Queue ids are Crockford base32; accept them in any case, as people copy them from logs. */
-function qidArg(ctx: CommandContext): string {
+export function qidArg(ctx: CommandContext): string {
   const raw = ctx.args[0] ?? '';
   const qid = raw.toUpperCase();
   if (!QID_PATTERN.test(qid)) throw new UsageError(`not a queue id: ${raw}`);
   return qid;
 }
 
-function printJson(ctx: CommandContext, value: unknown): void {
+export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 

@@ -30,6 +30,7 @@ const config = () => import('./config-commands.js');
 const users = () => import('./user-commands.js');
 const daemon = () => import('./run-command.js');
 const dkim = () => import('./dkim-commands.js');
+const quarantine = () => import('./quarantine-commands.js');
 
 const OPTION_SPEC = {
   config: { type: 'string', short: 'c' },
@@ -85,6 +86,10 @@ const COMMANDS: readonly Command[] = [
   { words: ['user', 'add'], synopsis: 'ADDRESS', summary: 'add a local AUTH user or change its password (from stdin)', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userAddCommand') },
   { words: ['user', 'remove'], synopsis: 'ADDRESS', summary: 'remove a local AUTH user', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userRemoveCommand') },
   { words: ['user', 'list'], synopsis: '', summary: 'list local AUTH users', minArgs: 0, maxArgs: 0, options: ['config', 'file', 'json'], run: lazy(users, 'userListCommand') },
+  { words: ['quarantine', 'list'], synopsis: '[RECIPIENT]', summary: 'list quarantined messages (those held for one recipient)', minArgs: 0, maxArgs: 1, options: [...ADMIN, 'json'], run: lazy(quarantine, 'quarantineListCommand') },
+  { words: ['quarantine', 'show'], synopsis: 'QID', summary: "a quarantined message's verdict, recipients, history and headers", minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: lazy(quarantine, 'quarantineShowCommand') },
+  { words: ['quarantine', 'release'], synopsis: 'QID [RECIPIENT...]', summary: 'deliver a quarantined message to its (or the given) held recipients', minArgs: 1, maxArgs: 1000, options: [...ADMIN, 'json'], run: lazy(quarantine, 'quarantineReleaseCommand') },
+  { words: ['quarantine', 'delete'], synopsis: 'QID [RECIPIENT...]', summary: 'delete a quarantined message (for the given recipients)', minArgs: 1, maxArgs: 1000, options: [...ADMIN, 'json'], run: lazy(quarantine, 'quarantineDeleteCommand') },
   { words: ['dkim', 'keygen'], synopsis: 'DOMAIN', summary: 'create a DKIM signing key and print its DNS TXT record', minArgs: 1, maxArgs: 1, options: ['config', 'selector', 'algorithm', 'dir'], run: lazy(dkim, 'dkimKeygenCommand') },
   { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
   { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },

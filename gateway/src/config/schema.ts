@@ -103,6 +103,43 @@ const retry = z.object({
   traceRetentionMs: z.number().int().min(3600_000).default(30 * 24 * 3600_000),
 }).strict();
 
+/** What to do with a virus and with a message clamd could not scan; per direction overrides the global. */
+const antivirusAction = z.object({
+  /** reject: 554 5.7.1 in the session (no backscatter); quarantine: keep it for the postmaster (250). */
+  onVirus: z.enum(['reject', 'quarantine']).optional(),
+  /** defer: 451 4.7.1, the sender retries (fail safe); pass: deliver with X-TuxHat-Virus-Scan: unscanned. */
+  onUnscanned: z.enum(['defer', 'pass']).optional(),
+}).strict();
+
+const antivirusConfig = z.object({
+  /**
+   * auto: scan when clamd's socket exists at start (or host is set), otherwise say clearly in
+   * the log that antivirus is off; true: always scan (clamd down → 451); false: never scan.
+   */
+  enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  /** clamd's unix socket (Debian's and the appliance's path); wins over host/port. */
+  socket: z.string().default('/run/clamav/clamd.ctl'),
+  /** clamd over TCP instead of the socket (set socket to '' to use it). */
+  host: z.string().optional(),
+  port: z.number().int().min(1).max(65535).default(3310),
+  /** Our deadline around every scan: clamd scans a 4 MB message in ~0.1 s, archives take longer. */
+  timeoutMs: z.number().int().min(100).default(30_000),
+  /**
+   * Larger messages are not sent to clamd (they would hit its StreamMaxLength: EPIPE) and count
+   * as not scanned. Unset: the largest listener maxMessageBytes plus 64 KiB for our headers;
+   * keep clamd's StreamMaxLength above it (appliance: 26M).
+   */
+  maxBytes: z.number().int().positive().optional(),
+  /** Scans in flight per receiver process; clamd's MaxThreads is 10 by default. */
+  maxConcurrent: z.number().int().min(1).max(64).default(4),
+  onVirus: z.enum(['reject', 'quarantine']).default('reject'),
+  onUnscanned: z.enum(['defer', 'pass']).default('defer'),
+  inbound: antivirusAction.prefault({}),
+  outbound: antivirusAction.prefault({}),
+  /** An outbound virus (an internal sender is infected) also mails config.postmaster; the log line is always written. */
+  alertPostmaster: z.boolean().default(true),
+}).strict();
+
 export const configSchema = z.object({
   /** Our name in the banner, Received headers and DSNs. */
   hostname: z.string().min(1).default('localhost'),
@@ -210,6 +247,15 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   }).strict().prefault({}),
+  antivirus: antivirusConfig.prefault({}),
+  quarantine: z.object({
+    /** Message bodies in quarantine; unset: `<paths.spool>/quarantine`. */
+    dir: z.string().optional(),
+    /** How long a quarantined message is kept before the sweep removes it (30 days). */
+    retentionMs: z.number().int().min(3600_000).default(30 * 24 * 3600_000),
+    /** How often the primary sweeps expired entries. */
+    sweepIntervalMs: z.number().int().min(1000).default(3600_000),
+  }).strict().prefault({}),
 }).strict().superRefine((c, ctx) => {
   const seen = new Map<string, string>();
   for (const [name, l] of Object.entries(c.listeners)) {
@@ -230,3 +276,4 @@ export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = z.output<typeof listener>;
 export type RouteConfig = z.output<typeof route>;
 export type TlsPolicy = z.output<typeof tlsPolicy>;
+export type AntivirusConfig = z.output<typeof antivirusConfig>;

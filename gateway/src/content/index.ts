@@ -9,6 +9,7 @@
 import type { Config } from '../config/index.js';
 import type { AuthenticationOutcome, Envelope, HeaderEdit, Hit, Message, ReplyKey, Session } from '../core/index.js';
 import type { ResolveFn } from '../dns/index.js';
+import { ANTIVIRUS_SYMBOLS, antivirus } from './checks/antivirus.js';
 import { AUTHENTICATION_SYMBOLS, authentication } from './checks/authentication.js';
 import { loadScores, type ScoreTable } from './scores.js';
 
@@ -18,6 +19,7 @@ export { ScoreTable, loadScores, parseScores, defaultScoresDir } from './scores.
 /** The score tables of the content checks, loaded once per process (loadContentScores). */
 export interface ContentScores {
   readonly authentication: ScoreTable;
+  readonly antivirus: ScoreTable;
 }
 
 export interface ContentContext {
@@ -48,10 +50,10 @@ export interface ContentCheck {
   run(ctx: ContentContext): Promise<Hit[] | CheckOutcome>;
 }
 
-export const CONTENT_CHECKS: readonly ContentCheck[] = [authentication];
+export const CONTENT_CHECKS: readonly ContentCheck[] = [authentication, antivirus];
 
 export function loadContentScores(dir?: string): ContentScores {
-  return { authentication: loadScores('authentication', AUTHENTICATION_SYMBOLS, dir) };
+  return { authentication: loadScores('authentication', AUTHENTICATION_SYMBOLS, dir), antivirus: loadScores('antivirus', ANTIVIRUS_SYMBOLS, dir) };
 }
 
 export interface ContentResult {

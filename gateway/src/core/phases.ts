@@ -8,6 +8,8 @@ export type SmtpPhase = (typeof SMTP_PHASES)[number];
 export const LOG_EVENTS = [
   'connect', 'reject', 'queued', 'verdict', 'delivered', 'deferred', 'bounced', 'expired',
   'removed', 'held', 'released', 'corrupt', 'disconnect', 'warning',
+  // quarantine (gateway/src/quarantine/) and postmaster alerts (a virus from an internal sender)
+  'quarantined', 'alert',
   // daemon lifecycle
   'startup', 'listening', 'reload', 'shutdown',
 ] as const;

@@ -17,6 +17,8 @@ export const REPLIES = {
   // 5xx: we are sure
   RELAY_DENIED: { code: 550, enhanced: '5.7.1', text: 'Relay access denied' },
   DMARC_REJECT: { code: 550, enhanced: '5.7.1', text: 'Rejected by the DMARC policy of the sender domain' },
+  // A virus found by clamd (content/checks/antivirus.ts); the detail is the signature name.
+  AV_VIRUS: { code: 554, enhanced: '5.7.1', text: 'Message rejected: virus found' },
   AUTH_FAILED: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   AUTH_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
   ENCRYPTION_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
@@ -33,6 +35,8 @@ export const REPLIES = {
   POLICY_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Temporary failure in policy checks, try again later' },
   // RFC 7208 §2.6.6 / RFC 7489 §6.6.2 temperror: never pass or reject on a DNS failure.
   AUTH_TEMPFAIL: { code: 451, enhanced: '4.7.0', text: 'Temporary failure in sender authentication, try again later' },
+  // clamd down, slow, or the message too large for it: never pass unscanned mail (fail safe).
+  AV_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Content scan temporarily unavailable, try again later' },
   // 2xx
   QUEUED: { code: 250, enhanced: '2.0.0', text: 'Ok: queued as' },
 } as const satisfies Record<string, Reply>;

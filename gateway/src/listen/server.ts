@@ -22,6 +22,9 @@ import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/in
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
 import { decide } from '../verdict/index.js';
+import { avLogValue, avPolicy } from '../content/checks/antivirus.js';
+import type { QuarantineStore } from '../quarantine/index.js';
+import { alertPostmaster } from './virus-alert.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
 import { verifyPassword, type UserDb } from './users.js';
@@ -41,6 +44,8 @@ export interface ListenerDeps {
   readonly dkimKeys?: KeyRing;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
+  /** Where a `quarantine` verdict stores the message instead of queueing it. */
+  readonly quarantine?: QuarantineStore;
 }
 
 export interface Listener {
@@ -245,15 +250,22 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const verdict = decide({
       direction: session.direction, hits: content.hits, tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
+      onVirus: avPolicy(config.antivirus, session.direction).onVirus,
     });
     const auth = content.authentication;
     const logFields = {
       qid, sid: session.id, client: session.clientIp, helo: session.helo, tls: session.tls?.protocol ?? null, user: session.authUser, from: envelope.mailFrom, to: envelope.recipients, size, msgid: message.messageId,
       ...(auth ? { spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, arc: auth.arc } : {}),
+      av: avLogValue(verdict.hits, config),
       score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`),
     };
+    const virus = verdict.hits.find((h) => h.name === 'AV_VIRUS');
+    const alert = (outcome: 'rejected' | 'quarantined') => (virus && session.direction === 'outbound'
+      ? alertPostmaster(deps, { qid, session, mailFrom: envelope.mailFrom, recipients: envelope.recipients, virus: virus.detail ?? 'unknown', outcome })
+      : Promise.resolve());
     if (verdict.action === 'reject' || verdict.action === 'defer') {
       deps.spool.remove(qid, body);
+      await alert('rejected');
       const key = verdict.reply ?? (verdict.action === 'reject' ? 'RELAY_DENIED' : 'LOCAL_ERROR');
       log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid, response: `${REPLIES[key].code} ${replyText(key, verdict.detail)}` }, 'reject');
       throw new GatewayError(key, verdict.detail);
@@ -261,6 +273,24 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     if (verdict.action === 'discard') {
       deps.spool.remove(qid, body);
       log.info({ event: 'verdict', ...logFields }, 'discarded');
+      return qid;
+    }
+    if (verdict.action === 'quarantine') {
+      // Stored instead of queued; the 250 waits for the store to be durable (contract 1).
+      try {
+        if (!deps.quarantine) throw new Error('no quarantine store in this process');
+        await deps.quarantine.put({
+          qid, direction: session.direction, envelope, recipients: envelope.recipients, reason: verdict.detail ?? 'quarantine', verdict: receiptOf(logFields),
+          body: message.openBody(), headerEdits: verdict.headerEdits, messageId: message.messageId, subject: headerValue(headers, 'subject'),
+        });
+      } catch (err) {
+        deps.spool.remove(qid, body);
+        log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'quarantine store failed');
+        throw storageError(err);
+      }
+      deps.spool.remove(qid, body);
+      log.info({ event: 'quarantined', ...logFields, reason: verdict.detail }, 'quarantined');
+      await alert('quarantined');
       return qid;
     }
     let headerEdits = verdict.headerEdits;

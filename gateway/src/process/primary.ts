@@ -10,9 +10,9 @@
  * SIGTERM drains receivers (new sessions get 421), finishes delivery attempts, then exits.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createAdminServer, summarize, type AdminBackend } from '../admin/index.js';
 import { loadConfigFile, type Config } from '../config/index.js';
 import type { QueueState } from '../core/index.js';
@@ -22,6 +22,8 @@ import { ensureTlsMaterial } from '../listen/tls.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { QueueManager, Spool, type DeliveryServices } from '../queue/index.js';
 import { openState } from '../state/index.js';
+import { antivirusStartupMessage } from '../content/checks/antivirus.js';
+import { QuarantineStore, quarantineAdmin } from '../quarantine/index.js';
 import { isToPrimary, type ToWorker } from './messages.js';
 import { claimStateDir } from './pidfile.js';
 import { systemdNotifier } from './systemd.js';
@@ -80,6 +82,17 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   const swept = manager.collectGarbage(true);
   if (swept.files + swept.segments > 0) log.warn({ event: 'warning', ...swept }, 'removed spool data without a queue record (left by a crash before its commit; none of it was answered 250)');
   manager.start();
+  const av = antivirusStartupMessage(config.antivirus);
+  if (av.active) log.info({ event: 'startup', antivirus: true }, av.message);
+  else log.warn({ event: 'warning', antivirus: false }, av.message);
+  const quarantine = new QuarantineStore(state, config);
+  for (const f of quarantine.orphanFiles()) rmSync(join(quarantine.dir, f), { force: true });
+  const sweepQuarantine = () => void quarantine.sweep().then((n) => {
+    if (n > 0) log.info({ event: 'expired', from: 'quarantine', count: n }, 'quarantine retention: removed expired messages');
+  }, (err: unknown) => log.warn({ event: 'warning', err: (err as Error).message }, 'quarantine sweep failed'));
+  sweepQuarantine();
+  const quarantineTimer = setInterval(sweepQuarantine, config.quarantine.sweepIntervalMs);
+  quarantineTimer.unref();
 
   let generation: Generation | null = null;
   let generationSeq = 0;
@@ -200,6 +213,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     queueRelease: (qid) => manager.release(qid),
     queueDelete: (qid) => manager.remove(qid),
     async trace(qid) { return manager.trace(qid); },
+    quarantine: quarantineAdmin({ store: quarantine, state, spool, log, wake: () => manager.wake() }),
     reload,
     async metrics() {
       const counts = manager.counts();
@@ -231,6 +245,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     systemd.stopping();
     log.info({ event: 'shutdown', signal }, 'shutting down: draining receivers');
     if (generation) await Promise.all([generation, ...generation.retire.splice(0)].map((g) => drainGeneration(g)));
+    clearInterval(quarantineTimer);
     await manager.stop();
     spool.close();
     await built.transports.close();

@@ -15,6 +15,8 @@ import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
 import { dkimKeysDir, loadKeyRing } from '../sign/index.js';
 import { openState } from '../state/index.js';
+import { QuarantineStore } from '../quarantine/index.js';
+import { antivirusStartupMessage } from '../content/checks/antivirus.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 
 function send(m: ToPrimary): void {
@@ -60,7 +62,11 @@ export function runWorker(): void {
         const scores = loadContentScores();
         // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued };
+        const quarantine = new QuarantineStore(state, config);
+        // Decides antivirus 'auto' for this process now, so a clamd stopping later means 451, not off.
+        const av = antivirusStartupMessage(config.antivirus);
+        log.debug({ event: 'startup', antivirus: av.active }, av.message);
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {

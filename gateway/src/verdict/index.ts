@@ -20,6 +20,8 @@ export interface VerdictInput {
   readonly authentication?: AuthenticationOutcome | null;
   /** config.authentication.dmarcReject. */
   readonly dmarcReject?: 'reject' | 'tag';
+  /** antivirus.onVirus for the message's direction (content/checks/antivirus.ts avPolicy). */
+  readonly onVirus?: 'reject' | 'quarantine';
 }
 
 /** The header a DMARC policy we did not enforce in the session leaves for the mailbox side. */
@@ -28,6 +30,13 @@ export const DMARC_TAG_HEADER = 'X-TuxHat-DMARC';
 export function decide(input: VerdictInput): Verdict {
   const score = Math.round(input.hits.reduce((sum, h) => sum + h.score, 0) * 100) / 100;
   const base = { score, hits: input.hits, extraRecipients: [] as string[] };
+  // A virus is certain, whatever else could not be decided: 554 5.7.1 in the session, or quarantine.
+  const virus = input.hits.find((h) => h.name === 'AV_VIRUS');
+  if (virus) {
+    const detail = virus.detail ?? 'unknown';
+    if (input.onVirus === 'quarantine') return { ...base, action: 'quarantine', detail: `virus ${detail}`, headerEdits: [...(input.headerEdits ?? [])] };
+    return { ...base, action: 'reject', reply: 'AV_VIRUS', detail, headerEdits: [] };
+  }
   if (input.tempfail) {
     return { ...base, action: 'defer', reply: input.tempfailReply ?? 'LOCAL_ERROR', headerEdits: [] };
   }

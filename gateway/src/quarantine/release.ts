@@ -1,0 +1,82 @@
+/*
+ * quarantine/release.ts — the postmaster's quarantine operations, as the admin API calls them.
+ *
+ * release: the original message (as received, with the verdict's header edits) goes through the
+ * normal queue and delivery path to the chosen (or every held) recipient: written to the spool,
+ * committed as a new queue entry (listener `quarantine`, receipt naming the quarantined qid and
+ * who released it), then the quarantine record is settled. A crash between the two may deliver a
+ * copy twice, never lose one (at-least-once, like the queue). delete: records who deleted what;
+ * the body goes when no recipient is held. Both log one line and write the trace.
+ * Runs in the primary process. `learn` (Bayes training from quarantine, issue 4 spam branch)
+ * plugs in here as one more operation.
+ */
+import { newQid, type QueueEntry } from '../core/index.js';
+import { logEvent, type Logger } from '../log/index.js';
+import type { Spool } from '../queue/index.js';
+import { insertEntry } from '../queue/states.js';
+import type { StateEnvs } from '../state/index.js';
+import { QuarantineError, summarizeQuarantine, type QuarantineRecord, type QuarantineStore, type QuarantineSummary } from './store.js';
+
+export interface QuarantineDeps {
+  readonly store: QuarantineStore;
+  readonly state: StateEnvs;
+  readonly spool: Spool;
+  readonly log: Logger;
+  /** Tell the queue manager a message is due. */
+  readonly wake: () => void;
+}
+
+/** What the admin API offers (admin/backend.ts AdminBackend.quarantine). */
+export interface QuarantineAdmin {
+  list(opts: { recipient?: string; all?: boolean }): Promise<QuarantineSummary[]>;
+  show(qid: string): Promise<{ record: QuarantineRecord; headers: string | null } | null>;
+  release(qid: string, recipients: readonly string[], by: string): Promise<{ qid: string; released: string[]; queuedAs: string }>;
+  delete(qid: string, recipients: readonly string[], by: string): Promise<{ qid: string; deleted: string[] }>;
+}
+
+export { QuarantineError };
+
+export function quarantineAdmin(deps: QuarantineDeps): QuarantineAdmin {
+  const { store, log } = deps;
+  return {
+    async list(opts) {
+      return store.list(opts).map(summarizeQuarantine);
+    },
+    async show(qid) {
+      const record = store.get(qid);
+      if (!record) return null;
+      return { record, headers: record.hasBody ? store.headers(qid) : null };
+    },
+    async release(qid, requested, by) {
+      const { record, recipients } = store.targets(qid, requested);
+      const queuedAs = newQid();
+      const where = await deps.spool.write(queuedAs, Buffer.alloc(0), store.openBody(qid));
+      const now = Date.now();
+      const entry: QueueEntry = {
+        qid: queuedAs, state: 'incoming', direction: record.direction, listener: 'quarantine',
+        client: String(record.verdict['client'] ?? 'localhost'), helo: String(record.verdict['helo'] ?? ''),
+        authUser: typeof record.verdict['user'] === 'string' ? record.verdict['user'] : null, mailFrom: record.mailFrom,
+        recipients: recipients.map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
+        size: record.size, body: where, messageId: record.messageId, bodyType: record.bodyType, smtpUtf8: record.smtpUtf8,
+        receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits: record.headerEdits, isBounce: false, delayWarned: false,
+        receipt: { from: record.mailFrom, to: recipients, size: record.size, msgid: record.messageId, action: 'deliver', releasedFrom: qid, releasedBy: by },
+      };
+      try {
+        await insertEntry(deps.state, entry);
+      } catch (err) {
+        deps.spool.remove(queuedAs, where);
+        throw err;
+      }
+      await store.settle(qid, recipients, 'released', by, queuedAs);
+      logEvent(log, 'released', { qid, from: 'quarantine', to: recipients, by, queuedAs });
+      deps.wake();
+      return { qid, released: recipients, queuedAs };
+    },
+    async delete(qid, requested, by) {
+      const { recipients } = store.targets(qid, requested);
+      await store.settle(qid, recipients, 'deleted', by);
+      logEvent(log, 'removed', { qid, from: 'quarantine', to: recipients, by });
+      return { qid, deleted: recipients };
+    },
+  };
+}
