@@ -8,11 +8,17 @@
  * (clamd appends `.UNOFFICIAL` to names from non-official databases.) The default signature is
  * TuxHat.Test.Virus on the marker `TUXHAT_TEST_VIRUS` + `_SIGNATURE`, exported as CLAMD_TEST_MARKER.
  *
+ * `eicar: ['hdb', 'ndb']` adds the EICAR test file as a whole-file MD5 signature (Test.EICAR.HDB,
+ * .hdb: md5:size:name) and/or a body signature (Test.EICAR.NDB); `hashes` adds .hdb signatures for
+ * any bytes (e.g. a test zip: clamd matches the attachment file itself). EICAR_TEST_STRING() builds
+ * the EICAR string at run time, so no file in the repository carries it.
+ *
  * clamd listens on a unix socket in the temp dir (`socket`) and, with `tcp: true`, on a loopback
  * port. Runs in the foreground (`Foreground yes`) as the current user (no `User` line), logs to
  * `<dir>/clamd.log`. stop() / restart() make "clamd down" scenarios.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { freePort, LOOPBACK } from './ports.js';
@@ -21,9 +27,18 @@ import { spawnService, StopWaiting, tempDir, waitFor, which, type Cleanup, type 
 /** The default test signature's marker (built from two halves so this file itself is clean). */
 export const CLAMD_TEST_MARKER = ['TUXHAT_TEST_VIRUS', '_SIGNATURE'].join('');
 
+/** The EICAR anti-virus test file (68 bytes), assembled here so this source file is not flagged. */
+export function EICAR_TEST_STRING(): string {
+  return ['X5O!P%@AP[4\\PZX54(P^)7CC)7}', '$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'].join('');
+}
+
 export interface ClamdOptions {
   /** Signature name → marker string found anywhere in a scanned file. */
   signatures?: Record<string, string>;
+  /** EICAR signatures to add: 'hdb' (Test.EICAR.HDB, whole-file MD5) and/or 'ndb' (Test.EICAR.NDB, body). */
+  eicar?: ReadonlyArray<'hdb' | 'ndb'>;
+  /** Signature name → exact file content, as an .hdb (MD5 of the whole file) signature. */
+  hashes?: Record<string, Buffer>;
   /** Also listen on a loopback TCP port. */
   tcp?: boolean;
   /** Extra clamd.conf lines, e.g. ['MaxFileSize 1M']. */
@@ -83,7 +98,12 @@ export async function startClamd(t: Cleanup, opts: ClamdOptions = {}): Promise<C
   const sigs = opts.signatures ?? { 'TuxHat.Test.Virus': CLAMD_TEST_MARKER };
   // .ndb: Name:TargetType:Offset:HexSignature — target 0 = any file, offset * = anywhere.
   const ndb = Object.entries(sigs).map(([name, marker]) => `${name}:0:*:${Buffer.from(marker).toString('hex')}`);
+  const eicar = Buffer.from(EICAR_TEST_STRING());
+  if (opts.eicar?.includes('ndb')) ndb.push(`Test.EICAR.NDB:0:*:${eicar.toString('hex')}`);
   await writeFile(join(db, 'tuxhat-test.ndb'), `${ndb.join('\n')}\n`);
+  const hdb = Object.entries(opts.hashes ?? {}).map(([name, data]) => `${createHash('md5').update(data).digest('hex')}:${data.length}:${name}`);
+  if (opts.eicar?.includes('hdb')) hdb.push(`${createHash('md5').update(eicar).digest('hex')}:${eicar.length}:Test.EICAR.HDB`);
+  if (hdb.length > 0) await writeFile(join(db, 'tuxhat-test.hdb'), `${hdb.join('\n')}\n`);
   const socket = join(dir, 'clamd.sock');
   const port = opts.tcp ? await freePort() : undefined;
   const conf = join(dir, 'clamd.conf');
