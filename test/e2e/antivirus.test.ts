@@ -73,8 +73,15 @@ t.test('antivirus with a real clamd', async (t) => {
     });
   }
 
-  await t.test('both signature forms work on their own (clamd answers by name)', async (t) => {
+  await t.test('each signature form works on its own, also inside a base64 attachment', async (t) => {
+    const attached = messageWithAttachment({ filename: 'eicar.com', content: eicar });
     t.match(await clamd.scan(eicar), /Test\.EICAR\.(HDB|NDB)\.UNOFFICIAL FOUND/);
+    const hdbOnly = await startClamd(t, { eicar: ['hdb'] });
+    t.match(await hdbOnly.scan(attached), /Test\.EICAR\.HDB\.UNOFFICIAL FOUND/, '.hdb (MD5 of the decoded attachment)');
+    await hdbOnly.stop();
+    const ndbOnly = await startClamd(t, { eicar: ['ndb'] });
+    t.match(await ndbOnly.scan(attached), /Test\.EICAR\.NDB\.UNOFFICIAL FOUND/, '.ndb (body signature)');
+    await ndbOnly.stop();
     t.match(await clamd.scan(testZip), /TuxHat\.Test\.Zip\.UNOFFICIAL FOUND/);
     t.match(await clamd.scan(zipFiles({ 'readme.txt': 'something else' })), /stream: OK/);
   });

@@ -5,7 +5,9 @@
  * judge is delivered with its score; one it could not judge is deferred (4xx), never passed.
  * DMARC (RFC 7489 §6.6.4, policy already reduced by pct and the local overrides): reject →
  * 550 5.7.1 in the session, or a tag when authentication.dmarcReject says so; quarantine → a
- * tag (X-TuxHat-DMARC: quarantine) until the quarantine store exists (issue 4).
+ * tag (X-TuxHat-DMARC: quarantine) until the spam branch maps it to the quarantine (issue 4).
+ * AV_VIRUS (content/checks/antivirus.ts) → 554 5.7.1 AV_VIRUS in the session, or `quarantine`
+ * (stored by quarantine/ instead of queued) when antivirus.onVirus says so for the direction.
  */
 import type { AuthenticationOutcome, Direction, HeaderEdit, Hit, ReplyKey, Verdict } from '../core/index.js';
 
