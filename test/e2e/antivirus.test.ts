@@ -22,26 +22,25 @@ const PASSWORD = 'virus test password';
 
 t.test('antivirus with a real clamd', async (t) => {
   const testZip = zipFiles({ 'readme.txt': 'the harmless content of the TuxHat test zip\n' });
-  const clamd = await startClamd(t, { eicar: ['hdb', 'ndb'], hashes: { 'TuxHat.Test.Zip': testZip } });
+  const clamd = await startClamd(t, { eicar: ['hdb', 'ndb'], hashes: { 'TuxHat.Test.Zip': testZip }, tcp: true });
   const dir = await tempDir(t, 'users');
   const usersFile = join(dir, 'users.yaml');
   const add = await tuxhat(['user', 'add', USER, '--file', usersFile], { input: `${PASSWORD}\n` });
   t.equal(add.code, 0, 'user added');
   const inside = await startSink(t); // corp.test's internal server; the postmaster's mailbox too
   const internet = await startSink(t); // the smarthost for outbound mail
-  const gw = await startGateway(t, {
-    config: {
-      hostname: 'gw.tuxhat.test',
-      postmaster: 'postmaster@corp.test',
-      usersFile,
-      listeners: { mx: { kind: 'mx', tls: 'none' }, submission: { kind: 'submission', tls: 'none', allowInsecureAuth: true } },
-      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [inside.hostPort], tls: 'none' } } },
-      outbound: { mode: 'smarthost', hosts: [internet.hostPort], tls: 'none' },
-      authentication: { enabled: false },
-      antivirus: { socket: clamd.socket, timeoutMs: 5000 },
-      queue: { scheduleMs: [500] },
-    },
-  });
+  const gwConfig = {
+    hostname: 'gw.tuxhat.test',
+    postmaster: 'postmaster@corp.test',
+    usersFile,
+    listeners: { mx: { kind: 'mx', tls: 'none' }, submission: { kind: 'submission', tls: 'none', allowInsecureAuth: true } },
+    domains: { 'corp.test': { route: { transport: 'smtp', hosts: [inside.hostPort], tls: 'none' } } },
+    outbound: { mode: 'smarthost', hosts: [internet.hostPort], tls: 'none' },
+    authentication: { enabled: false },
+    antivirus: { socket: clamd.socket, timeoutMs: 5000 },
+    queue: { scheduleMs: [500] },
+  };
+  const gw = await startGateway(t, { config: gwConfig });
   t.ok(gw.logs().some((l) => /antivirus on: clamd at/.test(String(l.msg))), 'the start-up log says antivirus is on');
   const mx = gw.ports['mx']!;
 
@@ -134,6 +133,14 @@ t.test('antivirus with a real clamd', async (t) => {
     const [m] = await inside.waitForMessages(1);
     t.equal(m!.messageId, '<while-down@client.test>');
     t.equal(inside.count(), 1, 'delivered once');
+  });
+
+  await t.test('clamd over TCP (antivirus.host/port) works the same', async (t) => {
+    await gw.reload({ ...gwConfig, antivirus: { host: '127.0.0.1', port: clamd.port, timeoutMs: 5000 } });
+    await gw.waitForLog((l) => l.event === 'listening' && l['generation'] === 2, { what: 'the reloaded receivers' });
+    const r = await sendMx(messageWithAttachment({ filename: 'eicar.com', content: eicar }));
+    t.equal(r.data?.code, 554, r.data?.raw.join(' | ') ?? '');
+    t.match(r.data?.text ?? '', /Test\.EICAR/);
   });
 });
 

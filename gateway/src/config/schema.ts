@@ -117,9 +117,9 @@ const antivirusConfig = z.object({
    * the log that antivirus is off; true: always scan (clamd down → 451); false: never scan.
    */
   enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
-  /** clamd's unix socket (Debian's and the appliance's path); wins over host/port. */
+  /** clamd's unix socket (Debian's and the appliance's path); used unless host is set. */
   socket: z.string().default('/run/clamav/clamd.ctl'),
-  /** clamd over TCP instead of the socket (set socket to '' to use it). */
+  /** clamd over TCP (TCPAddr/TCPSocket) instead of the unix socket. */
   host: z.string().optional(),
   port: z.number().int().min(1).max(65535).default(3310),
   /** Our deadline around every scan: clamd scans a 4 MB message in ~0.1 s, archives take longer. */

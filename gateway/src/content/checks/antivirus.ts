@@ -74,7 +74,7 @@ const autoDecided = new Map<string, boolean>();
 
 /** Where clamd is, for log lines. */
 export function clamdAddress(av: AvConfig): string {
-  return av.socket !== '' ? av.socket : `${av.host ?? 'localhost'}:${av.port}`;
+  return av.host ? `${av.host}:${av.port}` : av.socket;
 }
 
 /** A one-line, start-up statement of the antivirus state (ARCHITECTURE "Embedded defaults"). */
@@ -108,7 +108,8 @@ function clamdScanner(av: AvConfig): Promise<Scanner> {
     preference: 'clamdscan',
     clamscan: { active: false },
     clamdscan: {
-      ...(av.socket !== '' ? { socket: av.socket } : { host: av.host ?? '127.0.0.1', port: av.port }),
+      // host set: TCP; otherwise the unix socket.
+      ...(av.host ? { host: av.host, port: av.port } : { socket: av.socket }),
       // clamscan's timeout is a socket idle timeout, not a deadline; ours is in scan().
       timeout: av.timeoutMs,
       localFallback: false,
