@@ -197,3 +197,26 @@ t.test('enabled: auto without a clamd socket: the log says antivirus is off, mai
   const q = await gw.waitForLog((l) => l.event === 'queued' && l['msgid'] === '<off@client.test>');
   t.equal(q['av'], 'off');
 });
+
+t.test('a message larger than clamd StreamMaxLength (EPIPE / size limit) is not scanned → 451, never passed', async (t) => {
+  const clamd = await startClamd(t, { eicar: ['ndb'], extraConfig: ['StreamMaxLength 1M'] });
+  const inside = await startSink(t);
+  const gw = await startGateway(t, {
+    config: {
+      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [inside.hostPort], tls: 'none' } } },
+      authentication: { enabled: false },
+      antivirus: { socket: clamd.socket, timeoutMs: 5000 }, // maxBytes follows the 25 MiB listener limit: above clamd's 1M
+    },
+  });
+  const big = messageWithAttachment({ filename: 'big.bin', content: Buffer.alloc(2 * 1024 * 1024, 'a'), messageId: '<big@client.test>' });
+  const c = await SmtpClient.connect(gw.ports['mx']!);
+  await c.ehlo('client.test');
+  const r = await c.send({ from: 'a@client.test', to: ['user@corp.test'], message: big });
+  await c.quit();
+  t.equal(r.data?.code, 451, r.data?.raw.join(' | ') ?? '');
+  t.match(r.data?.text ?? '', /^4\.7\.1 /);
+  const line = await gw.waitForLog((l) => l.event === 'reject' && l['msgid'] === '<big@client.test>');
+  t.equal(line['av'], 'unscanned');
+  t.match(JSON.stringify(line['symbols']), /AV_UNSCANNED/);
+  t.equal(inside.count(), 0);
+});
