@@ -8,7 +8,7 @@
  * X-TuxHat-Virus-Scan: unscanned instead. "Not scanned" is every answer that is not a clean or an
  * infected verdict: `isInfected: null` (clamd's read timeout, libraries.md §3), an error
  * (ECONNREFUSED, EPIPE past StreamMaxLength), our own deadline, or a message over maxBytes.
- * The check never picks the action: verdict/antivirus.ts turns AV_VIRUS into 554 5.7.1 or
+ * The check never picks the action: verdict/index.ts turns AV_VIRUS into 554 5.7.1 or
  * quarantine per config. One NodeClam instance per process (clamscan opens a socket per scan);
  * scans per process are bounded by maxConcurrent. Runs in receiver workers.
  * Trusts nothing in the message; never logs its content.
