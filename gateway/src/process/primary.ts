@@ -213,7 +213,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     queueRelease: (qid) => manager.release(qid),
     queueDelete: (qid) => manager.remove(qid),
     async trace(qid) { return manager.trace(qid); },
-    quarantine: quarantineAdmin({ store: quarantine, state, spool, log, wake: () => manager.wake() }),
+    quarantine: quarantineAdmin({ store: quarantine, state, spool, log, wake: () => manager.wake(), config: () => config }),
     reload,
     async metrics() {
       const counts = manager.counts();

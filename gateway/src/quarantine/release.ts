@@ -5,14 +5,18 @@
  * normal queue and delivery path to the chosen (or every held) recipient: written to the spool,
  * committed as a new queue entry (listener `quarantine`, receipt naming the quarantined qid and
  * who released it), then the quarantine record is settled. A crash between the two may deliver a
- * copy twice, never lose one (at-least-once, like the queue). delete: records who deleted what;
+ * copy twice, never lose one (at-least-once, like the queue). Released outbound mail is
+ * DKIM-signed with the keys of the moment, as listen/server.ts signs at receipt. delete: records who deleted what;
  * the body goes when no recipient is held. Both log one line and write the trace.
  * Runs in the primary process. `learn` (Bayes training from quarantine, issue 4 spam branch)
  * plugs in here as one more operation.
  */
-import { newQid, type QueueEntry } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import { newQid, type HeaderEdit, type QueueEntry } from '../core/index.js';
+import { headerValue, parseHeaders } from '../content/headers.js';
 import { logEvent, type Logger } from '../log/index.js';
-import type { Spool } from '../queue/index.js';
+import { applyHeaderEdits, type Spool } from '../queue/index.js';
+import { dkimHeaderEdits, dkimKeysDir, loadKeyRing, signingDomainOf } from '../sign/index.js';
 import { insertEntry } from '../queue/states.js';
 import type { StateEnvs } from '../state/index.js';
 import { QuarantineError, summarizeQuarantine, type QuarantineRecord, type QuarantineStore, type QuarantineSummary } from './store.js';
@@ -24,6 +28,22 @@ export interface QuarantineDeps {
   readonly log: Logger;
   /** Tell the queue manager a message is due. */
   readonly wake: () => void;
+  /** The running configuration (it may be reloaded): released outbound mail is DKIM-signed as on receipt. */
+  readonly config?: () => Config;
+}
+
+/**
+ * DKIM signatures for a released outbound message, as listen/server.ts signs at receipt (the
+ * quarantine keeps the unsigned original). Keys are read at release time; null: nothing to sign.
+ */
+async function outboundSignatures(deps: QuarantineDeps, record: QuarantineRecord): Promise<HeaderEdit[] | null> {
+  const config = deps.config?.();
+  if (!config || record.direction !== 'outbound' || !config.dkim.enabled) return null;
+  const ring = loadKeyRing(dkimKeysDir(config), config.dkim.domains);
+  if (ring.size === 0) return null;
+  const headers = parseHeaders(deps.store.headers(record.qid) ?? '');
+  const domain = signingDomainOf(config.dkim.signBy, record.mailFrom, headerValue(headers, 'from'));
+  return dkimHeaderEdits(ring, domain, () => applyHeaderEdits(deps.store.openBody(record.qid), record.headerEdits));
 }
 
 /** What the admin API offers (admin/backend.ts AdminBackend.quarantine). */
@@ -49,6 +69,8 @@ export function quarantineAdmin(deps: QuarantineDeps): QuarantineAdmin {
     },
     async release(qid, requested, by) {
       const { record, recipients } = store.targets(qid, requested);
+      const signatures = await outboundSignatures(deps, record);
+      const headerEdits = signatures ? [...signatures, ...record.headerEdits] : record.headerEdits;
       const queuedAs = newQid();
       const where = await deps.spool.write(queuedAs, Buffer.alloc(0), store.openBody(qid));
       const now = Date.now();
@@ -58,8 +80,8 @@ export function quarantineAdmin(deps: QuarantineDeps): QuarantineAdmin {
         authUser: typeof record.verdict['user'] === 'string' ? record.verdict['user'] : null, mailFrom: record.mailFrom,
         recipients: recipients.map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
         size: record.size, body: where, messageId: record.messageId, bodyType: record.bodyType, smtpUtf8: record.smtpUtf8,
-        receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits: record.headerEdits, isBounce: false, delayWarned: false,
-        receipt: { from: record.mailFrom, to: recipients, size: record.size, msgid: record.messageId, action: 'deliver', releasedFrom: qid, releasedBy: by },
+        receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits, isBounce: false, delayWarned: false,
+        receipt: { from: record.mailFrom, to: recipients, size: record.size, msgid: record.messageId, action: 'deliver', releasedFrom: qid, releasedBy: by, ...(signatures ? { dkimSigned: true } : {}) },
       };
       try {
         await insertEntry(deps.state, entry);

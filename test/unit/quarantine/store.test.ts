@@ -5,7 +5,8 @@
  * release writes a queue entry through the spool, the retention sweep, orphan body files.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -76,6 +77,25 @@ t.test('targets, settle and delete: who is recorded, the body goes when nobody i
   t.same(after.recipients.map((r) => [r.state, r.by]), [['deleted', 'carol'], ['released', 'dave']]);
   t.notOk((await q.list({})).some((x) => x.qid === qid), 'not listed: nothing held');
   t.ok((await q.list({ all: true })).some((x) => x.qid === qid), 'listed with all');
+});
+
+t.test('a released outbound message is DKIM-signed like at receipt (inbound is not)', async (t) => {
+  const keysDir = join(dir, 'dkim');
+  mkdirSync(join(keysDir, 'corp.test'), { recursive: true });
+  writeFileSync(join(keysDir, 'corp.test', 'ed.key'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const signing = parseConfig({ paths: { state: join(dir, 'state'), spool: join(dir, 'spool') }, dkim: { keysDir } });
+  const q = quarantineAdmin({ store, state, spool, log: createLogger({ level: 'fatal', role: 'test' }), wake: () => undefined, config: () => signing });
+  const message = 'Received: from x\r\nFrom: Alice <alice@corp.test>\r\nTo: bob@remote.test\r\nSubject: s\r\n\r\nbody\r\n';
+  const outbound = newQid();
+  await store.put({ qid: outbound, direction: 'outbound', envelope: { mailFrom: 'alice@corp.test', bodyType: '7bit', smtpUtf8: false }, recipients: ['bob@remote.test'], reason: 'virus V', verdict: {}, body: Buffer.from(message) });
+  const rel = await q.release(outbound, [], 'carol');
+  const edits = state.queue.get(rel.queuedAs)!.headerEdits;
+  t.equal(edits[0]?.op === 'prepend' && edits[0].name, 'DKIM-Signature');
+  t.match(edits[0]?.op === 'prepend' ? edits[0].value : '', /d=corp\.test; s=ed;/);
+  const inbound = newQid();
+  await store.put({ qid: inbound, direction: 'inbound', envelope: { mailFrom: 'alice@corp.test', bodyType: '7bit', smtpUtf8: false }, recipients: ['u@corp.test'], reason: 'virus V', verdict: {}, body: Buffer.from(message) });
+  const rel2 = await q.release(inbound, [], 'carol');
+  t.same(state.queue.get(rel2.queuedAs)!.headerEdits, [], 'inbound mail is not signed');
 });
 
 t.test('the retention sweep removes expired records and bodies; orphan files are found', async (t) => {
