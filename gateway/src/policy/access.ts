@@ -13,7 +13,7 @@
  * same phase (DNSBL threshold, greylisting) can ask `accessVerdict()` without a second look-up.
  */
 import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, SocketAddress } from 'node:net';
 import { ConfigError, parseYamlText, type Config } from '../config/index.js';
 import type { Hit, Session } from '../core/index.js';
 import type { ResolveFn } from '../dns/index.js';
@@ -23,8 +23,28 @@ import { accessFileSchema, type AccessEntry, type AccessFile, type AccessLists }
 import { policyScores } from './scores.js';
 import { transactionMemo } from './session-state.js';
 
-type ClientMatch = (ip: string, ptr: string | null) => boolean;
-type AddressMatch = (address: string) => boolean;
+/** The client as matchers see it: the address parsed once per evaluation (BlockList.check on a string builds a SocketAddress every call). */
+export interface ClientKey {
+  readonly ip: SocketAddress;
+  readonly ptr: string | null;
+}
+/** An envelope address as matchers see it: lower case, split once. */
+export interface AddressKey {
+  readonly raw: string;
+  readonly lower: string;
+  readonly domain: string;
+}
+type ClientMatch = (c: ClientKey) => boolean;
+type AddressMatch = (a: AddressKey) => boolean;
+
+export function clientKey(ip: string, ptr: string | null): ClientKey {
+  return { ip: new SocketAddress({ address: ip, family: isIP(ip) === 6 ? 'ipv6' : 'ipv4' }), ptr };
+}
+
+export function addressKey(address: string): AddressKey {
+  const lower = address.toLowerCase();
+  return { raw: address, lower, domain: splitAddress(lower)?.domain ?? '' };
+}
 
 interface CompiledEntry<M> {
   readonly entry: AccessEntry;
@@ -62,34 +82,34 @@ function regexOf(match: string): RegExp | null {
 
 export function compileClient(match: string): { test: ClientMatch; needsPtr: boolean } {
   const re = regexOf(match);
-  if (re) return { test: (_ip, ptr) => ptr !== null && re.test(ptr), needsPtr: true };
+  if (re) return { test: (c) => c.ptr !== null && re.test(c.ptr), needsPtr: true };
   const [ip, bits] = match.split('/');
   if (ip && isIP(ip)) {
     const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
     const list = new BlockList();
     if (bits === undefined) list.addAddress(ip, family);
     else list.addSubnet(ip, Number(bits), family);
-    return { test: (addr) => list.check(addr, isIP(addr) === 6 ? 'ipv6' : 'ipv4'), needsPtr: false };
+    return { test: (c) => list.check(c.ip), needsPtr: false };
   }
   const name = match.toLowerCase().replace(/\.$/, '');
   if (name.startsWith('*.') || name.startsWith('.')) {
     const suffix = name.slice(name.indexOf('.'));
-    return { test: (_ip, ptr) => ptr !== null && ptr.endsWith(suffix), needsPtr: true };
+    return { test: (c) => c.ptr !== null && c.ptr.endsWith(suffix), needsPtr: true };
   }
-  return { test: (_ip, ptr) => ptr === name, needsPtr: true };
+  return { test: (c) => c.ptr === name, needsPtr: true };
 }
 
 export function compileAddress(match: string): AddressMatch {
   const re = regexOf(match);
-  if (re) return (a) => re.test(a);
+  if (re) return (a) => re.test(a.raw);
   const m = match.toLowerCase();
-  if (m.endsWith('@')) return (a) => a.toLowerCase().startsWith(m);
-  if (m.includes('@')) return (a) => a.toLowerCase() === m;
+  if (m.endsWith('@')) return (a) => a.lower.startsWith(m);
+  if (m.includes('@')) return (a) => a.lower === m;
   if (m.startsWith('*.') || m.startsWith('.')) {
     const suffix = m.slice(m.indexOf('.'));
-    return (a) => (splitAddress(a)?.domain ?? '').endsWith(suffix);
+    return (a) => a.domain.endsWith(suffix);
   }
-  return (a) => splitAddress(a)?.domain === m;
+  return (a) => a.domain === m;
 }
 
 function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
@@ -166,16 +186,19 @@ export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdic
   ];
   const scores = policyScores();
   const hits: Hit[] = [];
+  const client = clientKey(s.ip, s.ptr);
+  const sender = addressKey(s.sender);
+  const recipient = addressKey(s.recipient);
   for (const [name, level] of levels) {
     if (!level) continue;
     const matched: Array<[string, AccessEntry]> = [];
-    const c = level.clients.find((e) => e.test(s.ip, s.ptr));
+    const c = level.clients.find((e) => e.test(client));
     if (c) matched.push(['clients', c.entry]);
     if (s.sender !== '') {
-      const snd = level.senders.find((e) => e.test(s.sender));
+      const snd = level.senders.find((e) => e.test(sender));
       if (snd) matched.push(['senders', snd.entry]);
     }
-    const r = level.recipients.find((e) => e.test(s.recipient));
+    const r = level.recipients.find((e) => e.test(recipient));
     if (r) matched.push(['recipients', r.entry]);
     for (const [list, e] of matched) {
       if (e.action === 'score') hits.push({ name: 'ACCESS_SCORE', score: e.score ?? scores.score('ACCESS_SCORE'), detail: `${name} ${list}: ${e.match}` });

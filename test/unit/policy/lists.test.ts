@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../../gateway/src/config/index.js';
 import { defaultScoresDir } from '../../../gateway/src/content/index.js';
 import type { ResolveFn } from '../../../gateway/src/dns/index.js';
-import { compileAccess, compileAddress, compileClient, evaluateAccess } from '../../../gateway/src/policy/access.js';
+import { addressKey, clientKey, compileAccess, compileAddress as compileAddressKey, compileClient as compileClientKey, evaluateAccess } from '../../../gateway/src/policy/access.js';
 import { CalloutCache } from '../../../gateway/src/policy/callout.js';
 import { heloIsOurs, heloProblem } from '../../../gateway/src/policy/checks/helo.js';
 import { domainMailability } from '../../../gateway/src/policy/checks/sender-verify.js';
@@ -18,6 +18,14 @@ import { dnsblPrefix, lookupDnsbl, parseDnsblSpec, specMatches } from '../../../
 import { POLICY_SYMBOLS, policyScores } from '../../../gateway/src/policy/scores.js';
 import { BareNewlineDetector } from '../../../gateway/src/policy/smuggling.js';
 
+const compileClient = (m: string) => {
+  const c = compileClientKey(m);
+  return { needsPtr: c.needsPtr, test: (ip: string, ptr: string | null) => c.test(clientKey(ip, ptr)) };
+};
+const compileAddress = (m: string) => {
+  const f = compileAddressKey(m);
+  return (a: string) => f(addressKey(a));
+};
 const err = (code: string) => Object.assign(new Error(code), { code });
 
 t.test('every policy symbol has a score and every score names a symbol', async (t) => {

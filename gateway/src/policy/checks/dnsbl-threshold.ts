@@ -15,7 +15,7 @@ export const dnsblThreshold = defineCheck({
   timeoutMs: 15_000,
   async run(ctx): Promise<Decision> {
     const cfg = ctx.config.policy.dnsbl;
-    if (cfg.zones.length === 0 || cfg.rejectAt !== 'rcpt' || ctx.session.trustedBy !== null) return { action: 'accept' };
+    if (cfg.zones.length === 0 || cfg.rejectAt !== 'rcpt' || ctx.session.kind !== 'mx') return { action: 'accept' };
     if (ctx.recipient?.toLowerCase() === 'postmaster') return { action: 'accept' };
     const r = await dnsblOf(ctx.session, cfg, ctx.resolve);
     if (r.sum < cfg.threshold) return { action: 'accept' };

@@ -2,7 +2,7 @@
  * policy/checks/dnsbl.ts — connect phase: the client's summed DNSBL/DNSWL weight (policy/dnsbl.ts)
  * becomes DNSBL_SUM (scored per point for the content score). With `rejectAt: connect` a sum at
  * or above the threshold answers 554 5.7.1 before the greeting, unless a global client allow
- * entry matches. Skipped for trusted (relay) clients.
+ * entry matches. mx listeners only (submission users on dial-up ranges are listed by design).
  */
 import type { Decision } from '../../core/index.js';
 import { accessOf, evaluateAccess } from '../access.js';
@@ -17,7 +17,7 @@ export const dnsbl = defineCheck({
   timeoutMs: 15_000,
   async run({ config, session, resolve }): Promise<Decision> {
     const cfg = config.policy.dnsbl;
-    if (cfg.zones.length === 0 || session.trustedBy !== null) return { action: 'accept' };
+    if (cfg.zones.length === 0 || session.kind !== 'mx') return { action: 'accept' };
     const r = await dnsblOf(session, cfg, resolve);
     const detail = [...r.listed, ...r.failed.map((f) => `failed ${f}`)].join(' ');
     const hits = r.sum !== 0 ? [{ name: 'DNSBL_SUM', score: r.sum * policyScores().score('DNSBL_SUM'), detail: `sum ${r.sum}: ${detail}` }] : [];
