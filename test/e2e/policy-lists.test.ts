@@ -6,7 +6,9 @@
  */
 import t from 'tap';
 import { createSocket } from 'node:dgram';
-import { startDns, startGateway, startPostfix, startSink, makeMessage } from './harness/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeMessage, startDns, startGateway, startPostfix, startSink, tempDir, waitFor } from './harness/index.js';
 import { talkFrom } from './fixtures/talk-from.js';
 
 const rrA = (name: string, ip: string) => ({ name, type: 1, hex: ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('') });
@@ -208,4 +210,24 @@ t.test('sender verification on a DNS timeout answers 450 4.1.8', async (t) => {
   t.match(r[2], /^450 4\.1\.8 Sender address verification failed: DNS lookup failed, try again later: <a@slow\.test>/);
   const nul = await talkFrom(gw.ports['mx']!, '127.0.0.1', ['EHLO client.test', 'MAIL FROM:<>', 'QUIT']);
   t.match(nul[2], /^250 /, 'the null sender is not verified');
+});
+
+t.test('access list files are read again on reload; a broken one is refused and the old lists stay', async (t) => {
+  const dir = await tempDir(t, 'acl-');
+  const file = join(dir, 'access.yaml');
+  writeFileSync(file, 'global:\n  senders:\n    - { match: old.test, action: deny, reply: old list }\n');
+  const config = { policy: { access: { files: [file] } } };
+  const gw = await startGateway(t, { config });
+  const mailFrom = async (from: string) => (await talkFrom(gw.ports['mx']!, '127.0.0.1', ['EHLO client.test', `MAIL FROM:<${from}>`, 'RCPT TO:<user@example.test>', 'QUIT']))[3]!;
+  t.match(await mailFrom('a@old.test'), /^550 5\.7\.1 Access denied: old list/);
+  t.match(await mailFrom('b@new.test'), /^250 /);
+  writeFileSync(file, 'global:\n  senders:\n    - { match: new.test, action: deny, reply: new list }\n');
+  await gw.reload(config);
+  await waitFor(async () => /^550 5\.7\.1 Access denied: new list/.test(await mailFrom('b@new.test')), { timeoutMs: 20_000, intervalMs: 250, what: 'the new list after reload' });
+  t.match(await mailFrom('a@old.test'), /^250 /, 'the old entry is gone');
+  writeFileSync(file, 'global:\n  senders:\n    - { match: x.test, action: maybe }\n');
+  await gw.reload(config);
+  const refused = await gw.waitForLog((l) => l.event === 'reload' && l['ok'] === false, { what: 'reload refused' });
+  t.match(String(refused['err']), /access\.files\[0\]: .*access\.yaml: global\.senders\.0\.action/);
+  t.match(await mailFrom('b@new.test'), /^550 5\.7\.1 Access denied: new list/, 'the running lists stay');
 });

@@ -6,7 +6,9 @@
  * `npm start` without a network behaves as before; the hygiene limits are on (they cost nothing).
  * Strict like the rest of the schema. No import from config/ (schema.ts imports this file).
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const cidrOrIp = z.string().refine((s) => {
@@ -119,6 +121,34 @@ export const policySchema = z.object({
     /** Refuse envelope senders whose domain has neither MX nor A/AAAA (550 5.1.8; 450 on DNS failure). Inbound only. */
     enabled: z.boolean().default(false),
   }).strict().prefault({}),
-}).strict();
+}).strict().superRefine((p, ctx) => {
+  // List files are part of the configuration: a missing or broken one refuses the start or the
+  // reload (the old configuration keeps running), instead of failing sessions later.
+  p.access.files.forEach((file, i) => {
+    const problem = accessFileProblem(file);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['access', 'files', i], message: problem });
+  });
+  for (const [domain, d] of Object.entries(p.recipientVerification.domains)) {
+    if (!d.usersFile) continue;
+    try {
+      readFileSync(d.usersFile, 'utf8');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['recipientVerification', 'domains', domain, 'usersFile'], message: `cannot read ${d.usersFile}: ${(err as Error).message}` });
+    }
+  }
+});
 
 export type PolicyConfig = z.output<typeof policySchema>;
+
+/** Why a list file cannot be used, or null (policy/access.ts reads it again with FILE:LINE errors). */
+function accessFileProblem(file: string): string | null {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    return `${file}: ${(err as Error).message.split('\n')[0]}`;
+  }
+  const r = accessFileSchema.safeParse(doc);
+  if (r.success) return null;
+  return r.error.issues.map((i) => `${file}: ${i.path.join('.')}: ${i.message}`).join('; ');
+}

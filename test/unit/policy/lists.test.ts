@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../../gateway/src/config/index.js';
 import { defaultScoresDir } from '../../../gateway/src/content/index.js';
 import type { ResolveFn } from '../../../gateway/src/dns/index.js';
-import { addressKey, clientKey, compileAccess, compileAddress as compileAddressKey, compileClient as compileClientKey, evaluateAccess } from '../../../gateway/src/policy/access.js';
+import { accessOf, addressKey, clientKey, compileAccess, compileAddress as compileAddressKey, compileClient as compileClientKey, evaluateAccess } from '../../../gateway/src/policy/access.js';
 import { CalloutCache } from '../../../gateway/src/policy/callout.js';
 import { heloIsOurs, heloProblem } from '../../../gateway/src/policy/checks/helo.js';
 import { domainMailability } from '../../../gateway/src/policy/checks/sender-verify.js';
@@ -185,4 +185,20 @@ t.test('the policy section is in the config with safe defaults', async (t) => {
   t.equal(c.policy.senderVerification.enabled, false);
   t.throws(() => parseConfig({ policy: { dnsbl: { zones: ['bl.test=127.0.0.[2..x]'] } } }), /zone\[=a\.b\.c\.d\]/);
   t.throws(() => parseConfig({ policy: { access: { global: { senders: [{ match: '/(/', action: 'deny' }] } } } }), /does not compile/);
+});
+
+t.test('list files: merged after the config entries; a broken or missing one refuses the config', async (t) => {
+  const dir = t.testdir({
+    'good.yaml': 'global:\n  senders:\n    - { match: spam.test, action: deny, reply: from the file }\nusers:\n  boss@corp.test:\n    senders: [{ match: spam.test, action: allow }]\n',
+    'bad.yaml': 'global:\n  senders:\n    - { match: x.test, action: maybe }\n',
+  });
+  const config = parseConfig({ policy: { access: { global: { senders: [{ match: 'first.test', action: 'deny' }] }, files: [join(dir, 'good.yaml')] } } });
+  const a = accessOf(config);
+  t.equal(accessOf(config), a, 'compiled once per config');
+  t.equal(evaluateAccess(a, { ip: '192.0.2.1', ptr: null, sender: 'x@spam.test', recipient: 'u@corp.test' }).reply, 'from the file');
+  t.equal(evaluateAccess(a, { ip: '192.0.2.1', ptr: null, sender: 'x@first.test', recipient: 'u@corp.test' }).action, 'deny');
+  t.equal(evaluateAccess(a, { ip: '192.0.2.1', ptr: null, sender: 'x@spam.test', recipient: 'boss@corp.test' }).action, 'allow');
+  t.throws(() => parseConfig({ policy: { access: { files: [join(dir, 'bad.yaml')] } } }), /policy\.access\.files\[0\]: .*bad\.yaml: global\.senders\.0\.action/);
+  t.throws(() => parseConfig({ policy: { access: { files: [join(dir, 'missing.yaml')] } } }), /missing\.yaml: ENOENT/);
+  t.throws(() => parseConfig({ policy: { recipientVerification: { domains: { 'corp.test': { method: 'static', usersFile: join(dir, 'none') } } } } }), /usersFile: cannot read/);
 });
