@@ -231,3 +231,23 @@ t.test('access list files are read again on reload; a broken one is refused and 
   t.match(String(refused['err']), /access\.files\[0\]: .*access\.yaml: global\.senders\.0\.action/);
   t.match(await mailFrom('b@new.test'), /^550 5\.7\.1 Access denied: new list/, 'the running lists stay');
 });
+
+t.test('sender callout: the sender domain MX (a real Postfix) is asked; cached; unreachable → 450', async (t) => {
+  const postfix = await startPostfix(t, { mailbox: { domains: ['sender.test'], users: ['real@sender.test'] } });
+  const dns = await startDns(t, { mx: { 'sender.test': 'mx.sender.test' }, a: { 'mx.sender.test': '127.0.0.1' } });
+  const gw = await startGateway(t, {
+    config: {
+      dns: { servers: [dns.server] },
+      authentication: { enabled: false },
+      policy: { senderVerification: { enabled: true, callout: true, calloutPort: postfix.port } },
+    },
+  });
+  const mailFrom = async (from: string) => (await talkFrom(gw.ports['mx']!, '127.0.0.1', ['EHLO client.test', `MAIL FROM:<${from}>`, 'QUIT']))[2]!;
+  t.match(await mailFrom('real@sender.test'), /^250 /);
+  t.match(await mailFrom('fake@sender.test'), /^550 5\.1\.7 Sender address rejected: undeliverable address: <fake@sender\.test>/);
+  t.match(await postfix.log(), /fake@sender\.test/, 'Postfix was asked');
+  await postfix.stop();
+  t.match(await mailFrom('real@sender.test'), /^250 /, 'positive answer cached');
+  t.match(await mailFrom('fake@sender.test'), /^550 5\.1\.7 /, 'negative answer cached');
+  t.match(await mailFrom('other@sender.test'), /^450 4\.1\.7 Sender address verification failed/, 'the MX cannot be asked: 450');
+});

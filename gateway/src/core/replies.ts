@@ -31,6 +31,7 @@ export const REPLIES = {
   HELO_OURS: { code: 550, enhanced: '5.7.1', text: 'Helo command rejected: that is my name' },
   UNKNOWN_RECIPIENT: { code: 550, enhanced: '5.1.1', text: 'Recipient address rejected: User unknown' },
   SENDER_DOMAIN_UNKNOWN: { code: 550, enhanced: '5.1.8', text: 'Sender address rejected: Domain not found' },
+  SENDER_UNDELIVERABLE: { code: 550, enhanced: '5.1.7', text: 'Sender address rejected: undeliverable address' },
   SMUGGLING_REJECT: { code: 550, enhanced: '5.5.2', text: 'Message rejected: bare <LF> or <CR> in DATA (RFC 5321 2.3.8)' },
   // 4xx: we cannot decide safely now; the client keeps the message and retries
   SHUTTING_DOWN: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
@@ -41,6 +42,7 @@ export const REPLIES = {
   TOO_MANY_UNKNOWN_COMMANDS: { code: 421, enhanced: '4.7.0', text: 'Too many unrecognized commands, closing the connection' },
   RECIPIENT_VERIFY_TEMPFAIL: { code: 450, enhanced: '4.4.1', text: 'Recipient address verification failed: internal server unavailable, try again later' },
   SENDER_VERIFY_TEMPFAIL: { code: 450, enhanced: '4.1.8', text: 'Sender address verification failed: DNS lookup failed, try again later' },
+  SENDER_CALLOUT_TEMPFAIL: { code: 450, enhanced: '4.1.7', text: 'Sender address verification failed: the sender domain cannot be asked, try again later' },
   LOCAL_ERROR: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
   POLICY_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Temporary failure in policy checks, try again later' },
   // RFC 7208 §2.6.6 / RFC 7489 §6.6.2 temperror: never pass or reject on a DNS failure.

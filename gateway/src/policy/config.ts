@@ -120,6 +120,14 @@ export const policySchema = z.object({
   senderVerification: z.object({
     /** Refuse envelope senders whose domain has neither MX nor A/AAAA (550 5.1.8; 450 on DNS failure). Inbound only. */
     enabled: z.boolean().default(false),
+    /**
+     * Also ask the sender domain's MX whether it would take mail for the sender (RCPT TO probe
+     * with MAIL FROM:<>): 550 5.1.7 when it says no, 450 4.1.7 when it cannot be asked. Costly
+     * and seen as abusive by some sites: off unless the domain's mail is worth it.
+     */
+    callout: z.boolean().default(false),
+    /** The port the callout connects to on the MX hosts (25; tests use another). */
+    calloutPort: z.number().int().min(1).max(65535).default(25),
   }).strict().prefault({}),
 }).strict().superRefine((p, ctx) => {
   // List files are part of the configuration: a missing or broken one refuses the start or the
