@@ -188,7 +188,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       // smtp-server fills s.envelope.mailFrom only after we accept; check the proposed one.
       const proposed = { ...s, envelope: { ...s.envelope, mailFrom: _addr } } as SMTPServerSession;
       // HELO checks run here, when the greeting is final (smtp-server has no HELO hook).
-      phaseCheck('helo', s).then((err) => err ?? phaseCheck('mail', proposed)).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
+      phaseCheck('helo', proposed).then((err) => err ?? phaseCheck('mail', proposed)).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
     },
     onRcptTo(addr: SMTPServerAddress, s, cb) {
       phaseCheck('rcpt', s, addr.address).then((err) => {

@@ -223,7 +223,9 @@ export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdic
  */
 export function accessVerdict(ctx: { config: Config; session: Session; envelope: { mailFrom: string }; recipient?: string; resolve: ResolveFn }): Promise<AccessVerdict> {
   const recipient = ctx.recipient ?? '';
-  return transactionMemo(ctx.session, `access:${recipient.toLowerCase()}`, async () => {
+  // The sender is part of the key: HELO and MAIL checks of the next transaction ask before
+  // MAIL has reset the transaction memo.
+  return transactionMemo(ctx.session, `access:${ctx.envelope.mailFrom.toLowerCase()}\0${recipient.toLowerCase()}`, async () => {
     const access = accessOf(ctx.config);
     if (access.empty) return { action: 'none', hits: [] };
     const ptr = access.needsPtr ? (await clientDns(ctx.session, ctx.resolve)).verified : null;

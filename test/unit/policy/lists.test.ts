@@ -202,3 +202,26 @@ t.test('list files: merged after the config entries; a broken or missing one ref
   t.throws(() => parseConfig({ policy: { access: { files: [join(dir, 'missing.yaml')] } } }), /missing\.yaml: ENOENT/);
   t.throws(() => parseConfig({ policy: { recipientVerification: { domains: { 'corp.test': { method: 'static', usersFile: join(dir, 'none') } } } } }), /usersFile: cannot read/);
 });
+
+t.test('session state: hits per session and transaction, a refused recipient keeps none, MAIL resets', async (t) => {
+  const { recordPhase, policyHits, isAllowListed, transactionMemo } = await import('../../../gateway/src/policy/session-state.js');
+  const session = { id: 's', listener: 'mx', kind: 'mx' as const, direction: 'inbound' as const, clientIp: '192.0.2.1', clientPort: 1, ptr: null, helo: '', tls: null, authUser: null, trustedBy: null };
+  const h = (name: string, detail?: string) => ({ name, score: 1, ...(detail ? { detail } : {}) });
+  recordPhase(session, 'connect', { action: 'accept', hits: [h('DNSBL_SUM', 'x')] });
+  recordPhase(session, 'helo', { action: 'accept', hits: [h('HELO_INVALID')] });
+  recordPhase(session, 'helo', { action: 'accept', hits: [] });
+  recordPhase(session, 'mail', { action: 'accept', hits: [] });
+  recordPhase(session, 'rcpt', { action: 'accept', hits: [h('ACCESS_ALLOW', 'a')] });
+  recordPhase(session, 'rcpt', { action: 'accept', hits: [h('ACCESS_ALLOW', 'a')] });
+  recordPhase(session, 'rcpt', { action: 'reject', reply: 'ACCESS_DENIED', hits: [h('ACCESS_DENY')] });
+  t.same(policyHits(session).map((x) => x.name), ['DNSBL_SUM', 'ACCESS_ALLOW'], 'HELO replaced, duplicates once, refused rcpt dropped');
+  t.ok(isAllowListed(session));
+  let calls = 0;
+  const memo = () => transactionMemo(session, 'k', async () => ++calls);
+  t.equal(await memo(), 1);
+  t.equal(await memo(), 1);
+  recordPhase(session, 'mail', { action: 'accept', hits: [] });
+  t.same(policyHits(session).map((x) => x.name), ['DNSBL_SUM'], 'a new transaction');
+  t.notOk(isAllowListed(session));
+  t.equal(await memo(), 2, 'memo reset at MAIL');
+});
