@@ -1,5 +1,6 @@
 /*
- * policy/checks/client-ptr.ts — connect phase (`policy.hygiene.checkPtr`, mx listeners): a client
+ * policy/checks/client-ptr.ts — helo phase, i.e. at MAIL FROM (`policy.hygiene.checkPtr`, mx
+ * listeners; the look-up started at connect, checks/prefetch.ts): a client
  * without a PTR record scores RDNS_NONE, one whose PTR name does not resolve back to it scores
  * RDNS_MISMATCH. Scores, never rejects: plenty of small legitimate senders lack FCrDNS. A DNS
  * failure gives no symbol.
@@ -11,7 +12,7 @@ import { policyScores } from '../scores.js';
 
 export const clientPtr = defineCheck({
   name: 'client_ptr',
-  phase: 'connect',
+  phase: 'helo',
   timeoutMs: 15_000,
   async run({ config, session, resolve }): Promise<Hit[]> {
     if (!config.policy.hygiene.checkPtr || session.kind !== 'mx') return [];

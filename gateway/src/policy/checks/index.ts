@@ -5,6 +5,7 @@ import { clientPtr } from './client-ptr.js';
 import { dnsbl } from './dnsbl.js';
 import { dnsblThreshold } from './dnsbl-threshold.js';
 import { helo } from './helo.js';
+import { prefetch } from './prefetch.js';
 import { recipientVerify } from './recipient-verify.js';
 import { relayAccess } from './relay-access.js';
 import { senderAccess } from './sender-access.js';
@@ -13,5 +14,5 @@ import { senderVerify } from './sender-verify.js';
 export const CHECKS: readonly Check[] = [
   senderAccess, relayAccess,
   // issue 5: access lists, DNSBL/DNSWL, hygiene, verification
-  dnsbl, clientPtr, helo, senderVerify, accessLists, dnsblThreshold, recipientVerify,
+  prefetch, dnsbl, clientPtr, helo, senderVerify, accessLists, dnsblThreshold, recipientVerify,
 ];
