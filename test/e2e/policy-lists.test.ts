@@ -185,13 +185,21 @@ t.test('DNSBL reject at connect (554 instead of the greeting)', async (t) => {
   const gw = await startGateway(t, {
     config: {
       dns: { servers: [dns.server] },
-      policy: { dnsbl: { zones: ['bl.test=127.0.0.[2..11]*3'], threshold: 3, rejectAt: 'connect' } },
+      policy: { dnsbl: { zones: ['bl.test=127.0.0.[2..11]*3'], threshold: 3, rejectAt: 'connect' }, hygiene: { rejectBareLf: false } },
     },
   });
   const listed = await talkFrom(gw.ports['mx']!, '127.0.0.2', ['QUIT']);
   t.match(listed[0], /^554 5\.7\.1 Service unavailable; client host blocked by DNS blocklists: \[127\.0\.0\.2\] bl\.test=127\.0\.0\.2\(\+3\)/);
   const clean = await talkFrom(gw.ports['mx']!, '127.0.0.1', ['QUIT']);
   t.match(clean[0], /^220 /);
+
+  await t.test('what smtp-server itself does with <LF>.<LF> (rejectBareLf off): it is body, not end of data', async (t) => {
+    const smuggled = 'Subject: a\r\n\r\nhello\n.\nMAIL FROM:<ceo@example.test>\r\nRCPT TO:<user@example.test>\r\nDATA\r\nforged\r\n.\r\n';
+    const r = await talkFrom(gw.ports['mx']!, '127.0.0.1', ['EHLO client.test', 'MAIL FROM:<a@client.test>', 'RCPT TO:<user@example.test>', 'DATA', { raw: smuggled }, 'QUIT']);
+    t.match(r[5], /^250 2\.0\.0 Ok: queued as/, 'one message, ended only by <CRLF>.<CRLF>');
+    t.match(r[6], /^221 /, 'the smuggled MAIL/RCPT/DATA were never run as commands');
+    t.equal(r.length, 7);
+  });
 });
 
 t.test('sender verification on a DNS timeout answers 450 4.1.8', async (t) => {
