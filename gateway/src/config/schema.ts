@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { policySchema } from '../policy/config.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port');
 /** An IP address or CIDR network (also used by the appliance settings). */
@@ -256,6 +257,8 @@ export const configSchema = z.object({
     /** How often the primary sweeps expired entries. */
     sweepIntervalMs: z.number().int().min(1000).default(3600_000),
   }).strict().prefault({}),
+  /** Session policy: access lists, DNSBL/DNSWL, protocol hygiene, recipient/sender verification (policy/config.ts). */
+  policy: policySchema.prefault({}),
 }).strict().superRefine((c, ctx) => {
   const seen = new Map<string, string>();
   for (const [name, l] of Object.entries(c.listeners)) {

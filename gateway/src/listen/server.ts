@@ -17,7 +17,7 @@ import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type BodyLoca
 import { HeaderCapture, headerValue, parseHeaders, scanContent, type ContentScores } from '../content/index.js';
 import type { DnsResolver } from '../dns/index.js';
 import type { Logger } from '../log/index.js';
-import { checkPhase } from '../policy/index.js';
+import { BareNewlineDetector, checkPhase, policyHits, policyScores } from '../policy/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
@@ -74,6 +74,7 @@ const DIRECTION: Record<ListenerConfig['kind'], Direction> = { mx: 'inbound', su
 
 export function createListener(name: string, lc: ListenerConfig, deps: ListenerDeps): Listener {
   const { config, log } = deps;
+  policyScores(); // rules/scores/policy.yaml is checked at start-up, not at the first session
   const sessions = new Map<string, Session>();
   const perIp = new Map<string, number>();
   let draining = false;
@@ -105,7 +106,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
   const phaseCheck = async (phase: SmtpPhase, s: SMTPServerSession, recipient?: string): Promise<SmtpError | null> => {
     const session = sessionOf(s);
     const envelope = envelopeOf(s);
-    const d = await checkPhase(phase, { config, session, envelope, ...(recipient !== undefined ? { recipient } : {}) });
+    const d = await checkPhase(phase, { config, session, envelope, resolve: deps.resolver.resolve, ...(recipient !== undefined ? { recipient } : {}) });
     const err = decisionError(d);
     if (err) rejectLog(session, phase, err, { from: envelope.mailFrom, ...(recipient ? { to: recipient } : {}) });
     return err;
@@ -158,7 +159,8 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       perIp.set(ip, n);
       sessions.set(s.id, session);
       log.info({ event: 'connect', sid: s.id, client: ip, listener: name }, 'connect');
-      cb();
+      // Session policy at connect (DNSBL, reverse DNS): a refusal here is sent instead of the 220.
+      phaseCheck('connect', s).then((err) => cb(err ?? undefined), (err: unknown) => cb(toSmtpError(err)));
     },
     onSecure(socket, s, cb) {
       const session = sessions.get(s.id);
@@ -190,7 +192,8 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       if (session) session.helo = s.hostNameAppearsAs || '';
       // smtp-server fills s.envelope.mailFrom only after we accept; check the proposed one.
       const proposed = { ...s, envelope: { ...s.envelope, mailFrom: _addr } } as SMTPServerSession;
-      phaseCheck('mail', proposed).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
+      // HELO checks run here, when the greeting is final (smtp-server has no HELO hook).
+      phaseCheck('helo', proposed).then((err) => err ?? phaseCheck('mail', proposed)).then((err) => cb(err), (err: unknown) => cb(toSmtpError(err)));
     },
     onRcptTo(addr: SMTPServerAddress, s, cb) {
       phaseCheck('rcpt', s, addr.address).then((err) => {
@@ -219,6 +222,8 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
 
   // Read by the greeting shim (smtp-server-shims.ts); smtp-server keeps unknown options as given.
   (server.options as { greetDelayMs?: number }).greetDelayMs = lc.greetDelayMs;
+  // Read by the error-limit shim: 421 after this many 4xx/5xx replies or unknown commands.
+  Object.assign(server.options, { maxErrors: config.policy.hygiene.maxErrors, maxUnknownCommands: config.policy.hygiene.maxUnknownCommands });
 
   server.on('error', (err: Error & { code?: string; remote?: string }) => {
     // TLS handshake errors and resets from clients must never take the process down.
@@ -231,9 +236,10 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const qid = newQid();
     const received = receivedHeader({ session, hostname: config.hostname, qid, recipients: envelope.recipients });
     const capture = new HeaderCapture();
+    const bareNewline = new BareNewlineDetector();
     let body: BodyLocation;
     try {
-      body = await deps.spool.write(qid, Buffer.from(received), stream, (chunk) => capture.observe(chunk), () => stream.sizeExceeded);
+      body = await deps.spool.write(qid, Buffer.from(received), stream, (chunk) => { capture.observe(chunk); bareNewline.observe(chunk); }, () => stream.sizeExceeded);
     } catch (err) {
       const e = storageError(err);
       log.error({ event: 'reject', qid: null, sid: session.id, client: session.clientIp, phase: 'data', err: (err as Error).message, response: replyText(e.code) }, 'spool write failed');
@@ -243,12 +249,18 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       deps.spool.remove(qid, body);
       throw new GatewayError('MESSAGE_TOO_BIG');
     }
+    const smuggling = config.policy.hygiene.rejectBareLf ? bareNewline.end() : null;
+    if (smuggling) {
+      deps.spool.remove(qid, body);
+      log.info({ event: 'reject', qid: null, rejectedQid: qid, sid: session.id, client: session.clientIp, helo: session.helo, phase: 'data', from: envelope.mailFrom, to: envelope.recipients, detail: smuggling, response: `${REPLIES.SMUGGLING_REJECT.code} ${replyText('SMUGGLING_REJECT')}` }, 'reject');
+      throw new GatewayError('SMUGGLING_REJECT');
+    }
     const headers = parseHeaders(capture.headerBlock());
     const size = capture.size;
     const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, size + received.length) };
     const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores });
     const verdict = decide({
-      direction: session.direction, hits: content.hits, tempfail: content.tempfail, tempfailReply: content.tempfailReply,
+      direction: session.direction, hits: [...policyHits(session), ...content.hits], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
       onVirus: avPolicy(config.antivirus, session.direction).onVirus,
     });

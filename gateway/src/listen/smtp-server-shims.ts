@@ -15,8 +15,12 @@
  *    (Postfix's smtpd_tls_auth_only). smtp-server lists it anyway and answers 538 to the AUTH
  *    command, so a client using an initial response (AUTH PLAIN <credentials>) had already
  *    sent the password in the clear. Same condition as smtp-server's handler_AUTH refusal.
+ * 4. Error limits (issue 5, policy.hygiene): after `maxErrors` replies of 4xx/5xx in one session
+ *    (Postfix's smtpd_hard_error_limit), or `maxUnknownCommands` unknown commands (smtp-server's
+ *    own limit is a fixed 10), the session gets 421 and is closed.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { REPLIES, replyText } from '../core/index.js';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 let installed = false;
@@ -26,7 +30,9 @@ interface ConnectionInternals {
   init(): void;
   connectionReady(): void;
   _setListeners(cb: () => void): void;
-  _server: { options: { maxClients?: number; greetDelayMs?: number; hideSTARTTLS?: boolean; allowInsecureAuth?: boolean }; connections: Set<unknown> };
+  _server: { options: { maxClients?: number; greetDelayMs?: number; hideSTARTTLS?: boolean; allowInsecureAuth?: boolean; maxErrors?: number; maxUnknownCommands?: number }; connections: Set<unknown> };
+  _tuxhatErrors?: number;
+  _tuxhatUnknown?: number;
   _isSupported(command: string): boolean;
   secure: boolean;
   name: string;
@@ -39,6 +45,19 @@ export function installSmtpServerShims(warn: (msg: string) => void): void {
 
   const send = proto.send;
   proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
+    if (code >= 400 && code !== 421) {
+      const o = this._server.options;
+      if (code === 500 && data === 'Error: command not recognized' && o.maxUnknownCommands) {
+        this._tuxhatUnknown = (this._tuxhatUnknown ?? 0) + 1;
+        if (this._tuxhatUnknown >= o.maxUnknownCommands) return send.call(this, REPLIES.TOO_MANY_UNKNOWN_COMMANDS.code, replyText('TOO_MANY_UNKNOWN_COMMANDS'), false);
+      }
+      this._tuxhatErrors = (this._tuxhatErrors ?? 0) + 1;
+      if (o.maxErrors && this._tuxhatErrors >= o.maxErrors) {
+        if (typeof data === 'string' && ENHANCED.test(data)) send.call(this, code, data, false);
+        else send.call(this, code, data, context);
+        return send.call(this, REPLIES.TOO_MANY_ERRORS.code, replyText('TOO_MANY_ERRORS'), false);
+      }
+    }
     if (typeof data === 'string' && ENHANCED.test(data)) return send.call(this, code, data, false);
     if (code === 250 && Array.isArray(data) && authNeedsTls(this)) {
       // The EHLO reply (the only multi-line 250): drop "AUTH …" until the session is encrypted.

@@ -1,11 +1,13 @@
 import t from 'tap';
 import { parseConfig } from '../../../gateway/src/config/index.js';
 import { defineCheck, runChecks } from '../../../gateway/src/policy/index.js';
+import type { ResolveFn } from '../../../gateway/src/dns/index.js';
 
 const ctx = {
   config: parseConfig({}),
   session: { id: 's', listener: 'mx', kind: 'mx' as const, direction: 'inbound' as const, clientIp: '192.0.2.1', clientPort: 1, ptr: null, helo: '', tls: null, authUser: null, trustedBy: null },
   envelope: { mailFrom: '', recipients: [], size: 0, bodyType: '7bit' as const, smtpUtf8: false },
+  resolve: (() => Promise.reject(new Error('no DNS'))) as unknown as ResolveFn,
 };
 
 t.test('every check runs; the most severe decision wins; hits are collected', async (t) => {

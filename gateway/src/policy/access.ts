@@ -1,0 +1,234 @@
+/*
+ * policy/access.ts — access lists: who is allowed, denied or scored, at three levels.
+ *
+ * Levels, most specific first: the recipient's own list (users), its domain's (domains), then
+ * global. The first level with a matching allow or deny entry decides (a user's welcome list
+ * beats a global block, a domain's block beats a global allow); score entries of the levels
+ * looked at add up. Within one level a deny beats an allow, and within one list the first
+ * matching entry counts. Lists come from the config and from list files (same layout), read
+ * once per loaded config, so a reload (new workers, new config) reads them again.
+ *
+ * Evaluated at RCPT (like Postfix's smtpd_delay_reject), because the user and domain levels need
+ * the recipient. The verdict is memoised per transaction and recipient, so other checks of the
+ * same phase (DNSBL threshold, greylisting) can ask `accessVerdict()` without a second look-up.
+ */
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP, SocketAddress } from 'node:net';
+import { ConfigError, parseYamlText, type Config } from '../config/index.js';
+import type { Hit, Session } from '../core/index.js';
+import type { ResolveFn } from '../dns/index.js';
+import { splitAddress } from './address.js';
+import { clientDns } from './client-dns.js';
+import { accessFileSchema, type AccessEntry, type AccessFile, type AccessLists } from './config.js';
+import { policyScores } from './scores.js';
+import { transactionMemo } from './session-state.js';
+
+/** The client as matchers see it: the address parsed once per evaluation (BlockList.check on a string builds a SocketAddress every call). */
+export interface ClientKey {
+  readonly ip: SocketAddress;
+  readonly ptr: string | null;
+}
+/** An envelope address as matchers see it: lower case, split once. */
+export interface AddressKey {
+  readonly raw: string;
+  readonly lower: string;
+  readonly domain: string;
+}
+type ClientMatch = (c: ClientKey) => boolean;
+type AddressMatch = (a: AddressKey) => boolean;
+
+export function clientKey(ip: string, ptr: string | null): ClientKey {
+  return { ip: new SocketAddress({ address: ip, family: isIP(ip) === 6 ? 'ipv6' : 'ipv4' }), ptr };
+}
+
+export function addressKey(address: string): AddressKey {
+  const lower = address.toLowerCase();
+  return { raw: address, lower, domain: splitAddress(lower)?.domain ?? '' };
+}
+
+interface CompiledEntry<M> {
+  readonly entry: AccessEntry;
+  readonly test: M;
+}
+
+interface CompiledLevel {
+  readonly clients: CompiledEntry<ClientMatch>[];
+  readonly senders: CompiledEntry<AddressMatch>[];
+  readonly recipients: CompiledEntry<AddressMatch>[];
+  /** Some client entry needs the PTR name (so look it up only then). */
+  readonly needsPtr: boolean;
+}
+
+export interface CompiledAccess {
+  readonly global: CompiledLevel;
+  readonly domains: ReadonlyMap<string, CompiledLevel>;
+  readonly users: ReadonlyMap<string, CompiledLevel>;
+  readonly needsPtr: boolean;
+  readonly empty: boolean;
+}
+
+export interface AccessVerdict {
+  readonly action: 'allow' | 'deny' | 'none';
+  /** Which level and list decided, e.g. "user alice@corp.test senders: *.partner.test". */
+  readonly detail?: string;
+  readonly reply?: string;
+  readonly hits: Hit[];
+}
+
+function regexOf(match: string): RegExp | null {
+  const m = /^\/(.*)\/([imsu]*)$/s.exec(match);
+  return m ? new RegExp(m[1]!, m[2]) : null;
+}
+
+export function compileClient(match: string): { test: ClientMatch; needsPtr: boolean } {
+  const re = regexOf(match);
+  if (re) return { test: (c) => c.ptr !== null && re.test(c.ptr), needsPtr: true };
+  const [ip, bits] = match.split('/');
+  if (ip && isIP(ip)) {
+    const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+    const list = new BlockList();
+    if (bits === undefined) list.addAddress(ip, family);
+    else list.addSubnet(ip, Number(bits), family);
+    return { test: (c) => list.check(c.ip), needsPtr: false };
+  }
+  const name = match.toLowerCase().replace(/\.$/, '');
+  if (name.startsWith('*.') || name.startsWith('.')) {
+    const suffix = name.slice(name.indexOf('.'));
+    return { test: (c) => c.ptr !== null && c.ptr.endsWith(suffix), needsPtr: true };
+  }
+  return { test: (c) => c.ptr === name, needsPtr: true };
+}
+
+export function compileAddress(match: string): AddressMatch {
+  const re = regexOf(match);
+  if (re) return (a) => re.test(a.raw);
+  const m = match.toLowerCase();
+  if (m.endsWith('@')) return (a) => a.lower.startsWith(m);
+  if (m.includes('@')) return (a) => a.lower === m;
+  if (m.startsWith('*.') || m.startsWith('.')) {
+    const suffix = m.slice(m.indexOf('.'));
+    return (a) => a.domain.endsWith(suffix);
+  }
+  return (a) => a.domain === m;
+}
+
+function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
+  let needsPtr = false;
+  const clients: CompiledEntry<ClientMatch>[] = [];
+  for (const l of lists) {
+    for (const entry of l.clients) {
+      const c = compileClient(entry.match);
+      needsPtr ||= c.needsPtr;
+      clients.push({ entry, test: c.test });
+    }
+  }
+  return {
+    clients,
+    senders: lists.flatMap((l) => l.senders.map((entry) => ({ entry, test: compileAddress(entry.match) }))),
+    recipients: lists.flatMap((l) => l.recipients.map((entry) => ({ entry, test: compileAddress(entry.match) }))),
+    needsPtr,
+  };
+}
+
+/** Read a list file (same layout as `policy.access`); errors name FILE:LINE. */
+export function readAccessFile(file: string): AccessFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`${file}: cannot read: ${(err as Error).message}`]);
+  }
+  return parseYamlText(text, file, accessFileSchema);
+}
+
+export function compileAccess(sources: readonly AccessFile[]): CompiledAccess {
+  const level = (pick: (f: AccessFile) => AccessLists | undefined) => compileLevel(sources.map(pick).filter((l): l is AccessLists => l !== undefined));
+  const keys = (pick: (f: AccessFile) => Record<string, AccessLists>) => new Set(sources.flatMap((f) => Object.keys(pick(f))));
+  const domains = new Map([...keys((f) => f.domains)].map((d) => [d, level((f) => f.domains[d])] as const));
+  const users = new Map([...keys((f) => f.users)].map((u) => [u, level((f) => f.users[u])] as const));
+  const global = level((f) => f.global);
+  const all = [global, ...domains.values(), ...users.values()];
+  return {
+    global, domains, users,
+    needsPtr: all.some((l) => l.needsPtr),
+    empty: all.every((l) => l.clients.length + l.senders.length + l.recipients.length === 0),
+  };
+}
+
+const compiled = new WeakMap<Config, CompiledAccess>();
+
+/** The config's lists plus its list files, compiled once per loaded config. */
+export function accessOf(config: Config): CompiledAccess {
+  let c = compiled.get(config);
+  if (!c) {
+    const a = config.policy.access;
+    c = compileAccess([a, ...a.files.map(readAccessFile)]);
+    compiled.set(config, c);
+  }
+  return c;
+}
+
+interface Subject {
+  readonly ip: string;
+  readonly ptr: string | null;
+  readonly sender: string;
+  readonly recipient: string;
+}
+
+/** Decide for one recipient (pure: PTR already looked up). */
+export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdict {
+  const rcpt = s.recipient.toLowerCase();
+  const domain = splitAddress(rcpt)?.domain;
+  const levels: Array<[string, CompiledLevel | undefined]> = [
+    [`user ${rcpt}`, access.users.get(rcpt)],
+    [`domain ${domain ?? '?'}`, domain ? access.domains.get(domain) : undefined],
+    ['global', access.global],
+  ];
+  const scores = policyScores();
+  const hits: Hit[] = [];
+  const client = clientKey(s.ip, s.ptr);
+  const sender = addressKey(s.sender);
+  const recipient = addressKey(s.recipient);
+  for (const [name, level] of levels) {
+    if (!level) continue;
+    const matched: Array<[string, AccessEntry]> = [];
+    const c = level.clients.find((e) => e.test(client));
+    if (c) matched.push(['clients', c.entry]);
+    if (s.sender !== '') {
+      const snd = level.senders.find((e) => e.test(sender));
+      if (snd) matched.push(['senders', snd.entry]);
+    }
+    const r = level.recipients.find((e) => e.test(recipient));
+    if (r) matched.push(['recipients', r.entry]);
+    for (const [list, e] of matched) {
+      if (e.action === 'score') hits.push({ name: 'ACCESS_SCORE', score: e.score ?? scores.score('ACCESS_SCORE'), detail: `${name} ${list}: ${e.match}` });
+    }
+    const deny = matched.find(([, e]) => e.action === 'deny');
+    if (deny) {
+      const detail = `${name} ${deny[0]}: ${deny[1].match}`;
+      return { action: 'deny', detail, ...(deny[1].reply ? { reply: deny[1].reply } : {}), hits: [...hits, scores.hit('ACCESS_DENY', detail)] };
+    }
+    const allow = matched.find(([, e]) => e.action === 'allow');
+    if (allow) {
+      const detail = `${name} ${allow[0]}: ${allow[1].match}`;
+      return { action: 'allow', detail, hits: [...hits, scores.hit('ACCESS_ALLOW', detail)] };
+    }
+  }
+  return { action: 'none', hits };
+}
+
+/**
+ * The access verdict for the recipient being checked, once per transaction and recipient.
+ * Other rcpt checks (DNSBL threshold, greylisting) await this to honour allow entries.
+ */
+export function accessVerdict(ctx: { config: Config; session: Session; envelope: { mailFrom: string }; recipient?: string; resolve: ResolveFn }): Promise<AccessVerdict> {
+  const recipient = ctx.recipient ?? '';
+  // The sender is part of the key: HELO and MAIL checks of the next transaction ask before
+  // MAIL has reset the transaction memo.
+  return transactionMemo(ctx.session, `access:${ctx.envelope.mailFrom.toLowerCase()}\0${recipient.toLowerCase()}`, async () => {
+    const access = accessOf(ctx.config);
+    if (access.empty) return { action: 'none', hits: [] };
+    const ptr = access.needsPtr ? (await clientDns(ctx.session, ctx.resolve)).verified : null;
+    return evaluateAccess(access, { ip: ctx.session.clientIp, ptr, sender: ctx.envelope.mailFrom, recipient });
+  });
+}

@@ -1,0 +1,104 @@
+/*
+ * policy/session-state.ts — what the policy stage remembers about one SMTP session.
+ *
+ * Keyed by the Session object (a WeakMap: nothing to clean up when the session ends). Holds
+ * the hits earned at connect/helo (the session) and at mail/rcpt (the current transaction), so
+ * listen/ can add them to the content hits of the message (policyHits), and memoised lookups
+ * that several checks share (the client's PTR, the DNSBL sum, the access-list verdict of a
+ * recipient) so each is done once per session or transaction, whichever check asks first.
+ */
+import type { Decision, Hit, Session, SmtpPhase } from '../core/index.js';
+
+interface State {
+  connect: Hit[];
+  helo: Hit[];
+  tx: Hit[];
+  /** Session-wide memo (PTR, DNSBL). */
+  memo: Map<string, Promise<unknown>>;
+  /** Per-transaction memo (access verdicts per recipient); reset at MAIL. */
+  txMemo: Map<string, Promise<unknown>>;
+}
+
+const states = new WeakMap<Session, State>();
+
+function stateOf(session: Session): State {
+  let s = states.get(session);
+  if (!s) {
+    s = { connect: [], helo: [], tx: [], memo: new Map(), txMemo: new Map() };
+    states.set(session, s);
+  }
+  return s;
+}
+
+/** Run `fn` once per session for `key`; later callers get the same promise. */
+export function sessionMemo<T>(session: Session, key: string, fn: () => Promise<T>): Promise<T> {
+  const s = stateOf(session);
+  let p = s.memo.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = fn();
+    s.memo.set(key, p);
+  }
+  return p;
+}
+
+/** Run `fn` once per transaction (MAIL FROM … end of DATA) for `key`. */
+export function transactionMemo<T>(session: Session, key: string, fn: () => Promise<T>): Promise<T> {
+  const s = stateOf(session);
+  let p = s.txMemo.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = fn();
+    s.txMemo.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * Remember a phase's hits. MAIL starts a new transaction (its hits and memo are dropped); a
+ * refused recipient's hits are not kept (the message will not go to it). HELO hits are replaced
+ * (the client may greet again).
+ */
+export function recordPhase(session: Session, phase: SmtpPhase, decision: Decision): void {
+  const s = stateOf(session);
+  const hits = decision.hits ?? [];
+  switch (phase) {
+    case 'connect':
+      s.connect.push(...hits);
+      break;
+    case 'helo':
+      s.helo = [...hits];
+      break;
+    case 'mail':
+      s.tx = decision.action === 'accept' ? [...hits] : [];
+      s.txMemo.clear();
+      break;
+    case 'rcpt':
+      if (decision.action === 'accept') s.tx.push(...hits);
+      break;
+    default:
+      break;
+  }
+}
+
+/**
+ * The policy hits of the current transaction (session ones included), once each, for the
+ * verdict: listen/ adds them to the content hits, so DNSBL_SUM, RDNS_*, HELO_* and ACCESS_*
+ * count in the message's score and appear in its verdict record.
+ */
+export function policyHits(session: Session): Hit[] {
+  const s = states.get(session);
+  if (!s) return [];
+  const seen = new Set<string>();
+  const out: Hit[] = [];
+  for (const h of [...s.connect, ...s.helo, ...s.tx]) {
+    const key = `${h.name}\0${h.detail ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(h);
+  }
+  return out;
+}
+
+/** True when an access-list allow entry matched in this session/transaction (for greylisting, content). */
+export function isAllowListed(session: Session): boolean {
+  return policyHits(session).some((h) => h.name === 'ACCESS_ALLOW');
+}
