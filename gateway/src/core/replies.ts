@@ -24,6 +24,9 @@ export const REPLIES = {
   BAD_SENDER_SYNTAX: { code: 553, enhanced: '5.1.7', text: 'Bad sender address syntax' },
   UNKNOWN_DOMAIN: { code: 550, enhanced: '5.1.2', text: 'Recipient domain not handled here' },
   MESSAGE_TOO_BIG: { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed limit' },
+  // A site rule's reject action (rules/); the rule's own text is the detail.
+  RULE_REJECT: { code: 550, enhanced: '5.7.1', text: 'Message rejected by site policy' },
+  RULE_REJECT_TRANSACTION: { code: 554, enhanced: '5.7.1', text: 'Transaction failed: rejected by site policy' },
   // 4xx: we cannot decide safely now; the client keeps the message and retries
   SHUTTING_DOWN: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
   TOO_MANY_CONNECTIONS: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your host' },
@@ -31,6 +34,7 @@ export const REPLIES = {
   TOO_MANY_RECIPIENTS: { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
   LOCAL_ERROR: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
   POLICY_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Temporary failure in policy checks, try again later' },
+  RULE_DEFER: { code: 451, enhanced: '4.7.1', text: 'Message deferred by site policy, try again later' },
   // RFC 7208 §2.6.6 / RFC 7489 §6.6.2 temperror: never pass or reject on a DNS failure.
   AUTH_TEMPFAIL: { code: 451, enhanced: '4.7.0', text: 'Temporary failure in sender authentication, try again later' },
   // 2xx

@@ -22,6 +22,8 @@ import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/in
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
 import { decide } from '../verdict/index.js';
+import { archiveRecipients, isArchiveAddress } from '../rules/archive.js';
+import { holdCopy, notificationEntry, rewriteSpooledBody, runRules, type RulesRuntime } from '../rules/pipeline.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
 import { verifyPassword, type UserDb } from './users.js';
@@ -41,6 +43,8 @@ export interface ListenerDeps {
   readonly dkimKeys?: KeyRing;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
+  /** The rules engine (rules/): its compiled rule set and clock; absent: no rules. */
+  readonly rules?: RulesRuntime;
 }
 
 export interface Listener {
@@ -240,17 +244,37 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     }
     const headers = parseHeaders(capture.headerBlock());
     const size = capture.size;
-    const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, size + received.length) };
+    // What is spooled (Received included); a body transform replaces both.
+    let spooledSize = size + received.length;
+    const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, spooledSize) };
     const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores });
+    let rules = null;
+    if (deps.rules && !content.tempfail) {
+      if (session.direction === 'inbound' && envelope.recipients.some((r) => isArchiveAddress(config, r))) {
+        deps.spool.remove(qid, body);
+        throw new GatewayError('RULE_REJECT', 'archive addresses take no mail from outside');
+      }
+      try {
+        rules = await runRules(deps.rules, config, session, { ...envelope, size }, message, content);
+      } catch (err) {
+        deps.spool.remove(qid, body);
+        log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'rules evaluation failed');
+        throw new GatewayError('LOCAL_ERROR');
+      }
+    }
     const verdict = decide({
       direction: session.direction, hits: content.hits, tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
+      rules, archive: deps.rules ? archiveRecipients(config, session.direction, envelope.mailFrom, envelope.recipients) : [],
     });
     const auth = content.authentication;
     const logFields = {
       qid, sid: session.id, client: session.clientIp, helo: session.helo, tls: session.tls?.protocol ?? null, user: session.authUser, from: envelope.mailFrom, to: envelope.recipients, size, msgid: message.messageId,
       ...(auth ? { spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, arc: auth.arc } : {}),
       score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`),
+      ...(verdict.rules && verdict.rules.length > 0 ? { rules: verdict.rules.map((r) => `${r.rule}: ${r.actions.join(', ')}`) } : {}),
+      ...(verdict.classOfService ? { class: verdict.classOfService } : {}),
+      ...(verdict.detail && verdict.action === 'quarantine' ? { reason: verdict.detail } : {}),
     };
     if (verdict.action === 'reject' || verdict.action === 'defer') {
       deps.spool.remove(qid, body);
@@ -262,6 +286,21 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       deps.spool.remove(qid, body);
       log.info({ event: 'verdict', ...logFields }, 'discarded');
       return qid;
+    }
+    let original: Buffer | null = null;
+    if (verdict.bodyTransforms && verdict.bodyTransforms.length > 0) {
+      // Before DKIM signing, which signs the body as it will go out; spooled before the 250.
+      try {
+        const rw = await rewriteSpooledBody(deps.spool, qid, body, spooledSize, headerValue(headers, 'content-type'), verdict.bodyTransforms, Boolean(verdict.quarantineOriginal));
+        body = rw.body;
+        spooledSize = rw.size;
+        original = rw.original;
+        Object.assign(logFields, rw.applied.length > 0 ? { transforms: rw.applied } : {}, rw.skipped ? { transformsSkipped: rw.skipped } : {});
+      } catch (err) {
+        deps.spool.remove(qid, body);
+        log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'body transform failed');
+        throw storageError(err);
+      }
     }
     let headerEdits = verdict.headerEdits;
     if (session.direction === 'outbound' && (verdict.action === 'deliver' || verdict.action === 'tag') && config.dkim.enabled && deps.dkimKeys && deps.dkimKeys.size > 0) {
@@ -282,18 +321,24 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       }
     }
     const now = Date.now();
+    if (original && verdict.quarantineOriginal) Object.assign(logFields, { quarantineOriginal: verdict.quarantineOriginal.reason });
     const entry: QueueEntry = {
-      qid, state: 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
+      qid, state: verdict.action === 'quarantine' ? 'hold' : 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
       authUser: session.authUser, mailFrom: envelope.mailFrom,
-      recipients: [...envelope.recipients, ...verdict.extraRecipients].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
-      size: size + received.length, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
+      recipients: [...new Set([...(verdict.redirectTo ?? envelope.recipients), ...verdict.extraRecipients])].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
+      size: spooledSize, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
       receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits, isBounce: false, delayWarned: false,
       receipt: receiptOf(logFields),
     };
+    // Extra entries of the rules (the original kept for quarantine, notifications): same durability.
+    const extras: QueueEntry[] = [];
     try {
-      await enqueue(deps.state, entry);
+      if (original && verdict.quarantineOriginal) extras.push(await holdCopy(deps.spool, entry, original, { originalOf: qid, reason: verdict.quarantineOriginal.reason, action: 'quarantine' }));
+      for (const n of verdict.notifications ?? []) extras.push(await notificationEntry(deps.spool, config, entry, n));
+      await Promise.all([entry, ...extras].map((e) => enqueue(deps.state, e)));
     } catch (err) {
       deps.spool.remove(qid, body);
+      for (const e of extras) deps.spool.remove(e.qid, e.body);
       log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'queue commit failed');
       throw err;
     }

@@ -9,6 +9,8 @@
  * nothing is lost, because nothing was answered 250 before its commit.
  */
 import { loadContentScores } from '../content/index.js';
+import { loadRuleSet } from '../rules/load.js';
+import { rulesClock } from '../rules/pipeline.js';
 import { createResolver, type DnsResolver } from '../dns/index.js';
 import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
@@ -60,7 +62,9 @@ export function runWorker(): void {
         const scores = loadContentScores();
         // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued };
+        // Rules once per receiver (the primary validated them before starting this generation).
+        const rules = { set: loadRuleSet(config.rules.dirs), now: rulesClock() };
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, rules };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {
