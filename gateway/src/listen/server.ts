@@ -328,7 +328,8 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       recipients: [...new Set([...(verdict.redirectTo ?? envelope.recipients), ...verdict.extraRecipients])].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
       size: spooledSize, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
       receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits, isBounce: false, delayWarned: false,
-      receipt: receiptOf(logFields),
+      // direction and listener let `tuxhat rules replay` judge who-conditions on the record.
+      receipt: receiptOf({ ...logFields, direction: session.direction, listener: name }),
     };
     // Extra entries of the rules (the original kept for quarantine, notifications): same durability.
     const extras: QueueEntry[] = [];
