@@ -8,9 +8,11 @@
  * called when an enabled rule has a body or attachment condition (rules/load.ts `needs`), so a
  * rule set without them never reads the body back. Runs in receiver workers and the CLI.
  */
+import { Splitter, type MimeNode } from '@zone-eu/mailsplit';
 import PostalMime from 'postal-mime';
 import yauzl from 'yauzl';
-import type { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface AttachmentInfo {
   readonly filename: string;
@@ -29,7 +31,6 @@ export interface MessageContent {
 
 const ZIP_MAX_ENTRIES = 1000;
 const ZIP_MAX_BYTES = 32 * 1024 * 1024;
-const ZIP_TYPES = /^application\/(zip|x-zip|x-zip-compressed|octet-stream)$/i;
 
 export async function readAll(source: Readable, limit: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
@@ -45,7 +46,71 @@ export async function readAll(source: Readable, limit: number): Promise<Buffer |
   return Buffer.concat(chunks);
 }
 
-/** Parse a whole message (bytes already bounded by the caller). */
+/**
+ * Attachments only (names, types, zip listings), without decoding any part but zips: the MIME
+ * structure from mailsplit's Splitter, which passes bodies through as raw chunks. Much cheaper
+ * than a full parse when no rule looks at the text (the default rule set).
+ */
+export async function scanAttachments(raw: Buffer): Promise<MessageContent> {
+  const attachments: AttachmentInfo[] = [];
+  const notes: string[] = [];
+  const zips: Array<{ filename: string; chunks: Buffer[]; node: MimeNode }> = [];
+  let current: { filename: string; chunks: Buffer[]; node: MimeNode } | null = null;
+  await pipeline(Readable.from([raw]), new Splitter({ maxHeadSize: 256 * 1024, ignoreEmbedded: true }), new Writable({
+    objectMode: true,
+    write(chunk: MimeNode | { type: 'body' | 'data'; node: MimeNode; value: Buffer }, _enc, cb) {
+      if (chunk.type === 'node') {
+        const node = chunk as MimeNode;
+        current = null;
+        if (node.root || node.multipart) return cb();
+        const filename = node.filename || '';
+        const isAttachment = node.disposition === 'attachment' || filename !== '' || !/^(text\/(plain|html)|multipart\/)/i.test(node.contentType || 'text/plain');
+        if (!isAttachment) return cb();
+        const contentType = (node.contentType || 'application/octet-stream').toLowerCase();
+        attachments.push({ filename, contentType });
+        if (/\.zip$/i.test(filename) || /^application\/(x-)?zip(-compressed)?$/.test(contentType)) {
+          current = { filename, chunks: [], node };
+          zips.push(current);
+        }
+      } else if (chunk.type === 'body' && current) {
+        current.chunks.push(chunk.value);
+      }
+      cb();
+    },
+  }));
+  for (const z of zips) {
+    const decoded = await decode(z.node, Buffer.concat(z.chunks));
+    await listZip(decoded, z.filename, attachments, notes);
+  }
+  return { text: '', attachments, notes };
+}
+
+async function decode(node: MimeNode, encoded: Buffer): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const decoder = node.getDecoder();
+  decoder.on('data', (c: Buffer) => out.push(c));
+  await new Promise<void>((resolve, reject) => {
+    decoder.once('end', resolve);
+    decoder.once('error', reject);
+    decoder.end(encoded);
+  });
+  return Buffer.concat(out);
+}
+
+async function listZip(buf: Buffer, filename: string, attachments: AttachmentInfo[], notes: string[]): Promise<void> {
+  if (buf.length > ZIP_MAX_BYTES) {
+    notes.push(`zip ${filename} not listed: over ${ZIP_MAX_BYTES} bytes`);
+    return;
+  }
+  try {
+    for (const name of await zipNames(buf)) attachments.push({ filename: name, contentType: 'application/octet-stream', inZip: filename });
+  } catch (err) {
+    notes.push(`zip ${filename} not listed: ${(err as Error).message}`);
+    attachments.push({ filename: `${filename}#unreadable`, contentType: 'application/x-unreadable-zip', inZip: filename });
+  }
+}
+
+/** Parse a whole message, text included (bytes already bounded by the caller). */
 export async function parseContent(raw: Buffer): Promise<MessageContent> {
   const email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
   const notes: string[] = [];
@@ -53,20 +118,7 @@ export async function parseContent(raw: Buffer): Promise<MessageContent> {
   for (const a of email.attachments) {
     const filename = a.filename ?? '';
     attachments.push({ filename, contentType: a.mimeType.toLowerCase() });
-    const isZip = /\.zip$/i.test(filename) || /zip/i.test(a.mimeType);
-    if (isZip && ZIP_TYPES.test(a.mimeType) || /\.zip$/i.test(filename)) {
-      const buf = Buffer.from(a.content as ArrayBuffer);
-      if (buf.length > ZIP_MAX_BYTES) {
-        notes.push(`zip ${filename} not listed: over ${ZIP_MAX_BYTES} bytes`);
-        continue;
-      }
-      try {
-        for (const name of await zipNames(buf)) attachments.push({ filename: name, contentType: 'application/octet-stream', inZip: filename });
-      } catch (err) {
-        notes.push(`zip ${filename} not listed: ${(err as Error).message}`);
-        attachments.push({ filename: `${filename}#unreadable`, contentType: 'application/x-unreadable-zip', inZip: filename });
-      }
-    }
+    if (/\.zip$/i.test(filename) || /^application\/(x-)?zip(-compressed)?$/i.test(a.mimeType)) await listZip(Buffer.from(a.content as ArrayBuffer), filename, attachments, notes);
   }
   const html = email.html ? email.html.replace(/<style[\s\S]*?<\/style>|<script[\s\S]*?<\/script>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;/g, ' ') : '';
   return { text: `${email.text ?? ''}\n${html}`, attachments, notes };

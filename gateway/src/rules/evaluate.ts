@@ -14,7 +14,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { BodyTransform, HeaderEdit, Hit, QuarantineOriginalRequest, ReplyKey, RuleHit, RuleNotification } from '../core/index.js';
-import { mayHaveParts, parseContent, readAll, type MessageContent } from './content.js';
+import { mayHaveParts, parseContent, readAll, scanAttachments, type MessageContent } from './content.js';
 import type { CompiledRule, RuleSet } from './load.js';
 import { header, type EvalState, type RuleFacts, type Tri } from './match.js';
 import type { RuleAction } from './schema.js';
@@ -71,7 +71,7 @@ export async function loadRuleContent(set: RuleSet, direction: 'inbound' | 'outb
   if (!needs.text && !mayHaveParts(contentType)) return { text: '', attachments: [], notes: [] };
   const raw = await readAll(open(), maxBytes);
   if (raw === null) return 'too-big';
-  return parseContent(raw);
+  return needs.text ? parseContent(raw) : scanAttachments(raw);
 }
 
 function symbolOf(rule: string): string {
