@@ -165,6 +165,13 @@ t.test('every rule action through the daemon', async (t) => {
   }
   t.equal(originals.length, 1, 'the unmodified original is kept (on hold until the quarantine store takes it)');
 
+  // The journal is not an inbox: mail from outside to the archive address is refused.
+  const c = await SmtpClient.connect(gw.ports.mx!);
+  await c.ehlo('client.test');
+  const toJournal = await c.send({ from: 'x@client.test', to: ['journal@archive.test'], message: makeMessage({ to: 'journal@archive.test' }) });
+  await c.quit();
+  t.equal(toJournal.data?.code, 550, 'archive address refused from outside');
+
   // The discarded message never arrived.
   t.equal((await sink.messages()).filter((x) => x.get('subject') === 'discardme').length, 0);
 
