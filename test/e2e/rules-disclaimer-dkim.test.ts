@@ -115,4 +115,18 @@ t.test('broken rule files: start refused, reload refused with the running rules 
   await c.quit();
   const [m] = await sink.waitForMessages(1, 15_000);
   t.equal(m!.get('x-marked'), 'v1', 'the running rules stayed');
+
+  // Fixed: the reload takes the new rules (hot reload, no restart).
+  writeFileSync(join(site, 'site.yaml'), good.replace('v1', 'v2'));
+  const ok = await admin(gw, ['reload']);
+  t.equal(ok.code, 0, ok.stderr);
+  await waitFor(async () => {
+    const c2 = await SmtpClient.connect(gw.ports.mx!);
+    await c2.ehlo('client.test');
+    await c2.send({ from: 'a@client.test', to: ['bob@corp.test'], message: makeMessage({ to: 'bob@corp.test' }) });
+    await c2.quit();
+    const all = await sink.waitForMessages(1, 15_000);
+    return all.some((x) => x.get('x-marked') === 'v2') || undefined;
+  }, { timeoutMs: 30_000, what: 'a message marked by the reloaded rules' });
+  t.pass('the reloaded rules apply');
 });
