@@ -252,7 +252,9 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     if (deps.rules && !content.tempfail) {
       if (session.direction === 'inbound' && envelope.recipients.some((r) => isArchiveAddress(config, r))) {
         deps.spool.remove(qid, body);
-        throw new GatewayError('RULE_REJECT', 'archive addresses take no mail from outside');
+        const detail = 'archive addresses take no mail from outside';
+        log.info({ event: 'reject', qid: null, rejectedQid: qid, sid: session.id, client: session.clientIp, from: envelope.mailFrom, to: envelope.recipients, response: `${REPLIES.RULE_REJECT.code} ${replyText('RULE_REJECT', detail)}` }, 'reject');
+        throw new GatewayError('RULE_REJECT', detail);
       }
       try {
         rules = await runRules(deps.rules, config, session, { ...envelope, size }, message, content);
