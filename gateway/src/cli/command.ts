@@ -17,6 +17,16 @@ export interface Options {
   readonly selector?: string;
   readonly algorithm?: string;
   readonly dir?: string;
+  /** rules test / replay (cli/rules-commands.ts). */
+  readonly from?: string;
+  readonly to?: string;
+  readonly ip?: string;
+  readonly direction?: string;
+  readonly user?: string;
+  readonly listener?: string;
+  readonly at?: string;
+  readonly since?: string;
+  readonly rules?: string;
   readonly help?: boolean;
   readonly version?: boolean;
 }

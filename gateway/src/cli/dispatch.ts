@@ -31,6 +31,7 @@ const users = () => import('./user-commands.js');
 const daemon = () => import('./run-command.js');
 const dkim = () => import('./dkim-commands.js');
 const quarantine = () => import('./quarantine-commands.js');
+const rules = () => import('./rules-commands.js');
 
 const OPTION_SPEC = {
   config: { type: 'string', short: 'c' },
@@ -42,6 +43,15 @@ const OPTION_SPEC = {
   selector: { type: 'string' },
   algorithm: { type: 'string' },
   dir: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  ip: { type: 'string' },
+  direction: { type: 'string' },
+  user: { type: 'string' },
+  listener: { type: 'string' },
+  at: { type: 'string' },
+  since: { type: 'string' },
+  rules: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -56,6 +66,10 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['    --selector S', 'dkim keygen: the DKIM selector (default sYYYYMM plus rsa or ed)'],
   ['    --algorithm A', 'dkim keygen: rsa (2048 bit, the default) or ed25519'],
   ['    --dir DIR', 'dkim keygen: the keys directory (default: dkim.keysDir of the config)'],
+  ['    --rules FILE', 'rules: also this rule file (replay: only this file)'],
+  ['    --from, --to, --ip', 'rules test: envelope sender, recipients (comma-separated), client IP'],
+  ['    --direction in|out', 'rules test: the direction (default in); also --user, --listener, --at ISO-TIME'],
+  ['    --since AGE', 'rules replay: how far back, e.g. 7d, 24h (default 7d)'],
   ['-h, --help', 'show this help'],
   ['-V, --version', 'show the version'],
 ];
@@ -91,6 +105,9 @@ const COMMANDS: readonly Command[] = [
   { words: ['quarantine', 'release'], synopsis: 'QID [RECIPIENT...]', summary: 'deliver a quarantined message to its (or the given) held recipients', minArgs: 1, maxArgs: 1000, options: [...ADMIN, 'json'], run: lazy(quarantine, 'quarantineReleaseCommand') },
   { words: ['quarantine', 'delete'], synopsis: 'QID [RECIPIENT...]', summary: 'delete a quarantined message (for the given recipients)', minArgs: 1, maxArgs: 1000, options: [...ADMIN, 'json'], run: lazy(quarantine, 'quarantineDeleteCommand') },
   { words: ['dkim', 'keygen'], synopsis: 'DOMAIN', summary: 'create a DKIM signing key and print its DNS TXT record', minArgs: 1, maxArgs: 1, options: ['config', 'selector', 'algorithm', 'dir'], run: lazy(dkim, 'dkimKeygenCommand') },
+  { words: ['rules', 'check'], synopsis: '', summary: 'validate the rule files (rules.dirs of the config)', minArgs: 0, maxArgs: 0, options: ['config', 'rules', 'json'], run: lazy(rules, 'rulesCheckCommand') },
+  { words: ['rules', 'test'], synopsis: 'MESSAGE', summary: 'which rules match a message file and what they would do (sends nothing)', minArgs: 1, maxArgs: 1, options: ['config', 'rules', 'from', 'to', 'ip', 'direction', 'user', 'listener', 'at'], run: lazy(rules, 'rulesTestCommand') },
+  { words: ['rules', 'replay'], synopsis: '', summary: 'how many past messages (verdict records) the rules would match', minArgs: 0, maxArgs: 0, options: ['config', 'rules', 'since', 'json'], run: lazy(rules, 'rulesReplayCommand') },
   { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
   { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },
   { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceCheckCommand') },

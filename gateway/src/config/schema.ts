@@ -259,6 +259,36 @@ export const configSchema = z.object({
   }).strict().prefault({}),
   /** Session policy: access lists, DNSBL/DNSWL, protocol hygiene, recipient/sender verification (policy/config.ts). */
   policy: policySchema.prefault({}),
+  /** The rules engine (rules/, docs/rules.md). */
+  rules: z.object({
+    /**
+     * Rule directories, read in order (a rule named like an earlier one replaces it). `builtin`
+     * is the shipped rules/ (every folder but scores/); a missing directory is empty.
+     */
+    dirs: z.array(z.string().min(1)).default(['builtin', '/etc/tuxhat/rules']),
+    /** Bodies larger than this are not parsed for body/attachment conditions (those rules are skipped, and say so). */
+    maxParseBytes: z.number().int().min(1024).default(10 * 1024 * 1024),
+    /**
+     * Organisation-wide disclaimer on outbound mail, by sender domain (envelope sender, or the
+     * From domain when the envelope sender is empty), added before DKIM signing.
+     */
+    disclaimers: z.record(domainName, z.object({ text: z.string().min(1), html: z.string().min(1).optional() }).strict()).default({}),
+  }).strict().prefault({}),
+  /**
+   * Archive-all (journaling): every accepted message gets an extra recipient, delivered by its own
+   * route (give the archive domain a maildir or smtp route under `domains`), without changing
+   * delivery to the real recipients. Empty: no archive.
+   */
+  archive: z.object({
+    inbound: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address').optional(),
+    outbound: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address').optional(),
+    /** Per organisation domain (recipient domain inbound, sender domain outbound). */
+    domains: z.record(domainName, z.object({
+      address: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address'),
+      /** Only this direction (default both). */
+      direction: z.enum(['inbound', 'outbound']).optional(),
+    }).strict()).default({}),
+  }).strict().prefault({}),
 }).strict().superRefine((c, ctx) => {
   const seen = new Map<string, string>();
   for (const [name, l] of Object.entries(c.listeners)) {

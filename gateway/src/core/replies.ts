@@ -35,6 +35,9 @@ export const REPLIES = {
   SENDER_DOMAIN_UNKNOWN: { code: 550, enhanced: '5.1.8', text: 'Sender address rejected: Domain not found' },
   SENDER_UNDELIVERABLE: { code: 550, enhanced: '5.1.7', text: 'Sender address rejected: undeliverable address' },
   SMUGGLING_REJECT: { code: 550, enhanced: '5.5.2', text: 'Message rejected: bare <LF> or <CR> in DATA (RFC 5321 2.3.8)' },
+  // A site rule's reject action (rules/); the rule's own text is the detail.
+  RULE_REJECT: { code: 550, enhanced: '5.7.1', text: 'Message rejected by site policy' },
+  RULE_REJECT_TRANSACTION: { code: 554, enhanced: '5.7.1', text: 'Transaction failed: rejected by site policy' },
   // 4xx: we cannot decide safely now; the client keeps the message and retries
   SHUTTING_DOWN: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
   TOO_MANY_CONNECTIONS: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your host' },
@@ -47,6 +50,7 @@ export const REPLIES = {
   SENDER_CALLOUT_TEMPFAIL: { code: 450, enhanced: '4.1.7', text: 'Sender address verification failed: the sender domain cannot be asked, try again later' },
   LOCAL_ERROR: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
   POLICY_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Temporary failure in policy checks, try again later' },
+  RULE_DEFER: { code: 451, enhanced: '4.7.1', text: 'Message deferred by site policy, try again later' },
   // RFC 7208 §2.6.6 / RFC 7489 §6.6.2 temperror: never pass or reject on a DNS failure.
   AUTH_TEMPFAIL: { code: 451, enhanced: '4.7.0', text: 'Temporary failure in sender authentication, try again later' },
   // clamd down, slow, or the message too large for it: never pass unscanned mail (fail safe).

@@ -106,6 +106,65 @@ export interface Verdict {
   readonly detail?: string;
   readonly headerEdits: readonly HeaderEdit[];
   readonly extraRecipients: readonly string[];
+  /** Rules that matched (rules/), in evaluation order, with the actions they contributed. */
+  readonly rules?: readonly RuleHit[];
+  /**
+   * Body rewrites (disclaimer, attachment stripping) to apply before DKIM signing; the rewritten
+   * body is spooled (and fsync'd) in place of the original before the 250.
+   */
+  readonly bodyTransforms?: readonly BodyTransform[];
+  /**
+   * Hand-off to the quarantine store: a rule stripped attachments and the unmodified original
+   * must be kept there (the stored copy is the spooled original, before any body transform).
+   */
+  readonly quarantineOriginal?: QuarantineOriginalRequest;
+  /** The class of service a rule selected (verdict/class-of-service.ts names the classes). */
+  readonly classOfService?: string;
+  /** Envelope recipients that replace the original ones (a rule's redirect action). */
+  readonly redirectTo?: readonly string[];
+  /** Notification messages a rule asked for, already rendered (macros expanded). */
+  readonly notifications?: readonly RuleNotification[];
+}
+
+/** One matched rule in the verdict record and `tuxhat trace`. */
+export interface RuleHit {
+  readonly rule: string;
+  readonly file: string;
+  readonly actions: readonly string[];
+}
+
+/** A body rewrite a rule asked for (rules/transform.ts applies them). */
+export type BodyTransform =
+  | {
+    readonly op: 'disclaimer';
+    /** Appended to the first text/plain body part. */
+    readonly text: string;
+    /** Inserted before </body> of the first text/html part (escaped `text` in <pre> when unset). */
+    readonly html?: string;
+    /** Skip the message when this marker is already in the body (a reply quoting our disclaimer). */
+    readonly marker?: string;
+    readonly rule: string;
+  }
+  | {
+    readonly op: 'strip-attachments';
+    /** RegExp sources (case-insensitive) on file names / content types; both empty: every attachment. */
+    readonly names: readonly string[];
+    readonly types: readonly string[];
+    /** Text of the part that replaces each removed attachment ({{filename}} expanded). */
+    readonly note: string;
+    readonly rule: string;
+  };
+
+export interface QuarantineOriginalRequest {
+  readonly reason: string;
+  readonly rules: readonly string[];
+}
+
+export interface RuleNotification {
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly rule: string;
 }
 
 /** Final or intermediate outcome of one delivery attempt to one recipient. */

@@ -25,6 +25,8 @@ import { decide } from '../verdict/index.js';
 import { avLogValue, avPolicy } from '../content/checks/antivirus.js';
 import type { QuarantineStore } from '../quarantine/index.js';
 import { alertPostmaster } from './virus-alert.js';
+import { archiveRecipients, isArchiveAddress } from '../rules/archive.js';
+import { notificationEntry, rewriteSpooledBody, runRules, type RulesRuntime } from '../rules/pipeline.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
 import { verifyPassword, type UserDb } from './users.js';
@@ -46,6 +48,8 @@ export interface ListenerDeps {
   readonly notifyQueued: () => void;
   /** Where a `quarantine` verdict stores the message instead of queueing it. */
   readonly quarantine?: QuarantineStore;
+  /** The rules engine (rules/): its compiled rule set and clock; absent: no rules. */
+  readonly rules?: RulesRuntime;
 }
 
 export interface Listener {
@@ -257,12 +261,31 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     }
     const headers = parseHeaders(capture.headerBlock());
     const size = capture.size;
-    const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, size + received.length) };
+    // What is spooled (Received included); a body transform replaces both.
+    let spooledSize = size + received.length;
+    const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, spooledSize) };
     const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores });
+    let rules = null;
+    if (deps.rules && !content.tempfail) {
+      if (session.direction === 'inbound' && envelope.recipients.some((r) => isArchiveAddress(config, r))) {
+        deps.spool.remove(qid, body);
+        const detail = 'archive addresses take no mail from outside';
+        log.info({ event: 'reject', qid: null, rejectedQid: qid, sid: session.id, client: session.clientIp, from: envelope.mailFrom, to: envelope.recipients, response: `${REPLIES.RULE_REJECT.code} ${replyText('RULE_REJECT', detail)}` }, 'reject');
+        throw new GatewayError('RULE_REJECT', detail);
+      }
+      try {
+        rules = await runRules(deps.rules, config, session, { ...envelope, size }, message, content);
+      } catch (err) {
+        deps.spool.remove(qid, body);
+        log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'rules evaluation failed');
+        throw new GatewayError('LOCAL_ERROR');
+      }
+    }
     const verdict = decide({
       direction: session.direction, hits: [...policyHits(session), ...content.hits], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
       onVirus: avPolicy(config.antivirus, session.direction).onVirus,
+      rules, archive: deps.rules ? archiveRecipients(config, session.direction, envelope.mailFrom, envelope.recipients) : [],
     });
     const auth = content.authentication;
     const logFields = {
@@ -270,6 +293,9 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       ...(auth ? { spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, arc: auth.arc } : {}),
       av: avLogValue(verdict.hits, config),
       score: verdict.score, action: verdict.action, symbols: verdict.hits.map((h) => `${h.name}(${h.score})`),
+      ...(verdict.rules && verdict.rules.length > 0 ? { rules: verdict.rules.map((r) => `${r.rule}: ${r.actions.join(', ')}`) } : {}),
+      ...(verdict.classOfService ? { class: verdict.classOfService } : {}),
+      ...(verdict.detail && verdict.action === 'quarantine' ? { reason: verdict.detail } : {}),
     };
     const virus = verdict.hits.find((h) => h.name === 'AV_VIRUS');
     const alert = (outcome: 'rejected' | 'quarantined') => (virus && session.direction === 'outbound'
@@ -305,6 +331,21 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       await alert('quarantined');
       return qid;
     }
+    let original: Buffer | null = null;
+    if (verdict.bodyTransforms && verdict.bodyTransforms.length > 0) {
+      // Before DKIM signing, which signs the body as it will go out; spooled before the 250.
+      try {
+        const rw = await rewriteSpooledBody(deps.spool, qid, body, spooledSize, headerValue(headers, 'content-type'), verdict.bodyTransforms, Boolean(verdict.quarantineOriginal));
+        body = rw.body;
+        spooledSize = rw.size;
+        original = rw.original;
+        Object.assign(logFields, rw.applied.length > 0 ? { transforms: rw.applied } : {}, rw.skipped ? { transformsSkipped: rw.skipped } : {});
+      } catch (err) {
+        deps.spool.remove(qid, body);
+        log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'body transform failed');
+        throw storageError(err);
+      }
+    }
     let headerEdits = verdict.headerEdits;
     if (session.direction === 'outbound' && (verdict.action === 'deliver' || verdict.action === 'tag') && config.dkim.enabled && deps.dkimKeys && deps.dkimKeys.size > 0) {
       // Sign the bytes as they will go out (the verdict's edits applied); the signatures are
@@ -324,18 +365,35 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       }
     }
     const now = Date.now();
+    // The original a body transform replaced is kept in quarantine under its own qid.
+    const originalQid = original && verdict.quarantineOriginal ? newQid() : null;
+    if (originalQid && verdict.quarantineOriginal) Object.assign(logFields, { quarantineOriginal: verdict.quarantineOriginal.reason, quarantinedOriginal: originalQid });
     const entry: QueueEntry = {
       qid, state: 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
       authUser: session.authUser, mailFrom: envelope.mailFrom,
-      recipients: [...envelope.recipients, ...verdict.extraRecipients].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
-      size: size + received.length, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
+      recipients: [...new Set([...(verdict.redirectTo ?? envelope.recipients), ...verdict.extraRecipients])].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
+      size: spooledSize, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
       receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits, isBounce: false, delayWarned: false,
-      receipt: receiptOf(logFields),
+      // direction and listener let `tuxhat rules replay` judge who-conditions on the record.
+      receipt: receiptOf({ ...logFields, direction: session.direction, listener: name }),
     };
+    // Extra entries of the rules (notifications) and the original a body transform replaced
+    // (kept in quarantine under its own qid): durable before the 250, like the entry.
+    const extras: QueueEntry[] = [];
     try {
-      await enqueue(deps.state, entry);
+      if (original && originalQid && verdict.quarantineOriginal) {
+        if (!deps.quarantine) throw new Error('no quarantine store in this process');
+        await deps.quarantine.put({
+          qid: originalQid, direction: session.direction, envelope, recipients: envelope.recipients,
+          reason: verdict.quarantineOriginal.reason, verdict: receiptOf({ ...logFields, originalOf: qid }),
+          body: original, messageId: message.messageId, subject: headerValue(headers, 'subject'),
+        });
+      }
+      for (const n of verdict.notifications ?? []) extras.push(await notificationEntry(deps.spool, config, entry, n));
+      await Promise.all([entry, ...extras].map((e) => enqueue(deps.state, e)));
     } catch (err) {
       deps.spool.remove(qid, body);
+      for (const e of extras) deps.spool.remove(e.qid, e.body);
       log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'queue commit failed');
       throw err;
     }

@@ -19,6 +19,8 @@ export async function run(opts: { configFile: string | null }): Promise<void> {
   let config;
   try {
     config = opts.configFile ? loadConfigFile(opts.configFile) : parseConfig({});
+    // Rule files are checked here too: a broken one stops the start like a broken config.
+    (await import('../rules/load.js')).loadRuleSet(config.rules.dirs);
   } catch (err) {
     if (err instanceof ConfigError || (err as Error).name === 'ConfigError') {
       process.stderr.write(`tuxhat: ${(err as Error).message}\n`);

@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createAdminServer, summarize, type AdminBackend } from '../admin/index.js';
 import { loadConfigFile, type Config } from '../config/index.js';
+import { loadRuleSet } from '../rules/load.js';
 import type { QueueState } from '../core/index.js';
 import { createRouter, createTransports } from '../deliver/index.js';
 import { createResolver } from '../dns/index.js';
@@ -178,6 +179,8 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     let next: Config;
     try {
       next = loadConfigFile(configFile);
+      // A broken rule file refuses the reload like a broken config: the running rules stay.
+      loadRuleSet(next.rules.dirs);
     } catch (err) {
       log.error({ event: 'reload', ok: false, err: (err as Error).message }, 'reload refused: the running configuration stays');
       return { ok: false, error: (err as Error).message };

@@ -9,6 +9,8 @@
  * nothing is lost, because nothing was answered 250 before its commit.
  */
 import { loadContentScores } from '../content/index.js';
+import { loadRuleSet } from '../rules/load.js';
+import { rulesClock } from '../rules/pipeline.js';
 import { createResolver, type DnsResolver } from '../dns/index.js';
 import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
@@ -66,7 +68,9 @@ export function runWorker(): void {
         // Decides antivirus 'auto' for this process now, so a clamd stopping later means 451, not off.
         const av = antivirusStartupMessage(config.antivirus);
         log.debug({ event: 'startup', antivirus: av.active }, av.message);
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine };
+        // Rules once per receiver (the primary validated them before starting this generation).
+        const rules = { set: loadRuleSet(config.rules.dirs), now: rulesClock() };
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {

@@ -10,6 +10,7 @@
  * (stored by quarantine/ instead of queued) when antivirus.onVirus says so for the direction.
  */
 import type { AuthenticationOutcome, Direction, HeaderEdit, Hit, ReplyKey, Verdict } from '../core/index.js';
+import type { RulesOutcome } from '../rules/evaluate.js';
 
 export interface VerdictInput {
   readonly direction: Direction;
@@ -24,12 +25,56 @@ export interface VerdictInput {
   readonly dmarcReject?: 'reject' | 'tag';
   /** antivirus.onVirus for the message's direction (content/checks/antivirus.ts avPolicy). */
   readonly onVirus?: 'reject' | 'quarantine';
+  /** What the rules engine decided (rules/evaluate.ts); applied after the checks' own outcome. */
+  readonly rules?: RulesOutcome | null;
+  /** Archive-all recipients (rules/archive.ts), added to every accepted message. */
+  readonly archive?: readonly string[];
 }
 
 /** The header a DMARC policy we did not enforce in the session leaves for the mailbox side. */
 export const DMARC_TAG_HEADER = 'X-TuxHat-DMARC';
 
 export function decide(input: VerdictInput): Verdict {
+  const rules = input.rules ?? null;
+  const verdict = decideChecks(rules && rules.hits.length > 0 ? { ...input, hits: [...input.hits, ...rules.hits] } : input);
+  if (!rules) return withArchive(verdict, input.archive);
+  return withArchive(applyRules(verdict, rules), input.archive);
+}
+
+/** The archive copy goes with every message we accept (not with a reject, defer or discard). */
+function withArchive(v: Verdict, archive: readonly string[] | undefined): Verdict {
+  if (!archive || archive.length === 0 || v.action === 'reject' || v.action === 'defer' || v.action === 'discard') return v;
+  return { ...v, extraRecipients: [...v.extraRecipients, ...archive.filter((a) => !v.extraRecipients.includes(a))] };
+}
+
+/**
+ * The rules' actions on top of the checks' verdict. A defer or a DMARC reject stands (a rule
+ * cannot pass what could not be judged, nor override DMARC: that has its own overrides);
+ * otherwise a rule's reject > quarantine > discard > accept, and its edits, copies and body
+ * transforms are carried along.
+ */
+function applyRules(v: Verdict, r: RulesOutcome): Verdict {
+  const record = { rules: r.matched };
+  if (v.action === 'defer' || v.action === 'reject') return { ...v, ...record };
+  if (r.final === 'reject' && r.reject) {
+    return { ...v, ...record, action: r.reject.reply === 'RULE_DEFER' ? 'defer' : 'reject', reply: r.reject.reply, ...(r.reject.text ? { detail: r.reject.text } : {}), headerEdits: [] };
+  }
+  if (r.final === 'discard') return { ...v, ...record, action: 'discard', headerEdits: [] };
+  const action = r.final === 'quarantine' ? 'quarantine' : r.final === 'accept' ? 'deliver' : v.action;
+  return {
+    ...v, ...record, action,
+    ...(r.final === 'quarantine' && r.quarantineReason ? { detail: r.quarantineReason } : {}),
+    headerEdits: [...v.headerEdits, ...r.headerEdits],
+    extraRecipients: [...v.extraRecipients, ...r.bcc],
+    ...(r.bodyTransforms.length > 0 ? { bodyTransforms: r.bodyTransforms } : {}),
+    ...(r.quarantineOriginal ? { quarantineOriginal: r.quarantineOriginal } : {}),
+    ...(r.classOfService ? { classOfService: r.classOfService } : {}),
+    ...(r.redirect ? { redirectTo: r.redirect } : {}),
+    ...(r.notifications.length > 0 ? { notifications: r.notifications } : {}),
+  };
+}
+
+function decideChecks(input: VerdictInput): Verdict {
   const score = Math.round(input.hits.reduce((sum, h) => sum + h.score, 0) * 100) / 100;
   const base = { score, hits: input.hits, extraRecipients: [] as string[] };
   // A virus is certain, whatever else could not be decided: 554 5.7.1 in the session, or quarantine.
