@@ -10,6 +10,7 @@
  */
 import type { ListenerKind, QueueEntry, QueueState } from '../core/index.js';
 import type { TraceEvent } from '../state/index.js';
+import type { PolicyStateAdmin } from './policy-state-routes.js';
 
 export interface ListenerStatus {
   readonly name: string;
@@ -79,6 +80,8 @@ export interface AdminBackend {
   reload(): Promise<ReloadResult>;
   /** Prometheus text exposition format 0.0.4. */
   metrics(): Promise<string>;
+  /** Reputation and greylist (issue 5); absent: those routes answer 404. */
+  readonly policyState?: PolicyStateAdmin;
 }
 
 /** The summary of an entry, for backends that keep whole entries (queue/ can use this as is). */

@@ -17,11 +17,13 @@
  *   GET    /trace/:qid             → { qid, events: TraceEvent[] }
  *   POST   /reload                 → { ok: true } | 422 { ok: false, error }
  *   GET    /metrics                → text/plain (Prometheus 0.0.4)
+ *   /reputation/…, /greylist…         → admin/policy-state-routes.ts
  * Errors are { error: "one clear sentence" }: 400 bad input, 404 unknown route or queue id,
  * 405 wrong method (with Allow), 409 a move the entry's state does not allow.
  */
 import { QID_PATTERN, QUEUE_STATES, type QueueState } from '../core/index.js';
 import type { AdminBackend } from './backend.js';
+import { handlePolicyStateRequest } from './policy-state-routes.js';
 
 export type AdminResponse =
   | { readonly status: number; readonly json: unknown; readonly allow?: string }
@@ -135,6 +137,10 @@ export async function handleAdminRequest(backend: AdminBackend, method: string, 
     segments = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
   } catch {
     return fail(400, 'malformed path');
+  }
+  if (backend.policyState) {
+    const r = await handlePolicyStateRequest(backend.policyState, method, url.pathname, segments);
+    if (r) return r;
   }
   let badQid: string | null = null;
   for (const route of ROUTES) {

@@ -9,6 +9,7 @@
  */
 import type { Config } from '../config/index.js';
 import { SMTP_PHASES, type Decision, type Envelope, type Hit, type Session, type SmtpPhase } from '../core/index.js';
+import type { StateEnvs } from '../state/index.js';
 
 export interface PolicyContext {
   readonly config: Config;
@@ -16,6 +17,8 @@ export interface PolicyContext {
   readonly envelope: Envelope;
   /** The recipient being checked (rcpt phase only). */
   readonly recipient?: string;
+  /** The shared LMDB environments (reputation, greylist and rate counters live in the cache one); absent in some unit tests. */
+  readonly state?: StateEnvs;
 }
 
 export interface Check {

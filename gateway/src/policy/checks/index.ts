@@ -2,5 +2,8 @@
 import type { Check } from '../check.js';
 import { relayAccess } from './relay-access.js';
 import { senderAccess } from './sender-access.js';
+import { greylist } from './greylist.js';
+import { rateLimitMail, rateLimitRcpt } from './rate-limit.js';
+import { reputation } from './reputation.js';
 
-export const CHECKS: readonly Check[] = [senderAccess, relayAccess];
+export const CHECKS: readonly Check[] = [senderAccess, relayAccess, reputation, rateLimitMail, rateLimitRcpt, greylist];
