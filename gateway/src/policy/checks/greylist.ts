@@ -13,6 +13,7 @@ import type { Config } from '../../config/index.js';
 import type { Decision, Hit, Session } from '../../core/index.js';
 import { GreylistStore, maskedNetwork, policyStores, type GreylistResult, type PolicyStores } from '../../state/index.js';
 import { defineCheck } from '../check.js';
+import { splitAddress } from '../address.js';
 import { clientKey, look, senderDomainKey } from './reputation-view.js';
 
 const skipLists = new WeakMap<readonly string[], BlockList>();
@@ -65,6 +66,9 @@ export const greylist = defineCheck({
   timeoutMs: 1000,
   run({ config, session, envelope, recipient, state }): Decision | Hit[] {
     if (!state || !recipient || config.greylisting.atRcpt === 'off' || !greylistable(config, session)) return [];
+    // Checks of a phase run side by side: no triplet for a recipient relay_access refuses.
+    const domain = splitAddress(recipient)?.domain;
+    if (!domain || !Object.hasOwn(config.domains, domain)) return [];
     const stores = policyStores(state);
     const rep = config.reputation.enabled ? look(stores.reputation, config, 'ip', clientKey(config, session.clientIp)).cls : 'unknown';
     if (rep === 'good' || goodReputation(stores, config, session, envelope.mailFrom)) return [];
