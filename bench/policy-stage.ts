@@ -6,7 +6,8 @@
  * For N recipients it times the mail + rcpt phases of the real check list (policy/checks) twice:
  * "off" (greylisting and reputation disabled, no rate limits: the checks that were there
  * before) and "on" (reputation on, 4 inbound rate keys × 2 windows, greylisting at RCPT for
- * every client without good reputation, every triplet already known: warm). Also the after-DATA
+ * every client without good reputation, every triplet already known: warm), and "defaults" (the
+ * shipped configuration: reputation on, greylisting only for bad clients, no limits). Also the after-DATA
  * part per message (reputation symbols, greylist/rate decision, learning from the verdict).
  * Prints p50/p99 per recipient. Run: npx tsc -p bench/tsconfig.json && node dist/bench/policy-stage.js [N]
  */
@@ -28,6 +29,8 @@ const on = configSchema.parse({
   greylisting: { atRcpt: 'unknown' },
   rateLimits: { inbound: { clientIp: windows, sender: windows, senderDomain: windows, user: windows } },
 });
+/** The shipped defaults (what `npm run bench` runs with): reputation on, greylisting of bad clients only, no rate limits. */
+const defaults = configSchema.parse({ domains: { 'corp.test': { route: { transport: 'maildir', path: '/tmp/x' } } } });
 const off = configSchema.parse({
   domains: { 'corp.test': { route: { transport: 'maildir', path: '/tmp/x' } } },
   greylisting: { enabled: false }, reputation: { enabled: false },
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < N; i++) await checkPhase('rcpt', { config: on, session: session(i), envelope: envelope(i), recipient: rcptOf(i), state });
   await policyStores(state).greylist.release(() => true, on.greylisting.lifetimeMs);
 
-  for (const [name, config] of [['off', off], ['on', on], ['off', off], ['on', on]] as const) {
+  for (const [name, config] of [['off', off], ['defaults', defaults], ['on', on], ['off', off], ['defaults', defaults], ['on', on]] as const) {
     const times: number[] = [];
     let deferred = 0;
     for (let i = 0; i < N; i++) {
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
       times.push(performance.now() - t0);
       if (m.action !== 'accept' || r.action !== 'accept') deferred++;
     }
-    process.stdout.write(`mail+rcpt, 1 recipient, checks ${name.padEnd(3)}: ${fmt(times)}  (not accepted: ${deferred})\n`);
+    process.stdout.write(`mail+rcpt, 1 recipient, checks ${name.padEnd(8)}: ${fmt(times)}  (not accepted: ${deferred})\n`);
   }
 
   const verdict: Verdict = { action: 'deliver', score: 0, hits: [], headerEdits: [], extraRecipients: [] };

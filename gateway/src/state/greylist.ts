@@ -48,6 +48,9 @@ export class GreylistStore {
 
   /** Judge several triplets (one per recipient) in one transaction; each result in order. */
   check(triplets: readonly Triplet[], t: GreylistTimes, now = Date.now()): GreylistResult[] {
+    // The common case, a known triplet refreshed within the last hour, needs no write transaction.
+    const fresh = (e: GreylistEntry | undefined) => e !== undefined && e.passed && e.expires >= now + t.lifetimeMs - 3600_000;
+    if (triplets.every((k) => fresh(this.#db.get(k)))) return triplets.map(() => 'known');
     return this.#env.transactionSync(() => triplets.map((k) => {
       const e = this.#db.get(k);
       if (!e || now > e.expires) {
