@@ -106,7 +106,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const err = decisionError(d);
     if (err) rejectLog(session, phase, err, { from: envelope.mailFrom, ...(recipient ? { to: recipient } : {}), ...(d.hits && d.hits.length > 0 ? { symbols: d.hits.map((h) => `${h.name}(${h.score})`) } : {}) });
     // A 5xx teaches the reputation store (issue 5); a 4xx (greylist, rate limit) does not.
-    if (err && err.responseCode >= 500) learn(() => learnFromReject(policyStores(deps.state).reputation, config, session, envelope.mailFrom));
+    if (err && err.responseCode >= 500) learn(() => learnFromReject(policyStores(deps.state).reputation, config, session));
     return err;
   };
 

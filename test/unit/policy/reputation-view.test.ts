@@ -5,8 +5,9 @@
 import t from 'tap';
 import { configSchema } from '../../../gateway/src/config/schema.js';
 import type { AuthenticationOutcome, Verdict } from '../../../gateway/src/core/index.js';
-import { alignedDkimDomain, lessonsOf, reputationScores, symbolsOf, REPUTATION_SYMBOLS } from '../../../gateway/src/policy/checks/reputation-view.js';
-import { zeroCounts } from '../../../gateway/src/state/index.js';
+import { alignedDkimDomain, learnFromReject, learnFromVerdict, lessonsOf, reputationScores, symbolsOf, REPUTATION_SYMBOLS } from '../../../gateway/src/policy/checks/reputation-view.js';
+import { openState, policyStores, zeroCounts } from '../../../gateway/src/state/index.js';
+import type { Session } from '../../../gateway/src/core/index.js';
 
 const config = configSchema.parse({});
 const auth = (o: Partial<AuthenticationOutcome> = {}): AuthenticationOutcome => ({ spf: 'pass', dkim: 'pass', dmarc: 'pass', arc: 'none', fromDomain: 'news.example.com', dmarcPolicy: null, ...o });
@@ -41,4 +42,24 @@ t.test('symbols of a judgement', async (t) => {
   t.same(hits.map((h) => h.name), ['REPUTATION_IP_BAD', 'REPUTATION_DKIM_GOOD'], 'neutral and unknown say nothing');
   t.ok(hits[0]!.score > 0 && hits[1]!.score < 0, 'bad raises, good lowers');
   t.match(hits[0]!.detail, /^192\.0\.2\.0\/24 ham=1\.0 spam=9\.0/);
+});
+
+t.test('learning: a session teaches one reject, for the network only; outbound teaches nothing', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const store = policyStores(st).reputation;
+  const session = (direction: 'inbound' | 'outbound'): Session => ({ id: 'x', listener: 'mx', kind: direction === 'inbound' ? 'mx' : 'submission', direction, clientIp: '198.51.100.20', clientPort: 1, ptr: null, helo: '', tls: null, authUser: null, trustedBy: null });
+  const s1 = session('inbound');
+  for (let i = 0; i < 5; i++) await learnFromReject(store, config, s1);
+  await learnFromReject(store, config, session('inbound'));
+  const day = config.reputation.halfLifeMs;
+  t.equal(Math.round(store.get('ip:198.51.100.0/24', day)!.counts.reject), 2, 'two sessions, two rejects');
+  t.equal(store.get('from:example.com', day), null, 'the sender domain is not blamed');
+  await learnFromVerdict(store, config, session('outbound'), 'a@example.com', verdict(), auth());
+  t.equal(store.get('from:example.com', day), null, 'outbound verdicts teach nothing');
+  await learnFromVerdict(store, config, session('inbound'), 'a@Example.com', verdict({ hits: [{ name: 'DKIM_ALLOW', score: 0, detail: 'example.com:s=x' }] }), auth({ fromDomain: 'example.com' }));
+  t.equal(Math.round(store.get('from:example.com', day)!.counts.ham), 1, 'inbound ham for the sender domain');
+  t.equal(Math.round(store.get('dkim:example.com', day)!.counts.ham), 1, 'and for the aligned DKIM domain');
+  await learnFromVerdict(store, config, session('inbound'), 'a@example.com', verdict({ action: 'defer' }), auth());
+  t.equal(Math.round(store.get('from:example.com', day)!.counts.ham), 1, 'a deferral teaches nothing');
 });

@@ -34,6 +34,15 @@ export type DataStageOutcome =
 
 /** Reputation symbols for the content score (inbound only). */
 export function reputationHits(ctx: DataStageContext, contentHits: readonly Hit[], auth: AuthenticationOutcome | null): Hit[] {
+  try {
+    return reputationHitsOf(ctx, contentHits, auth);
+  } catch {
+    // Reputation only weighs: a cache that cannot be read means no reputation symbols, not a 4xx.
+    return [];
+  }
+}
+
+function reputationHitsOf(ctx: DataStageContext, contentHits: readonly Hit[], auth: AuthenticationOutcome | null): Hit[] {
   const { config, session } = ctx;
   if (!config.reputation.enabled || session.direction !== 'inbound') return [];
   const store = policyStores(ctx.state).reputation;
@@ -47,6 +56,15 @@ export function reputationHits(ctx: DataStageContext, contentHits: readonly Hit[
 }
 
 export function afterVerdict(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): DataStageOutcome {
+  try {
+    return afterVerdictOf(ctx, verdict, auth);
+  } catch (err) {
+    // Cannot check the limits or the greylist (e.g. the cache is full): 4xx, never pass unchecked.
+    return { kind: 'defer', reply: 'LOCAL_ERROR', hits: [{ name: 'POLICY_STATE_TEMPFAIL', score: 0, detail: (err as Error).message }] };
+  }
+}
+
+function afterVerdictOf(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): DataStageOutcome {
   const { config, session } = ctx;
   if (verdict.action !== 'deliver' && verdict.action !== 'tag') return { kind: 'accept', hits: [] };
   const stores = policyStores(ctx.state);

@@ -6,7 +6,7 @@
  * DKIM-aligned domain are looked up and classified (state/reputation.ts classify): good → a
  * negative-score symbol, bad → a positive one, neutral or unknown → nothing. Scores come from
  * rules/scores/reputation.yaml. Write side (learn*): only inbound (mx) mail teaches, outbound
- * mail is our own users'. A verdict counts as virus (AV_VIRUS), spam (rejected, quarantined, or
+ * mail is our own users'. A session 5xx counts once per session, for the network only. A verdict counts as virus (AV_VIRUS), spam (rejected, quarantined, or
  * scoring reputation.spamScore without the reputation symbols themselves, so reputation does
  * not feed on itself) or ham; an SPF or DMARC fail also counts as an authentication failure.
  * Runs in receiver workers.
@@ -92,9 +92,14 @@ export function learnFromVerdict(store: ReputationStore, config: Config, session
   return store.record(keys.filter((k): k is string => k !== null).flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now);
 }
 
-/** A 5xx in the session (relay denied, unknown user, DNSBL…) counts against the client network and the sender domain. */
-export function learnFromReject(store: ReputationStore, config: Config, session: Session, mailFrom: string, now = Date.now()): Promise<void> {
-  if (!config.reputation.enabled || session.direction !== 'inbound') return Promise.resolve();
-  const keys = [clientKey(config, session.clientIp), senderDomainKey(mailFrom)].filter((k): k is string => k !== null);
-  return store.record(keys.map((key) => ({ key, kind: 'reject' as const })), config.reputation.halfLifeMs, now);
+/**
+ * A 5xx in the session (relay denied, unknown user, DNSBL…) counts one reject against the client
+ * network — once per session (45 relay tricks in one session are one bad act), and never against
+ * the envelope sender domain, which a prober can forge at will (joe-job).
+ */
+const taught = new WeakSet<Session>();
+export function learnFromReject(store: ReputationStore, config: Config, session: Session, now = Date.now()): Promise<void> {
+  if (!config.reputation.enabled || session.direction !== 'inbound' || taught.has(session)) return Promise.resolve();
+  taught.add(session);
+  return store.record([{ key: clientKey(config, session.clientIp), kind: 'reject' }], config.reputation.halfLifeMs, now);
 }
