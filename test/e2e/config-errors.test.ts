@@ -89,7 +89,9 @@ async function rcptCode(gw: Gateway, rcpt: string): Promise<number> {
 t.test('reload: a broken file is refused and the old config keeps serving; a good one takes effect', async (t) => {
   const sink = await startSink(t);
   const route = { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } };
-  const gw = await startGateway(t, { config: { hostname: 'gw.tuxhat.test', domains: { 'corp.test': route } } });
+  // The polling for new.test below collects one 550 per session: enough for 127.0.0.0/24 to earn a
+  // bad reputation and be greylisted (issue 5), which is not what this test is about.
+  const gw = await startGateway(t, { config: { hostname: 'gw.tuxhat.test', domains: { 'corp.test': route }, greylisting: { enabled: false } } });
   t.equal(await rcptCode(gw, 'user@corp.test'), 250, 'corp.test accepted');
   t.equal(await rcptCode(gw, 'user@new.test'), 550, 'new.test not (yet) a relay domain');
 

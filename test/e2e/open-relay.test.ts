@@ -27,6 +27,9 @@ t.test('open relay attempts are refused; trusted relay works', async (t) => {
       },
       domains: { [RELAY_DOMAIN]: { route: { transport: 'smtp', hosts: [internal.hostPort], tls: 'none' } } },
       outbound: { mode: 'smarthost', hosts: [smarthost.hostPort], tls: 'none' },
+      // The dozens of refused relay tricks below give 127.0.0.0/24 a bad reputation, which
+      // would greylist its later legitimate mail (issue 5): not what this test is about.
+      greylisting: { enabled: false },
     },
   });
   const mx = gw.ports['mx']!;

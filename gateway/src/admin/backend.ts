@@ -11,6 +11,7 @@
 import type { ListenerKind, QueueEntry, QueueState } from '../core/index.js';
 import type { TraceEvent } from '../state/index.js';
 import type { QuarantineAdmin } from '../quarantine/index.js';
+import type { PolicyStateAdmin } from './policy-state-routes.js';
 
 export interface ListenerStatus {
   readonly name: string;
@@ -82,6 +83,8 @@ export interface AdminBackend {
   metrics(): Promise<string>;
   /** The quarantine (quarantine/release.ts); absent: the /quarantine routes answer 404. */
   readonly quarantine?: QuarantineAdmin;
+  /** Reputation and greylist (issue 5); absent: those routes answer 404. */
+  readonly policyState?: PolicyStateAdmin;
 }
 
 /** The summary of an entry, for backends that keep whole entries (queue/ can use this as is). */

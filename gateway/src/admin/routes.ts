@@ -21,11 +21,13 @@
  *   GET    /quarantine/:qid        → { record, headers }
  *   POST   /quarantine/:qid/release?to=R&by=WHO → { qid, released: [..], queuedAs } (no `to`: every held recipient)
  *   DELETE /quarantine/:qid?to=R&by=WHO         → { qid, deleted: [..] }
+ *   /reputation/…, /greylist…         → admin/policy-state-routes.ts
  * Errors are { error: "one clear sentence" }: 400 bad input, 404 unknown route or queue id,
  * 405 wrong method (with Allow), 409 a move the entry's state does not allow.
  */
 import { QID_PATTERN, QUEUE_STATES, type QueueState } from '../core/index.js';
 import type { AdminBackend } from './backend.js';
+import { handlePolicyStateRequest } from './policy-state-routes.js';
 
 export type AdminResponse =
   | { readonly status: number; readonly json: unknown; readonly allow?: string }
@@ -175,6 +177,10 @@ export async function handleAdminRequest(backend: AdminBackend, method: string, 
     segments = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
   } catch {
     return fail(400, 'malformed path');
+  }
+  if (backend.policyState) {
+    const r = await handlePolicyStateRequest(backend.policyState, method, url.pathname, segments);
+    if (r) return r;
   }
   let badQid: string | null = null;
   for (const route of ROUTES) {

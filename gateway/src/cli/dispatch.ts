@@ -32,6 +32,7 @@ const daemon = () => import('./run-command.js');
 const dkim = () => import('./dkim-commands.js');
 const quarantine = () => import('./quarantine-commands.js');
 const rules = () => import('./rules-commands.js');
+const policyState = () => import('./policy-state-commands.js');
 
 const OPTION_SPEC = {
   config: { type: 'string', short: 'c' },
@@ -95,6 +96,10 @@ const COMMANDS: readonly Command[] = [
   { words: ['queue', 'delete'], synopsis: 'QID', summary: 'delete a message from the queue', minArgs: 1, maxArgs: 1, options: ADMIN, run: lazy(admin, 'queueDeleteCommand') },
   { words: ['trace'], synopsis: 'QID', summary: "a message's story: verdict, symbols, delivery outcomes", minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: lazy(admin, 'traceCommand') },
   { words: ['reload'], synopsis: '', summary: 'reload the configuration (a bad one is refused)', minArgs: 0, maxArgs: 0, options: ADMIN, run: lazy(admin, 'reloadCommand') },
+  { words: ['reputation', 'show'], synopsis: 'IP|NETWORK|DOMAIN', summary: 'learnt reputation of a client network or a sender/DKIM domain', minArgs: 1, maxArgs: 1, options: [...ADMIN, 'json'], run: lazy(policyState, 'reputationShowCommand') },
+  { words: ['reputation', 'reset'], synopsis: 'IP|NETWORK|DOMAIN', summary: 'forget what was learnt about a network or domain', minArgs: 1, maxArgs: 1, options: ADMIN, run: lazy(policyState, 'reputationResetCommand') },
+  { words: ['greylist', 'list'], synopsis: '', summary: 'greylist triplets: network, sender, recipient, state', minArgs: 0, maxArgs: 0, options: [...ADMIN, 'json'], run: lazy(policyState, 'greylistListCommand') },
+  { words: ['greylist', 'release'], synopsis: 'IP|NETWORK|ADDRESS|DOMAIN', summary: 'let waiting greylisted triplets pass at once', minArgs: 1, maxArgs: 1, options: ADMIN, run: lazy(policyState, 'greylistReleaseCommand') },
   { words: ['config', 'check'], synopsis: '[FILE]', summary: 'validate a configuration file (and its users file)', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(config, 'configCheckCommand') },
   { words: ['config', 'defaults'], synopsis: '', summary: 'print the embedded default configuration as YAML', minArgs: 0, maxArgs: 0, options: [], run: lazy(config, 'configDefaultsCommand') },
   { words: ['user', 'add'], synopsis: 'ADDRESS', summary: 'add a local AUTH user or change its password (from stdin)', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userAddCommand') },

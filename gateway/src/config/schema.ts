@@ -141,6 +141,64 @@ const antivirusConfig = z.object({
   alertPostmaster: z.boolean().default(true),
 }).strict();
 
+/** One rate window: at most this many messages / recipients / bytes per windowMs. */
+const rateWindow = z.object({
+  windowMs: z.number().int().min(1000),
+  messages: z.number().int().min(0).optional(),
+  recipients: z.number().int().min(0).optional(),
+  bytes: z.number().int().min(0).optional(),
+}).strict().refine((w) => w.messages !== undefined || w.recipients !== undefined || w.bytes !== undefined, 'a window needs messages, recipients or bytes');
+const rateKeys = z.object({
+  clientIp: z.array(rateWindow).default([]),
+  sender: z.array(rateWindow).default([]),
+  senderDomain: z.array(rateWindow).default([]),
+  user: z.array(rateWindow).default([]),
+}).strict();
+
+const reputationSchema = z.object({
+  /** Learn from every inbound verdict and session reject, and score what was learnt. */
+  enabled: z.boolean().default(true),
+  /** Counts halve every 7 days: a network that cleaned up is forgiven within weeks. */
+  halfLifeMs: z.number().int().min(60_000).default(7 * 24 * 3600_000),
+  /** Client networks share a reputation: /24 and /64, the usual allocation to one sender. */
+  ipv4Prefix: z.number().int().min(8).max(32).default(24),
+  ipv6Prefix: z.number().int().min(16).max(128).default(64),
+  /** Fewer (decayed) events than this: unknown, no symbol. */
+  minSamples: z.number().min(1).default(5),
+  /** Share of bad events (spam, virus ×2, reject and auth failure ×½) at or under which it is good… */
+  goodBelow: z.number().min(0).max(1).default(0.1),
+  /** …and at or over which it is bad. */
+  badAbove: z.number().min(0).max(1).default(0.5),
+  /** A delivered message scoring this much (without reputation symbols) counts as spam, else ham. */
+  spamScore: z.number().default(6),
+}).strict();
+
+const greylistingSchema = z.object({
+  /** Greylist only the doubtful (never authenticated, outbound, good-reputation or DMARC-aligned mail). */
+  enabled: z.boolean().default(true),
+  /** postgrey's 5 minutes: real MTAs retry after 5–30 minutes, spam cannons mostly never. */
+  delayMs: z.number().int().min(0).default(300_000),
+  /** How long after the delay a retry is still recognised (then it starts over). */
+  retryWindowMs: z.number().int().min(1000).default(2 * 24 * 3600_000),
+  /** A triplet that passed stays known this long after its last use (postgrey max-age 35 days). */
+  lifetimeMs: z.number().int().min(60_000).default(36 * 24 * 3600_000),
+  ipv4Prefix: z.number().int().min(8).max(32).default(24),
+  ipv6Prefix: z.number().int().min(16).max(128).default(64),
+  /** At RCPT: greylist clients of bad reputation ('bad'), also unknown ones ('unknown'), or nobody. */
+  atRcpt: z.enum(['off', 'bad', 'unknown']).default('bad'),
+  /** After DATA: greylist mail scoring at least this much (rspamd's greylist action is 4). */
+  dataScore: z.number().default(4),
+  /** Clients never greylisted (e.g. partners' outbound servers). */
+  skipClients: z.array(cidr).default([]),
+}).strict();
+
+const rateLimitsSchema = z.object({
+  /** Inbound (mx) over a limit: 450 4.7.1 at MAIL (messages), RCPT (recipients) or after DATA (bytes). */
+  inbound: rateKeys.prefault({}),
+  /** Outbound (submission, relay) over a limit: accepted, put on hold, postmaster alerted. */
+  outbound: rateKeys.prefault({}),
+}).strict();
+
 export const configSchema = z.object({
   /** Our name in the banner, Received headers and DSNs. */
   hostname: z.string().min(1).default('localhost'),
@@ -289,6 +347,10 @@ export const configSchema = z.object({
       direction: z.enum(['inbound', 'outbound']).optional(),
     }).strict()).default({}),
   }).strict().prefault({}),
+  /** Reputation, greylisting and rate limits (docs/reputation-greylisting-ratelimits.md). */
+  reputation: reputationSchema.prefault({}),
+  greylisting: greylistingSchema.prefault({}),
+  rateLimits: rateLimitsSchema.prefault({}),
 }).strict().superRefine((c, ctx) => {
   const seen = new Map<string, string>();
   for (const [name, l] of Object.entries(c.listeners)) {

@@ -55,6 +55,10 @@ export const REPLIES = {
   AUTH_TEMPFAIL: { code: 451, enhanced: '4.7.0', text: 'Temporary failure in sender authentication, try again later' },
   // clamd down, slow, or the message too large for it: never pass unscanned mail (fail safe).
   AV_TEMPFAIL: { code: 451, enhanced: '4.7.1', text: 'Content scan temporarily unavailable, try again later' },
+  // Greylisting (RFC 6647 §4.2.1: a temporary failure the sender's MTA will retry).
+  GREYLISTED: { code: 451, enhanced: '4.7.1', text: 'Greylisted, please try again later' },
+  // Rate limits (inbound): the client slows down and retries; nothing is lost.
+  RATE_LIMITED: { code: 450, enhanced: '4.7.1', text: 'Rate limit exceeded, try again later' },
   // 2xx
   QUEUED: { code: 250, enhanced: '2.0.0', text: 'Ok: queued as' },
 } as const satisfies Record<string, Reply>;

@@ -18,6 +18,8 @@ import { HeaderCapture, headerValue, parseHeaders, scanContent, type ContentScor
 import type { DnsResolver } from '../dns/index.js';
 import type { Logger } from '../log/index.js';
 import { BareNewlineDetector, checkPhase, policyHits, policyScores } from '../policy/index.js';
+import { afterVerdict, learnFromReject, learnFromVerdict, queueHoldNotice, reputationHits, reputationScores } from '../policy/checks/policy-state.js';
+import { policyStores } from '../state/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
@@ -110,11 +112,19 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
   const phaseCheck = async (phase: SmtpPhase, s: SMTPServerSession, recipient?: string): Promise<SmtpError | null> => {
     const session = sessionOf(s);
     const envelope = envelopeOf(s);
-    const d = await checkPhase(phase, { config, session, envelope, resolve: deps.resolver.resolve, ...(recipient !== undefined ? { recipient } : {}) });
+    const d = await checkPhase(phase, { config, session, envelope, resolve: deps.resolver.resolve, state: deps.state, ...(recipient !== undefined ? { recipient } : {}) });
     const err = decisionError(d);
-    if (err) rejectLog(session, phase, err, { from: envelope.mailFrom, ...(recipient ? { to: recipient } : {}) });
+    if (err) rejectLog(session, phase, err, { from: envelope.mailFrom, ...(recipient ? { to: recipient } : {}), ...(d.hits && d.hits.length > 0 ? { symbols: d.hits.map((h) => `${h.name}(${h.score})`) } : {}) });
+    // A 5xx teaches the reputation store (issue 5); a 4xx (greylist, rate limit) does not.
+    if (err && err.responseCode >= 500) learn(() => learnFromReject(policyStores(deps.state).reputation, config, session));
     return err;
   };
+
+  const learn = (fn: () => Promise<void>) => {
+    fn().catch((err: unknown) => log.warn({ event: 'warning', err: (err as Error).message }, 'reputation update failed'));
+  };
+  // rules/scores/reputation.yaml: a broken file stops the worker at start, not mid-session.
+  reputationScores();
 
   // A listener may carry its own certificate (e.g. mx.example.com on 25, smtp.example.com on 587).
   const own = lc.keyFile && lc.certFile ? { key: readFileSync(lc.keyFile), cert: readFileSync(lc.certFile) } : null;
@@ -281,8 +291,9 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
         throw new GatewayError('LOCAL_ERROR');
       }
     }
+    const stage = { config, state: deps.state, session, mailFrom: envelope.mailFrom, recipients: envelope.recipients, size };
     const verdict = decide({
-      direction: session.direction, hits: [...policyHits(session), ...content.hits], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
+      direction: session.direction, hits: [...policyHits(session), ...content.hits, ...reputationHits(stage, content.hits, content.authentication)], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
       onVirus: avPolicy(config.antivirus, session.direction).onVirus,
       rules, archive: deps.rules ? archiveRecipients(config, session.direction, envelope.mailFrom, envelope.recipients) : [],
@@ -301,6 +312,15 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const alert = (outcome: 'rejected' | 'quarantined') => (virus && session.direction === 'outbound'
       ? alertPostmaster(deps, { qid, session, mailFrom: envelope.mailFrom, recipients: envelope.recipients, virus: virus.detail ?? 'unknown', outcome })
       : Promise.resolve());
+    // Greylisting of the doubtful and rate limits (issue 5); a message deferred here teaches nothing yet.
+    const after = afterVerdict(stage, verdict, content.authentication);
+    if (after.kind === 'defer') {
+      deps.spool.remove(qid, body);
+      const symbols = [...logFields.symbols, ...after.hits.map((h) => `${h.name}(${h.score})`)];
+      log.info({ event: 'reject', ...logFields, symbols, qid: null, rejectedQid: qid, response: `${REPLIES[after.reply].code} ${replyText(after.reply, after.detail)}` }, 'reject');
+      throw new GatewayError(after.reply, after.detail);
+    }
+    learn(() => learnFromVerdict(policyStores(deps.state).reputation, config, session, envelope.mailFrom, verdict, content.authentication));
     if (verdict.action === 'reject' || verdict.action === 'defer') {
       deps.spool.remove(qid, body);
       await alert('rejected');
@@ -364,18 +384,20 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
         }
       }
     }
-    const now = Date.now();
     // The original a body transform replaced is kept in quarantine under its own qid.
     const originalQid = original && verdict.quarantineOriginal ? newQid() : null;
     if (originalQid && verdict.quarantineOriginal) Object.assign(logFields, { quarantineOriginal: verdict.quarantineOriginal.reason, quarantinedOriginal: originalQid });
+    const held = after.kind === 'hold' ? after : null;
+    const receiptFields = held ? { ...logFields, held: held.reason, symbols: [...logFields.symbols, ...held.hits.map((h) => `${h.name}(${h.score})`)] } : logFields;
+    const now = Date.now();
     const entry: QueueEntry = {
-      qid, state: 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
+      qid, state: held ? 'hold' : 'incoming', direction: session.direction, listener: name, client: session.clientIp, helo: session.helo,
       authUser: session.authUser, mailFrom: envelope.mailFrom,
       recipients: [...new Set([...(verdict.redirectTo ?? envelope.recipients), ...verdict.extraRecipients])].map((address) => ({ address, state: 'pending' as const, attempts: 0 })),
       size: spooledSize, body, messageId: message.messageId, bodyType: envelope.bodyType, smtpUtf8: envelope.smtpUtf8,
       receivedAt: now, nextAttemptAt: now, attempts: 0, headerEdits, isBounce: false, delayWarned: false,
       // direction and listener let `tuxhat rules replay` judge who-conditions on the record.
-      receipt: receiptOf({ ...logFields, direction: session.direction, listener: name }),
+      receipt: receiptOf({ ...receiptFields, direction: session.direction, listener: name }),
     };
     // Extra entries of the rules (notifications) and the original a body transform replaced
     // (kept in quarantine under its own qid): durable before the 250, like the entry.
@@ -397,7 +419,19 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       log.error({ event: 'reject', qid: null, sid: session.id, err: (err as Error).message }, 'queue commit failed');
       throw err;
     }
-    log.info({ event: 'queued', ...logFields }, 'queued');
+    log.info({ event: 'queued', ...receiptFields }, 'queued');
+    if (held) {
+      // Compromised-account auto-hold (issue 5): kept, not lost; the postmaster decides.
+      log.warn({ event: 'ratelimit_hold', qid, sid: session.id, client: session.clientIp, user: session.authUser, from: envelope.mailFrom, reason: held.reason, alert: held.alert }, 'outbound mail put on hold: rate limit exceeded');
+      if (held.alert) {
+        try {
+          const nqid = await queueHoldNotice(config, deps.state, deps.spool, { heldQid: qid, user: session.authUser, client: session.clientIp, mailFrom: envelope.mailFrom, reason: held.reason });
+          log.info({ event: 'queued', qid: nqid, from: '', to: [config.postmaster], noticeFor: qid }, 'postmaster notice queued');
+        } catch (err) {
+          log.error({ event: 'warning', qid, err: (err as Error).message }, 'postmaster notice could not be queued');
+        }
+      }
+    }
     deps.notifyQueued();
     return qid;
   }

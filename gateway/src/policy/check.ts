@@ -10,6 +10,7 @@
 import type { Config } from '../config/index.js';
 import type { ResolveFn } from '../dns/index.js';
 import { SMTP_PHASES, type Decision, type Envelope, type Hit, type Session, type SmtpPhase } from '../core/index.js';
+import type { StateEnvs } from '../state/index.js';
 
 export interface PolicyContext {
   readonly config: Config;
@@ -19,6 +20,8 @@ export interface PolicyContext {
   readonly recipient?: string;
   /** The process's one dns/ resolver (shared cache); every check's DNS goes through it. */
   readonly resolve: ResolveFn;
+  /** The shared LMDB environments (reputation, greylist and rate counters live in the cache one); absent in some unit tests. */
+  readonly state?: StateEnvs;
 }
 
 export interface Check {

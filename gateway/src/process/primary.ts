@@ -25,6 +25,8 @@ import { QueueManager, Spool, type DeliveryServices } from '../queue/index.js';
 import { openState } from '../state/index.js';
 import { antivirusStartupMessage } from '../content/checks/antivirus.js';
 import { QuarantineStore, quarantineAdmin } from '../quarantine/index.js';
+import { greylistMatcher, listGreylist, releaseGreylist, reputationKeys, resetReputation, showReputation, sweepPolicyStores } from '../state/index.js';
+import type { PolicyStateAdmin } from '../admin/policy-state-routes.js';
 import { isToPrimary, type ToWorker } from './messages.js';
 import { claimStateDir } from './pidfile.js';
 import { systemdNotifier } from './systemd.js';
@@ -197,7 +199,23 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     return { ok: true };
   }
 
+  const policyState: PolicyStateAdmin = {
+    async reputationShow(subject) {
+      const keys = reputationKeys(config, subject);
+      return keys && showReputation(state, config, keys);
+    },
+    async reputationReset(subject) {
+      const keys = reputationKeys(config, subject);
+      return keys && resetReputation(state, keys);
+    },
+    async greylistList() { return listGreylist(state); },
+    async greylistRelease(match) {
+      const m = greylistMatcher(config, match);
+      return m && releaseGreylist(state, config, m);
+    },
+  };
   const backend: AdminBackend = {
+    policyState,
     async status() {
       const counts = manager.counts();
       return {
@@ -242,6 +260,12 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
       return lines.join('\n');
     },
   };
+  // Reputation, greylist and rate counters: TTLs and sweeping live in state/ (issue 5).
+  setInterval(() => {
+    sweepPolicyStores(state, config.reputation.halfLifeMs).then((r) => {
+      if (r.reputation + r.greylist + r.rates > 0) log.debug({ event: 'removed', ...r }, 'policy state swept');
+    }, (err: unknown) => log.warn({ event: 'warning', err: (err as Error).message }, 'policy state sweep failed'));
+  }, 300_000).unref();
   const admin = createAdminServer(backend, { socketPath: config.admin.socket, log });
   await admin.listen();
 

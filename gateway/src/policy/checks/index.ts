@@ -10,9 +10,14 @@ import { recipientVerify } from './recipient-verify.js';
 import { relayAccess } from './relay-access.js';
 import { senderAccess } from './sender-access.js';
 import { senderVerify } from './sender-verify.js';
+import { greylist } from './greylist.js';
+import { rateLimitMail, rateLimitRcpt } from './rate-limit.js';
+import { reputation } from './reputation.js';
 
 export const CHECKS: readonly Check[] = [
   senderAccess, relayAccess,
   // issue 5: access lists, DNSBL/DNSWL, hygiene, verification
   prefetch, dnsbl, clientPtr, helo, senderVerify, accessLists, dnsblThreshold, recipientVerify,
+  // issue 5: reputation, rate limits, greylisting (LMDB)
+  reputation, rateLimitMail, rateLimitRcpt, greylist,
 ];

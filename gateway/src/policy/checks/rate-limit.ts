@@ -1,0 +1,75 @@
+/*
+ * policy/checks/rate-limit.ts — rate limits per client IP, envelope sender, sender domain and
+ * authenticated user; messages, recipients and bytes per window (several windows each).
+ *
+ * Inbound (mx): a message is counted at MAIL, a recipient at RCPT, bytes after DATA; over a
+ * limit the client gets 450 4.7.1 RATE_LIMITED and nothing is counted (exactly `limit` units are
+ * accepted per window, whatever the number of workers: state/rate-counters.ts). Outbound
+ * (submission, relay): everything is counted after DATA, and over a limit the mail is accepted
+ * and put on HOLD (data-stage.ts): a compromised account is stopped without losing its mail.
+ * Counters live in LMDB, so all worker processes share them. Runs in receiver workers.
+ */
+import type { Config } from '../../config/index.js';
+import type { Decision, Direction, Hit, Session } from '../../core/index.js';
+import { policyStores, type RateAmounts, type RateExceeded, type RateRequest, type RateUnit } from '../../state/index.js';
+import { defineCheck } from '../check.js';
+import { splitAddress } from '../address.js';
+
+type KeyKind = 'clientIp' | 'sender' | 'senderDomain' | 'user';
+
+/** The counters an envelope touches, with the windows that limit `unit` (or every unit when omitted). */
+export function rateRequests(config: Config, direction: Direction, session: Session, mailFrom: string, add: RateAmounts, only?: RateUnit): RateRequest[] {
+  const limits = direction === 'inbound' ? config.rateLimits.inbound : config.rateLimits.outbound;
+  const prefix = direction === 'inbound' ? 'in' : 'out';
+  const domain = mailFrom === '' ? null : splitAddress(mailFrom)?.domain ?? null;
+  const ids: Record<KeyKind, string | null> = {
+    clientIp: session.clientIp,
+    sender: mailFrom === '' ? '<>' : mailFrom.toLowerCase(),
+    senderDomain: domain,
+    user: session.authUser,
+  };
+  const out: RateRequest[] = [];
+  for (const kind of ['clientIp', 'sender', 'senderDomain', 'user'] as const) {
+    const id = ids[kind];
+    if (id === null) continue;
+    for (const w of limits[kind]) {
+      if (only !== undefined && w[only] === undefined) continue;
+      out.push({ key: `${prefix}:${kind}:${id}`, windowMs: w.windowMs, limits: { messages: w.messages, recipients: w.recipients, bytes: w.bytes }, add });
+    }
+  }
+  return out;
+}
+
+export function describeExceeded(e: RateExceeded): string {
+  const [, kind, ...id] = e.key.split(':');
+  return `${e.unit} per ${e.windowMs / 1000} s for ${kind} ${id.join(':')} (limit ${e.limit})`;
+}
+
+function inboundLimit(ctx: { config: Config; session: Session; envelope: { mailFrom: string }; state?: import('../../state/index.js').StateEnvs }, unit: RateUnit, amount: number): Decision | Hit[] {
+  if (ctx.session.direction !== 'inbound' || !ctx.state) return [];
+  const reqs = rateRequests(ctx.config, 'inbound', ctx.session, ctx.envelope.mailFrom, { [unit]: amount }, unit);
+  if (reqs.length === 0) return [];
+  const exceeded = policyStores(ctx.state).rates.consume(reqs, 'all-or-nothing');
+  if (!exceeded) return [];
+  const detail = describeExceeded(exceeded);
+  return { action: 'defer', reply: 'RATE_LIMITED', hits: [{ name: 'RATELIMIT_EXCEEDED', score: 0, detail }] };
+}
+
+export const rateLimitMail = defineCheck({
+  name: 'rate_limit',
+  phase: 'mail',
+  timeoutMs: 1000,
+  run: (ctx) => inboundLimit(ctx, 'messages', 1),
+});
+
+export const rateLimitRcpt = defineCheck({
+  name: 'rate_limit_rcpt',
+  phase: 'rcpt',
+  timeoutMs: 1000,
+  run: (ctx) => {
+    // Checks of a phase run side by side: do not count a recipient relay_access will refuse.
+    const domain = splitAddress(ctx.recipient ?? '')?.domain;
+    if (ctx.session.kind === 'mx' && (!domain || !Object.hasOwn(ctx.config.domains, domain))) return [];
+    return inboundLimit(ctx, 'recipients', 1);
+  },
+});

@@ -1,0 +1,36 @@
+/*
+ * state/policy-stores.ts — the typed stores of session policy (reputation, greylist, rate
+ * counters), each its own named database in the rebuildable cache environment (cache.lmdb,
+ * noSync: losing them after a crash costs a few greylist retries, never mail). Opened once per
+ * process and StateEnvs (memoised), so callers just ask for them.
+ */
+import type { StateEnvs } from './envs.js';
+import { GreylistStore, type GreylistEntry, type Triplet } from './greylist.js';
+import { RateCounterStore, type RateCounter } from './rate-counters.js';
+import { ReputationStore, type ReputationRecord } from './reputation.js';
+
+export interface PolicyStores {
+  readonly reputation: ReputationStore;
+  readonly greylist: GreylistStore;
+  readonly rates: RateCounterStore;
+}
+
+const opened = new WeakMap<StateEnvs, PolicyStores>();
+
+export function policyStores(st: StateEnvs): PolicyStores {
+  let s = opened.get(st);
+  if (!s) {
+    const rep = st.cache.openDB<ReputationRecord, string>('reputation', { encoding: 'msgpack' });
+    const grey = st.cache.openDB<GreylistEntry, Triplet>('greylist', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
+    const rates = st.cache.openDB<RateCounter, [string, number, number]>('ratelimit', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
+    s = { reputation: new ReputationStore(st.cache, rep), greylist: new GreylistStore(st.cache, grey), rates: new RateCounterStore(st.cache, rates) };
+    opened.set(st, s);
+  }
+  return s;
+}
+
+/** The periodic sweep of all three (the primary calls it with the trace sweep). */
+export async function sweepPolicyStores(st: StateEnvs, halfLifeMs: number, now = Date.now()): Promise<{ reputation: number; greylist: number; rates: number }> {
+  const s = policyStores(st);
+  return { reputation: await s.reputation.sweep(halfLifeMs, now), greylist: await s.greylist.sweep(now), rates: await s.rates.sweep(now) };
+}

@@ -1,0 +1,118 @@
+/*
+ * Unit tests of the policy stores (state/): network masks, decay and classification maths,
+ * greylist triplet life cycle with an injected clock, rate counters (limits, all-or-nothing,
+ * windows, concurrency from many async callers), sweeps.
+ */
+import t from 'tap';
+import { classify, decay, greylistMatcher, GreylistStore, maskedNetwork, openState, policyStores, reputationKeys, sweepPolicyStores, zeroCounts } from '../../../gateway/src/state/index.js';
+import { configSchema } from '../../../gateway/src/config/schema.js';
+
+const DAY = 24 * 3600_000;
+
+t.test('network masks', async (t) => {
+  t.equal(maskedNetwork('192.0.2.77'), '192.0.2.0/24');
+  t.equal(maskedNetwork('192.0.2.77', 16), '192.0.0.0/16');
+  t.equal(maskedNetwork('192.0.2.77', 32), '192.0.2.77/32');
+  t.equal(maskedNetwork('255.255.255.255', 24), '255.255.255.0/24', 'no sign overflow');
+  t.equal(maskedNetwork('::ffff:198.51.100.9'), '198.51.100.0/24', 'IPv4-mapped IPv6 is judged as IPv4');
+  t.equal(maskedNetwork('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  t.equal(maskedNetwork('2001:db8::1'), '2001:db8::/64');
+  t.equal(maskedNetwork('2001:db8:abcd:12ff::1', 24, 56), '2001:db8:abcd:1200::/56', 'a prefix inside a group');
+  t.equal(maskedNetwork('::1', 24, 128), '::1/128');
+  t.throws(() => maskedNetwork('not-an-ip'));
+});
+
+t.test('decay halves per half-life; classification', async (t) => {
+  const c = { ...zeroCounts(), ham: 8, spam: 4 };
+  t.same(decay(c, 0, DAY), c, 'no time, no decay');
+  const d = decay(c, DAY, DAY);
+  t.equal(d.ham, 4);
+  t.equal(d.spam, 2);
+  t.equal(decay(c, 3 * DAY, DAY).ham, 1, 'three half-lives: an eighth');
+  const opts = { minSamples: 5, goodBelow: 0.1, badAbove: 0.5 };
+  t.equal(classify({ ...zeroCounts(), ham: 4 }, opts).cls, 'unknown', 'too few samples');
+  t.equal(classify({ ...zeroCounts(), ham: 20, spam: 1 }, opts).cls, 'good');
+  t.equal(classify({ ...zeroCounts(), ham: 10, spam: 3 }, opts).cls, 'neutral');
+  t.equal(classify({ ...zeroCounts(), ham: 5, virus: 3 }, opts).cls, 'bad', 'a virus weighs double');
+  t.equal(classify({ ...zeroCounts(), ham: 9, reject: 2 }, opts).badShare, 0.1, 'a reject weighs half');
+});
+
+t.test('reputation store: record, decayed read, reset, sweep', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const rep = policyStores(st).reputation;
+  const t0 = 1_800_000_000_000;
+  await rep.record([{ key: 'ip:192.0.2.0/24', kind: 'ham' }, { key: 'ip:192.0.2.0/24', kind: 'ham' }, { key: 'from:example.com', kind: 'spam' }], DAY, t0);
+  await rep.record([{ key: 'ip:192.0.2.0/24', kind: 'spam', n: 2 }], DAY, t0 + DAY);
+  const r = rep.get('ip:192.0.2.0/24', DAY, t0 + DAY)!;
+  t.equal(r.counts.ham, 1, 'two ham a half-life ago count one');
+  t.equal(r.counts.spam, 2);
+  t.equal(r.since, t0, 'since is the first event');
+  await Promise.all(Array.from({ length: 50 }, () => rep.record([{ key: 'from:busy.example', kind: 'ham' }], DAY, t0)));
+  t.equal(rep.get('from:busy.example', DAY, t0)!.counts.ham, 50, 'concurrent updates are not lost');
+  t.equal(await rep.sweep(DAY, t0 + 30 * DAY), 3, 'after 30 half-lives nothing is left worth keeping');
+  t.equal(rep.get('from:example.com', DAY, t0), null);
+});
+
+t.test('greylist triplets with an injected clock', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const g = policyStores(st).greylist;
+  const times = { delayMs: 300_000, retryWindowMs: 3600_000, lifetimeMs: 10 * DAY };
+  const k = GreylistStore.triplet('192.0.2.0/24', 'A@Example.com', 'bob@corp.test');
+  t.same(k, ['192.0.2.0/24', 'a@example.com', 'bob@corp.test'], 'lower-cased');
+  const t0 = 1_800_000_000_000;
+  t.same(g.check([k], times, t0), ['new']);
+  t.same(g.check([k], times, t0 + 60_000), ['early'], 'retry within the delay');
+  t.same(g.check([k], times, t0 + 300_000), ['passed'], 'retry after the delay');
+  t.same(g.check([k], times, t0 + 9 * DAY), ['known'], 'known within its lifetime, which is refreshed');
+  t.same(g.check([k], times, t0 + 18 * DAY), ['known']);
+  t.same(g.check([k], times, t0 + 30 * DAY), ['new'], 'forgotten after the lifetime');
+  const late = GreylistStore.triplet('192.0.2.0/24', '', 'carol@corp.test');
+  t.equal(late[1], '<>', 'the null sender is stored as <>');
+  g.check([late], times, t0);
+  t.same(g.check([late], times, t0 + 2 * 3600_000), ['new'], 'a retry after the retry window starts over');
+  const p = GreylistStore.triplet('198.51.100.0/24', 'x@spam.example', 'bob@corp.test');
+  g.check([p], times, t0);
+  const cfg = configSchema.parse({});
+  t.equal(await g.release(greylistMatcher(cfg, '198.51.100.200')!, times.lifetimeMs, t0 + 1000), 1, 'release by IP (its network)');
+  t.same(g.check([p], times, t0 + 2000), ['known'], 'released: passes at once');
+  t.equal(greylistMatcher(cfg, 'nonsense here'), null);
+  t.ok(greylistMatcher(cfg, 'spam.example')!(p), 'a domain matches the sender domain');
+  t.equal(await g.sweep(t0 + 100 * DAY), 3, 'everything expired is swept');
+});
+
+t.test('rate counters: limits, all-or-nothing, windows', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const rates = policyStores(st).rates;
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+  const req = (add: number) => [
+    { key: 'in:clientIp:192.0.2.7', windowMs: 60_000, limits: { messages: 3 }, add: { messages: add } },
+    { key: 'in:sender:a@x', windowMs: 60_000, limits: { messages: 10 }, add: { messages: add } },
+  ];
+  t.equal(rates.consume(req(1), 'all-or-nothing', t0), null);
+  t.equal(rates.consume(req(2), 'all-or-nothing', t0), null, 'exactly at the limit is fine');
+  const over = rates.consume(req(1), 'all-or-nothing', t0 + 1000);
+  t.same(over && { key: over.key, unit: over.unit, limit: over.limit, wouldBe: over.wouldBe }, { key: 'in:clientIp:192.0.2.7', unit: 'messages', limit: 3, wouldBe: 4 });
+  t.equal(rates.current('in:sender:a@x', 60_000, t0)!.messages, 3, 'nothing was counted for the refused request');
+  t.equal(rates.consume(req(1), 'all-or-nothing', t0 + 60_000), null, 'the next window starts at zero');
+  t.ok(rates.consume(req(5), 'always', t0 + 60_000), "'always' reports the excess…");
+  t.equal(rates.current('in:sender:a@x', 60_000, t0 + 60_000)!.messages, 6, '…and counts anyway');
+  // Many callers at once (the per-process half of "exact under concurrency"; e2e covers 2 processes).
+  const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    await new Promise((r) => setImmediate(r));
+    return rates.consume([{ key: 'burst', windowMs: 3600_000, limits: { recipients: 150 }, add: { recipients: 1 } }], 'all-or-nothing', t0 + i);
+  }));
+  t.equal(results.filter((r) => r === null).length, 150, 'exactly 150 of 200 fit');
+  t.equal(await rates.sweep(t0 + 2 * 3600_000), 5, 'ended windows are swept (2 keys × 2 windows, and the burst)');
+  t.same(await sweepPolicyStores(st, DAY, t0 + 2 * 3600_000), { reputation: 0, greylist: 0, rates: 0 });
+});
+
+t.test('reputation subjects', async (t) => {
+  const cfg = configSchema.parse({});
+  t.same(reputationKeys(cfg, '192.0.2.9'), ['ip:192.0.2.0/24']);
+  t.same(reputationKeys(cfg, '2001:db8::/64'), ['ip:2001:db8::/64']);
+  t.same(reputationKeys(cfg, 'Example.COM.'), ['from:example.com', 'dkim:example.com']);
+  t.equal(reputationKeys(cfg, 'not a domain!'), null);
+});
