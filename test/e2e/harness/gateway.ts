@@ -15,6 +15,9 @@
  *   - domains: default `example.test` delivered to a maildir under the temp dir (the built-in
  *     default would write to ./var/mail in the repository).
  *   - workers: default 1 (the machine has 2 cores, and the tests run one file at a time).
+ *   - greylisting: off unless the test gives a `greylisting` section. Every test client is
+ *     127.0.0.1, so a test that sends refused or doubtful mail would otherwise earn that network
+ *     a bad reputation and have its later mail greylisted (451) — right, but not what it tests.
  * The effective config is in `gw.config` and at `gw.configFile`.
  */
 import { existsSync } from 'node:fs';
@@ -118,6 +121,7 @@ export async function completeConfig(input: Obj, dir: string, keepPorts: Record<
   config['admin'] = { socket: join(dir, 'run', 'tuxhat.sock'), ...(isObj(config['admin']) ? config['admin'] : {}) };
   config['domains'] ??= { 'example.test': { route: { transport: 'maildir', path: join(dir, 'mail') } } };
   config['workers'] ??= 1;
+  config['greylisting'] ??= { enabled: false };
   return { config, ports };
 }
 
