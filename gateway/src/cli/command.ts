@@ -17,6 +17,7 @@ export interface Options {
   readonly selector?: string;
   readonly algorithm?: string;
   readonly dir?: string;
+  readonly domain?: string;
   readonly help?: boolean;
   readonly version?: boolean;
 }

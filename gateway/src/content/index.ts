@@ -11,6 +11,8 @@ import type { AuthenticationOutcome, Envelope, HeaderEdit, Hit, Message, ReplyKe
 import type { ResolveFn } from '../dns/index.js';
 import { AUTHENTICATION_SYMBOLS, authentication } from './checks/authentication.js';
 import { loadScores, type ScoreTable } from './scores.js';
+import { spam } from './spam/check.js';
+import { SPAM_SYMBOLS, type SpamRuntime } from './spam/engine.js';
 
 export { HeaderCapture, parseHeaders, headerValue, type HeaderField } from './headers.js';
 export { ScoreTable, loadScores, parseScores, defaultScoresDir } from './scores.js';
@@ -18,6 +20,7 @@ export { ScoreTable, loadScores, parseScores, defaultScoresDir } from './scores.
 /** The score tables of the content checks, loaded once per process (loadContentScores). */
 export interface ContentScores {
   readonly authentication: ScoreTable;
+  readonly spam: ScoreTable;
 }
 
 export interface ContentContext {
@@ -28,6 +31,8 @@ export interface ContentContext {
   /** The process's one dns/ resolver (its cache is shared by every message). */
   readonly resolve: ResolveFn;
   readonly scores: ContentScores;
+  /** The spam check's per-process runtime (Bayes store, feature threads); absent: no spam scoring. */
+  readonly spam?: SpamRuntime | null;
 }
 
 /** What a check may say beyond its hits. */
@@ -48,10 +53,13 @@ export interface ContentCheck {
   run(ctx: ContentContext): Promise<Hit[] | CheckOutcome>;
 }
 
-export const CONTENT_CHECKS: readonly ContentCheck[] = [authentication];
+export const CONTENT_CHECKS: readonly ContentCheck[] = [authentication, spam];
 
 export function loadContentScores(dir?: string): ContentScores {
-  return { authentication: loadScores('authentication', AUTHENTICATION_SYMBOLS, dir) };
+  return {
+    authentication: loadScores('authentication', AUTHENTICATION_SYMBOLS, dir),
+    spam: loadScores('spam', SPAM_SYMBOLS, dir),
+  };
 }
 
 export interface ContentResult {

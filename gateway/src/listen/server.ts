@@ -21,7 +21,8 @@ import { checkPhase } from '../policy/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
-import { decide } from '../verdict/index.js';
+import { decide, selectClass } from '../verdict/index.js';
+import type { SpamRuntime } from '../content/spam/index.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
 import { verifyPassword, type UserDb } from './users.js';
@@ -41,6 +42,8 @@ export interface ListenerDeps {
   readonly dkimKeys?: KeyRing;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
+  /** The spam check's runtime (Bayes store, feature threads); absent: no spam scoring. */
+  readonly spam?: SpamRuntime | null;
 }
 
 export interface Listener {
@@ -241,10 +244,11 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const headers = parseHeaders(capture.headerBlock());
     const size = capture.size;
     const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, size + received.length) };
-    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores });
+    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores, spam: deps.spam ?? null });
     const verdict = decide({
       direction: session.direction, hits: content.hits, tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
+      spam: config.spam.enabled ? { classOfService: selectClass(config.classes, session.direction, { recipients: envelope.recipients, sender: envelope.mailFrom, authUser: session.authUser }), subject: headerValue(headers, 'subject') } : null,
     });
     const auth = content.authentication;
     const logFields = {

@@ -9,6 +9,7 @@
  * nothing is lost, because nothing was answered 250 before its commit.
  */
 import { loadContentScores } from '../content/index.js';
+import { createSpamRuntime, type SpamRuntime } from '../content/spam/index.js';
 import { createResolver, type DnsResolver } from '../dns/index.js';
 import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
@@ -38,6 +39,7 @@ export function runWorker(): void {
   let state: ReturnType<typeof openState> | null = null;
   let spool: Spool | null = null;
   let resolver: DnsResolver | null = null;
+  let spam: SpamRuntime | null = null;
 
   process.on('uncaughtException', (err) => {
     (log ?? console).error?.({ event: 'warning', err: { message: err.message, stack: err.stack } }, 'worker crashed');
@@ -60,7 +62,11 @@ export function runWorker(): void {
         const scores = loadContentScores();
         // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued };
+        // The spam runtime: Bayes counts in the durable environment; spamscanner's threads load in
+        // the background (seconds), messages meanwhile are scored without its features.
+        spam = createSpamRuntime(config, state.durable, scores.spam);
+        spam.features?.warm().catch((err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'));
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, spam };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {
@@ -79,6 +85,7 @@ export function runWorker(): void {
       void Promise.all(listeners.map((l) => l.drain({ handover }))).then(async () => {
         spool?.close();
         resolver?.close();
+        await spam?.features?.close();
         await state?.close();
         log?.flush();
         process.exit(0);

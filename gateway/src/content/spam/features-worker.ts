@@ -1,0 +1,82 @@
+/*
+ * content/spam/features-worker.ts — a worker thread that runs spamscanner as a feature extractor.
+ *
+ * Loaded only by features.ts (new Worker). spamscanner 6.1.5 is contained here (issue 4,
+ * libraries.md §4):
+ * - no verdict: scan() is never called, so its isSpam, its broken classifier, its toxicity/NSFW
+ *   models (downloaded from TF Hub) and its virus scan never run; only the detectors that work
+ *   offline are called: phishing, IDN homographs, executables, macros (attachments only: its
+ *   text regexes match any "function f(" in a developer's mail);
+ * - no network: isCloudflareBlocked (a DoH request to 1.1.1.3 per URL host) is replaced before
+ *   first use, and the reputation/authentication methods are replaced by ones that return null;
+ * - no `.env`: its `natural` dependency calls dotenv.config() at import, which reads .env from
+ *   the working directory into process.env; dotenv's config is replaced with a no-op in this
+ *   thread's module cache before spamscanner is imported, and the thread runs with its own copy
+ *   of the environment (features.ts) so nothing could leak into the gateway's anyway;
+ * - bounded input: features.ts sends at most spam.featureMaxBytes of the message;
+ * - off the SMTP event loop: this is a worker thread; features.ts puts a deadline on each call.
+ */
+import { createRequire } from 'node:module';
+import { parentPort } from 'node:worker_threads';
+
+export interface FeatureRequest {
+  readonly id: number;
+  readonly raw: Uint8Array;
+}
+
+export interface FeatureFinding {
+  /** phishing | suspicious | idn | executable | macro */
+  readonly kind: string;
+  readonly detail: string;
+}
+
+export type FeatureReply = { readonly id: number; readonly findings: FeatureFinding[] } | { readonly id: number; readonly error: string } | { readonly ready: true };
+
+// Before anything imports `natural`: make dotenv inert in this thread.
+const require = createRequire(import.meta.url);
+try {
+  const natural = require.resolve('natural', { paths: [require.resolve('spamscanner')] });
+  const dotenv = createRequire(natural)('dotenv') as { config: unknown; configDotenv: unknown };
+  dotenv.config = () => ({ parsed: {} });
+  dotenv.configDotenv = () => ({ parsed: {} });
+} catch {
+  // natural or dotenv not where we expect: the thread's env is a private copy anyway.
+}
+
+type Scanner = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+const { default: SpamScanner } = await import('spamscanner') as unknown as { default: new (config: object) => Scanner };
+const { simpleParser } = await import('mailparser');
+const silent = { info() {}, warn() {}, error() {}, debug() {}, log() {} };
+const scanner = new SpamScanner({ logger: silent, debug: false, enableReputation: false, enableAuthentication: false });
+scanner['isCloudflareBlocked'] = async () => false;
+scanner['getReputationResults'] = async () => null;
+scanner['getAuthenticationResults'] = async () => null;
+scanner['getToxicityResults'] = async () => [];
+scanner['getNSFWResults'] = async () => [];
+scanner['getVirusResults'] = async () => [];
+
+async function extract(raw: Uint8Array): Promise<FeatureFinding[]> {
+  const mail = await simpleParser(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)) as unknown as Record<string, unknown>;
+  const attachmentsOnly = { text: '', html: '', headerLines: [], attachments: mail['attachments'] ?? [] };
+  const [phishing, executables, macros, idn] = await Promise.all([
+    scanner['getPhishingResults']!(mail) as Promise<Array<{ type: string; url?: string; description?: string }>>,
+    scanner['getExecutableResults']!(mail) as Promise<Array<{ type: string; filename?: string; extension?: string; detectedType?: string }>>,
+    scanner['getMacroResults']!(attachmentsOnly) as Promise<Array<{ type: string; subtype?: string; filename?: string }>>,
+    scanner['getIDNHomographResults']!(mail) as Promise<{ detected: boolean; domains: Array<{ domain: string; riskScore: number }> }>,
+  ]);
+  const out: FeatureFinding[] = [];
+  for (const p of phishing) out.push({ kind: p.type === 'phishing' ? 'phishing' : 'suspicious', detail: `${p.url ?? ''} ${p.description ?? ''}`.trim() });
+  for (const e of executables) if (e.type === 'executable') out.push({ kind: 'executable', detail: e.filename ?? e.detectedType ?? 'unknown' });
+  for (const m of macros) if (m.filename) out.push({ kind: 'macro', detail: `${m.filename} (${m.subtype ?? 'macro'})` });
+  if (idn?.detected) for (const d of idn.domains) out.push({ kind: 'idn', detail: `${d.domain} risk ${d.riskScore.toFixed(2)}` });
+  return out;
+}
+
+parentPort!.on('message', (req: FeatureRequest) => {
+  extract(req.raw).then(
+    (findings) => parentPort!.postMessage({ id: req.id, findings } satisfies FeatureReply),
+    (err: unknown) => parentPort!.postMessage({ id: req.id, error: (err as Error).message } satisfies FeatureReply),
+  );
+});
+parentPort!.postMessage({ ready: true } satisfies FeatureReply);
