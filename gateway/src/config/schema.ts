@@ -249,8 +249,6 @@ export const configSchema = z.object({
       enabled: z.boolean().default(true),
       /** Threads per receiver process; each costs ~180 MB once spamscanner is loaded. */
       threads: z.number().int().min(1).max(8).default(1),
-      /** Bytes of the message handed to spamscanner (its parse holds everything in memory); 512 KiB. */
-      maxBytes: z.number().int().min(16 * 1024).default(512 * 1024),
       /** Per message; a thread that misses it is replaced and the message is scored without features. */
       timeoutMs: z.number().int().min(50).default(3000),
     }).strict().prefault({}),

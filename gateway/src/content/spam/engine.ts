@@ -76,7 +76,7 @@ export async function scoreMessage(rt: SpamRuntime, raw: Buffer, size: number, d
   const tokens = tokenize(parsed);
   const hits: Hit[] = [];
   const featureJob = rt.features && rt.config.features.enabled
-    ? rt.features.extract(parsed.raw.subarray(0, rt.config.features.maxBytes), rt.config.features.timeoutMs).then(
+    ? rt.features.extract(parsed, rt.config.features.timeoutMs).then(
       (findings) => {
         const byKind = new Map<string, string[]>();
         for (const f of findings) byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), f.detail]);

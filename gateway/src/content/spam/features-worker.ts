@@ -13,15 +13,20 @@
  *   the working directory into process.env; dotenv's config is replaced with a no-op in this
  *   thread's module cache before spamscanner is imported, and the thread runs with its own copy
  *   of the environment (features.ts) so nothing could leak into the gateway's anyway;
- * - bounded input: features.ts sends at most spam.featureMaxBytes of the message;
+ * - bounded input: features.ts sends the decoded text and HTML (each at most 256 KiB, parse.ts)
+ *   and the first 64 KiB of each attachment, of a message already parsed once (parse.ts);
  * - off the SMTP event loop: this is a worker thread; features.ts puts a deadline on each call.
  */
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 
+/** The parts of an already parsed message spamscanner's detectors look at (no second parse). */
 export interface FeatureRequest {
   readonly id: number;
-  readonly raw: Uint8Array;
+  readonly text: string;
+  readonly html: string;
+  /** Attachment names and their first bytes (magic numbers), never whole attachments. */
+  readonly attachments: ReadonlyArray<{ readonly filename: string | null; readonly contentType: string; readonly head: Uint8Array }>;
 }
 
 export interface FeatureFinding {
@@ -46,7 +51,6 @@ try {
 type Scanner = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 const { default: SpamScanner } = await import('spamscanner') as unknown as { default: new (config: object) => Scanner };
-const { simpleParser } = await import('mailparser');
 const silent = { info() {}, warn() {}, error() {}, debug() {}, log() {} };
 const scanner = new SpamScanner({ logger: silent, debug: false, enableReputation: false, enableAuthentication: false });
 scanner['isCloudflareBlocked'] = async () => false;
@@ -56,9 +60,11 @@ scanner['getToxicityResults'] = async () => [];
 scanner['getNSFWResults'] = async () => [];
 scanner['getVirusResults'] = async () => [];
 
-async function extract(raw: Uint8Array): Promise<FeatureFinding[]> {
-  const mail = await simpleParser(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)) as unknown as Record<string, unknown>;
-  const attachmentsOnly = { text: '', html: '', headerLines: [], attachments: mail['attachments'] ?? [] };
+async function extract(req: FeatureRequest): Promise<FeatureFinding[]> {
+  // mailparser's shape, as far as these detectors read it.
+  const attachments = req.attachments.map((a) => ({ filename: a.filename ?? undefined, contentType: a.contentType, content: Buffer.from(a.head.buffer, a.head.byteOffset, a.head.byteLength) }));
+  const mail = { text: req.text, html: req.html, headerLines: [], attachments };
+  const attachmentsOnly = { text: '', html: '', headerLines: [], attachments };
   const [phishing, executables, macros, idn] = await Promise.all([
     scanner['getPhishingResults']!(mail) as Promise<Array<{ type: string; url?: string; description?: string }>>,
     scanner['getExecutableResults']!(mail) as Promise<Array<{ type: string; filename?: string; extension?: string; detectedType?: string }>>,
@@ -74,7 +80,7 @@ async function extract(raw: Uint8Array): Promise<FeatureFinding[]> {
 }
 
 parentPort!.on('message', (req: FeatureRequest) => {
-  extract(req.raw).then(
+  extract(req).then(
     (findings) => parentPort!.postMessage({ id: req.id, findings } satisfies FeatureReply),
     (err: unknown) => parentPort!.postMessage({ id: req.id, error: (err as Error).message } satisfies FeatureReply),
   );

@@ -9,7 +9,8 @@
  * dependencies do to process.env stays in the thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { FeatureFinding, FeatureReply } from './features-worker.js';
+import type { FeatureFinding, FeatureReply, FeatureRequest } from './features-worker.js';
+import type { ParsedMessage } from './parse.js';
 
 export type { FeatureFinding } from './features-worker.js';
 
@@ -79,12 +80,11 @@ export class FeaturePool {
     await Promise.all(this.#slots.map((s) => s.ready));
   }
 
-  async extract(raw: Buffer, timeoutMs: number): Promise<FeatureFinding[]> {
+  async extract(msg: Pick<ParsedMessage, 'text' | 'html' | 'attachments'>, timeoutMs: number): Promise<FeatureFinding[]> {
     while (this.#slots.length < this.#size) this.#slots.push(new Slot());
     const slot = this.#slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.#next++;
-    const copy = new Uint8Array(raw.length);
-    copy.set(raw);
+    const req: FeatureRequest = { id, text: msg.text, html: msg.html, attachments: msg.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, head: new Uint8Array(a.head) })) };
     // A thread still importing spamscanner (seconds) is not waited for: the message is scored
     // without its features (the check says so) rather than held.
     if (!slot.isReady) throw new Error('feature extractor is still starting');
@@ -95,7 +95,7 @@ export class FeaturePool {
         this.#replace(slot);
       }, timeoutMs);
       slot.pending.set(id, { resolve, reject, timer });
-      slot.worker.postMessage({ id, raw: copy }, [copy.buffer]);
+      slot.worker.postMessage(req, req.attachments.map((a) => a.head.buffer as ArrayBuffer));
     });
   }
 
