@@ -148,14 +148,19 @@ if (!opts['no-sa']) {
     const saTrainSeconds = (performance.now() - t0) / 1000;
     const sample = every(Number(opts['sa-sample']), TEST);
     const files = write(sample, 'test');
+    // spamd drops to `nobody`: it must be able to read (and lock) the Bayes files sa-learn wrote.
+    spawnSync('chmod', ['-R', 'a+rX', dir]);
+    spawnSync('chown', ['-R', 'nobody', dir]);
     const port = 17783;
-    const spamd = spawn('spamd', ['-L', '-p', String(port), '-i', '127.0.0.1', '-A', '127.0.0.1', '-c', '--max-children', '2', '-x', '--virtual-config-dir', dir, '-u', 'nobody', '--syslog', 'stderr'], { env: saEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    const spamd = spawn('spamd', ['-L', '-p', String(port), '-i', '127.0.0.1', '-A', '127.0.0.1', '-c', '--max-children', '2', '-x', '--virtual-config-dir', dir, '-u', 'nobody', '--syslog', 'stderr'], { env: saEnv, stdio: 'ignore' });
     // spamd -x with a virtual config dir reads user_prefs from it; wait until it answers PING.
     for (let i = 0; i < 200; i++) {
       if (spawnSync('spamc', ['-p', String(port), '-K'], { encoding: 'utf8' }).stdout?.includes('PONG')) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     try {
+      const report = spawnSync('spamc', ['-p', String(port), '-R'], { input: readFileSync(files[0]!), encoding: 'utf8' }).stdout;
+      log(`SpamAssassin uses its Bayes: ${/BAYES_\d+/.test(report) ? 'yes' : 'NO (check the bench)'} (${(/BAYES_\d+/.exec(report) ?? ['-'])[0]})`);
       const sa: Array<{ item: Item; isSpam: boolean }> = [];
       t0 = performance.now();
       // Two at a time: spamd's two children, the machine's two cores.
