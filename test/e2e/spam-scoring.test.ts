@@ -57,15 +57,25 @@ t.test('trained Bayes, thresholds per class of service and direction, scan and l
   t.match(r.stdout, /learned 0 as ham, moved 0 from the other class, 60 already known; global now holds 60 spam and 60 ham/, 'learning again counts nothing twice');
 
   // scan --json on files the model has not seen, and GTUBE; a directory means every file in it.
-  const files = { spam: join(dir, 'new-spam.eml'), ham: join(dir, 'new-ham.eml'), gtube: join(dir, 'gtube.eml') };
+  const files = { spam: join(dir, 'new-spam.eml'), ham: join(dir, 'new-ham.eml'), gtube: join(dir, 'gtube.eml'), features: join(dir, 'features.eml') };
   writeFileSync(files.spam, corpusMessage('spam', 500));
   writeFileSync(files.ham, corpusMessage('ham', 500));
   writeFileSync(files.gtube, makeMessage({ subject: 'gtube', body: `test\r\n${GTUBE}\r\n` }));
-  r = await tuxhat(['scan', '--json', '--state', state, files.spam, files.ham, files.gtube]);
+  // spamscanner's features (scan loads its thread and waits for it): an IDN homograph link and an executable.
+  writeFileSync(files.features, [
+    'From: billing@shop.test', 'To: user@corp.test', 'Subject: your invoice', 'Message-ID: <features@shop.test>', 'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary=B', '', '--B', 'Content-Type: text/plain; charset=utf-8', '',
+    'Log in at https://xn--pple-43d.com/account to see it.', '--B',
+    'Content-Type: application/octet-stream; name="invoice.pdf.exe"', 'Content-Disposition: attachment; filename="invoice.pdf.exe"',
+    'Content-Transfer-Encoding: base64', '', 'TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=', '--B--', '',
+  ].join('\r\n'));
+  r = await tuxhat(['scan', '--json', '--state', state, files.spam, files.ham, files.gtube, files.features]);
   t.equal(r.code, 0, 'scan', { out: r.stderr });
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; score: number; action: string; isSpam: boolean; symbols: Array<{ name: string; score: number }> });
-  t.equal(lines.length, 3, 'one JSON line per message');
-  const [spamLine, hamLine, gtubeLine] = lines;
+  t.equal(lines.length, 4, 'one JSON line per message');
+  const [spamLine, hamLine, gtubeLine, featuresLine] = lines;
+  const names = featuresLine!.symbols.map((s) => s.name);
+  for (const n of ['SPAMSCANNER_IDN_HOMOGRAPH', 'SPAMSCANNER_EXECUTABLE', 'ATTACH_EXECUTABLE', 'ATTACH_DOUBLE_EXTENSION']) t.ok(names.includes(n), `features: ${n}`, { names });
   t.match(spamLine, { file: files.spam, action: 'tag', isSpam: true });
   t.ok(spamLine!.symbols.some((s) => s.name === 'BAYES_SPAM_99' && s.score > 0), 'Bayes says spam, with its score');
   t.match(hamLine, { file: files.ham, action: 'deliver', isSpam: false });
