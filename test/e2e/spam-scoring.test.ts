@@ -115,3 +115,31 @@ t.test('trained Bayes, thresholds per class of service and direction, scan and l
   const verdict = await gw.waitForLog((l) => l.event === 'reject' && String(l['response'] ?? '').includes('rejected as spam') && ((l['to'] as string[] | undefined)?.includes('someone@remote.test') ?? false), { what: 'reject log of the outbound spam' });
   t.match(String(verdict['symbols']), /BAYES_SPAM_99/);
 });
+
+t.test('spamscanner features through the daemon: IDN homograph link and executable attachment', async (t) => {
+  const sink = await startSink(t);
+  const gw = await startGateway(t, {
+    config: {
+      hostname: 'gw.tuxhat.test',
+      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
+      authentication: { enabled: false },
+      spam: { features: { enabled: true, timeoutMs: 10_000 } },
+    },
+  });
+  await gw.waitForLog((l) => l.event === 'spamscanner', { what: 'spamscanner feature extractor ready', timeoutMs: 60_000 });
+  const message = [
+    'From: billing@shop.test', 'To: user@corp.test', 'Subject: your invoice', 'Date: Sat, 28 Nov 2026 04:00:00 +0000',
+    'Message-ID: <features-daemon@shop.test>', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=B', '',
+    '--B', 'Content-Type: text/plain; charset=utf-8', '', 'Log in at https://xn--pple-43d.com/account to see it.', '--B',
+    'Content-Type: application/octet-stream; name="invoice.pdf.exe"', 'Content-Disposition: attachment; filename="invoice.pdf.exe"',
+    'Content-Transfer-Encoding: base64', '', 'TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=', '--B--', '',
+  ].join('\r\n');
+  const r = await send(gw.ports['mx']!, 'billing@shop.test', 'user@corp.test', message);
+  t.ok(r.ok, 'accepted (Bayes untrained, the features alone reach the tag threshold)');
+  const [m] = await sink.waitForMessages(1, 15_000);
+  const symbols = m!.get('x-spam-symbols') ?? '';
+  for (const n of ['SPAMSCANNER_IDN_HOMOGRAPH', 'SPAMSCANNER_EXECUTABLE', 'ATTACH_EXECUTABLE', 'ATTACH_DOUBLE_EXTENSION']) t.match(symbols, n, `X-Spam-Symbols has ${n}`);
+  t.match(m!.get('x-spam-status'), /^Yes, /);
+  const queued = await gw.waitForLog((l) => l.event === 'queued', { what: 'queued line' });
+  t.match(String(queued['symbols']), /SPAMSCANNER_IDN_HOMOGRAPH\(3\)/, 'the symbol and its score are in the verdict record');
+});

@@ -65,7 +65,10 @@ export function runWorker(): void {
         // The spam runtime: Bayes counts in the durable environment; spamscanner's threads load in
         // the background (seconds), messages meanwhile are scored without its features.
         spam = createSpamRuntime(config, state.durable, scores.spam);
-        spam.features?.warm().catch((err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'));
+        spam.features?.warm().then(
+          () => log!.info({ event: 'spamscanner', threads: config.spam.features.threads }, 'spamscanner feature extractor ready'),
+          (err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'),
+        );
         const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, spam };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
