@@ -5,10 +5,12 @@
  * evidence: the text that decides is near the top); what is cut is recorded so the check can
  * say so. The result keeps only what the tokenizer, the heuristics and the feature extractor
  * need: header lines, decoded text and HTML, and attachment metadata (never attachment bytes).
+ * A message mailparser refuses is scored on its headers alone (marked truncated).
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { simpleParser } from 'mailparser';
+import { parseHeaders } from '../headers.js';
 
 export interface ParsedAttachment {
   readonly filename: string | null;
@@ -56,7 +58,19 @@ export async function readBounded(stream: Readable, maxBytes: number): Promise<{
 
 export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DEFAULT_MAX_BYTES): Promise<ParsedMessage> {
   const cut = raw.length > maxBytes ? raw.subarray(0, maxBytes) : raw;
-  const mail = await simpleParser(cut, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: MAX_TEXT });
+  let mail: Awaited<ReturnType<typeof simpleParser>>;
+  try {
+    mail = await simpleParser(cut, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: MAX_TEXT });
+  } catch {
+    // mailparser refuses some hostile shapes (a header block over 1 MiB): score what our own
+    // header parser sees rather than refuse to judge (which would defer the message forever).
+    const headers = parseHeaders(cut.subarray(0, 256 * 1024).toString('utf8')).map((h) => ({ name: h.name.toLowerCase(), value: h.value }));
+    const messageId = headers.find((h) => h.name === 'message-id')?.value ?? null;
+    return {
+      headers, subject: headers.find((h) => h.name === 'subject')?.value ?? '', text: '', html: '', attachments: [],
+      messageId, truncated: true, size: Math.max(size, raw.length), raw: cut,
+    };
+  }
   const headers = mail.headerLines.map((h) => {
     const colon = h.line.indexOf(':');
     return { name: h.key.toLowerCase(), value: (colon === -1 ? '' : h.line.slice(colon + 1)).replace(/\r?\n[ \t]+/g, ' ').trim() };

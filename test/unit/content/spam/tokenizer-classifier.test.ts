@@ -59,6 +59,11 @@ t.test('parse: bounded input, learn key by Message-ID else hash', async (t) => {
   const noId = await parseMessage(crlf('Subject: a\n\nbody\n'));
   t.match(learnKey(noId), /^sha256:[0-9a-f]{64}$/);
   t.not(learnKey(noId), learnKey(await parseMessage(crlf('Subject: a\n\nother body\n'))));
+  // A header block mailparser refuses (over 1 MiB) is still scored, on its headers.
+  let head = 'Subject: huge\r\nMessage-ID: <h@x>\r\n';
+  for (let i = 0; i < 1200; i++) head += `X-Pad-${i}: ${'x'.repeat(990)}\r\n`;
+  const huge = await parseMessage(Buffer.from(`${head}\r\nbody\r\n`), undefined, 2 << 20);
+  t.match(huge, { subject: 'huge', messageId: '<h@x>', truncated: true, text: '' });
 });
 
 t.test('classifier: chi2Q, token probabilities and combining', async (t) => {
