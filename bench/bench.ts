@@ -117,6 +117,7 @@ function gatewayConfig(sink: Sink, dns: DnsServer, maxConn = 1000): Record<strin
     dns: { servers: [dns.server] },
     // The core scenario compares relaying like for like; --checks measures the filtering cost.
     authentication: { enabled: opt.checks },
+    spam: { enabled: opt.checks },
   };
 }
 

@@ -27,6 +27,7 @@ export interface Options {
   readonly at?: string;
   readonly since?: string;
   readonly rules?: string;
+  readonly domain?: string;
   readonly help?: boolean;
   readonly version?: boolean;
 }

@@ -33,6 +33,7 @@ const dkim = () => import('./dkim-commands.js');
 const quarantine = () => import('./quarantine-commands.js');
 const rules = () => import('./rules-commands.js');
 const policyState = () => import('./policy-state-commands.js');
+const spam = () => import('./spam-commands.js');
 
 const OPTION_SPEC = {
   config: { type: 'string', short: 'c' },
@@ -53,6 +54,7 @@ const OPTION_SPEC = {
   at: { type: 'string' },
   since: { type: 'string' },
   rules: { type: 'string' },
+  domain: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -61,7 +63,7 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['-c, --config FILE', 'configuration file (see "Configuration file" below)'],
   ['-s, --socket PATH', "the running gateway's admin socket (default: admin.socket of the config)"],
   ['-f, --file FILE', 'users file for `user` commands (default: usersFile of the config)'],
-  ['    --state STATE', 'queue list: only incoming, deferred, hold or corrupt'],
+  ['    --state STATE', 'queue list: only incoming, deferred, hold or corrupt; scan/learn: the state directory (default paths.state)'],
   ['    --json', 'machine-readable output (status, queue list/show, trace, user list)'],
   ['    --timeout SEC', 'give up on the gateway after SEC seconds (default 30)'],
   ['    --selector S', 'dkim keygen: the DKIM selector (default sYYYYMM plus rsa or ed)'],
@@ -71,6 +73,7 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['    --from, --to, --ip', 'rules test: envelope sender, recipients (comma-separated), client IP'],
   ['    --direction in|out', 'rules test: the direction (default in); also --user, --listener, --at ISO-TIME'],
   ['    --since AGE', 'rules replay: how far back, e.g. 7d, 24h (default 7d)'],
+  ['    --domain D', 'learn: also train the recipient domain D\'s own Bayes counts'],
   ['-h, --help', 'show this help'],
   ['-V, --version', 'show the version'],
 ];
@@ -116,6 +119,8 @@ const COMMANDS: readonly Command[] = [
   { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
   { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },
   { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceCheckCommand') },
+  { words: ['scan'], synopsis: 'FILE|DIR...', summary: 'score messages (files, mbox, maildir) with the content pipeline, no daemon needed', minArgs: 1, maxArgs: Number.POSITIVE_INFINITY, options: ['config', 'state', 'json'], run: lazy(spam, 'scanCommand') },
+  { words: ['learn'], synopsis: 'spam|ham PATH...', summary: 'train the Bayes classifier on messages (files, mbox, maildir)', minArgs: 2, maxArgs: Number.POSITIVE_INFINITY, options: ['config', 'state', 'domain'], run: lazy(spam, 'learnCommand') },
   helpCommand,
 ];
 

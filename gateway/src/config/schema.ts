@@ -24,6 +24,17 @@ export const cidr = z.string().refine((s) => {
 const domainName = z.string().toLowerCase().regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name');
 const tlsPolicy = z.enum(['none', 'may', 'encrypt', 'verify']);
 
+/** Spam thresholds of one direction of a class of service; null never triggers. */
+function spamThresholds(d: { tag: number | null; quarantine: number | null; reject: number | null }) {
+  return z.object({
+    tag: z.number().nullable().default(d.tag),
+    quarantine: z.number().nullable().default(d.quarantine),
+    reject: z.number().nullable().default(d.reject),
+    /** Prepended to the Subject of tagged and quarantined mail, e.g. "[SPAM] "; empty: the subject is left alone. */
+    subjectTag: z.string().max(40).default(''),
+  }).strict();
+}
+
 const tlsFiles = z.object({
   /** PEM key and certificate; without them a self-signed pair is generated under state (with a warning). */
   keyFile: z.string().optional(),
@@ -351,6 +362,54 @@ export const configSchema = z.object({
   reputation: reputationSchema.prefault({}),
   greylisting: greylistingSchema.prefault({}),
   rateLimits: rateLimitsSchema.prefault({}),
+  /** Spam scoring (issue 4): Bayes, heuristics, spamscanner features. Thresholds live in `classes`. */
+  spam: z.object({
+    /** Score inbound and outbound mail; off: no spam symbols, no X-Spam headers, nothing rejected as spam. */
+    enabled: z.boolean().default(true),
+    /** Only the first bytes of a message are scored (the text that decides is near the top); 1 MiB. */
+    maxBytes: z.number().int().min(64 * 1024).default(1024 * 1024),
+    /** The whole spam check's deadline; missing it answers 451 4.3.0 (never passed unscanned). */
+    timeoutMs: z.number().int().min(100).default(15_000),
+    bayes: z.object({
+      /** Bayes symbols only once a scope has learned at least this many spam and this many ham. */
+      minLearned: z.number().int().min(1).default(50),
+      /** A recipient domain with its own training (both classes ≥ minLearned) is scored with its own counts. */
+      perDomain: z.boolean().default(true),
+      /**
+       * Learn confident verdicts automatically: spam at a check score ≥ spamAtOrAbove, ham at
+       * ≤ hamAtOrBelow. Off by default: a model that teaches itself can drift.
+       */
+      autoLearn: z.object({
+        enabled: z.boolean().default(false),
+        spamAtOrAbove: z.number().default(12),
+        hamAtOrBelow: z.number().default(-3),
+      }).strict().prefault({}),
+    }).strict().prefault({}),
+    /** spamscanner as a feature extractor (phishing, IDN homographs, executables, macros) in worker threads. */
+    features: z.object({
+      enabled: z.boolean().default(true),
+      /** Threads per receiver process; each costs ~180 MB once spamscanner is loaded. */
+      threads: z.number().int().min(1).max(8).default(1),
+      /** Per message; a thread that misses it is replaced and the message is scored without features. */
+      timeoutMs: z.number().int().min(50).default(3000),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
+  /**
+   * Classes of service: named sets of spam thresholds per direction, chosen by recipient user or
+   * domain (inbound) or sender user or domain (outbound); `default` applies to everyone else
+   * (verdict/class-of-service.ts). A threshold of null never triggers.
+   */
+  classes: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected a class name (lower case)'), z.object({
+    /** Domains whose users get this class (a user listed in another class wins). */
+    domains: z.array(domainName).default([]),
+    /** Addresses that get this class. */
+    users: z.array(z.string().toLowerCase().regex(/^[^@\s]+@[^@\s]+$/, 'expected user@domain')).default([]),
+    /** SpamAssassin's customary 5 tags; 10 is clearly spam but worth a look; 15 is certain (GTUBE scores 1000). */
+    inbound: spamThresholds({ tag: 5, quarantine: 10, reject: 15 }).prefault({}),
+    /** Our own users' mail: never tagged for the world to see; held at 8, refused at 15. */
+    outbound: spamThresholds({ tag: null, quarantine: 8, reject: 15 }).prefault({}),
+  }).strict()).default({ default: { domains: [], users: [], inbound: { tag: 5, quarantine: 10, reject: 15, subjectTag: '' }, outbound: { tag: null, quarantine: 8, reject: 15, subjectTag: '' } } })
+    .refine((c) => 'default' in c, 'classes needs a class named default'),
 }).strict().superRefine((c, ctx) => {
   const seen = new Map<string, string>();
   for (const [name, l] of Object.entries(c.listeners)) {

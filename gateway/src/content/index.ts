@@ -12,6 +12,8 @@ import type { ResolveFn } from '../dns/index.js';
 import { ANTIVIRUS_SYMBOLS, antivirus } from './checks/antivirus.js';
 import { AUTHENTICATION_SYMBOLS, authentication } from './checks/authentication.js';
 import { loadScores, type ScoreTable } from './scores.js';
+import { spam } from './spam/check.js';
+import { SPAM_SYMBOLS, type SpamRuntime } from './spam/engine.js';
 
 export { HeaderCapture, parseHeaders, headerValue, type HeaderField } from './headers.js';
 export { ScoreTable, loadScores, parseScores, defaultScoresDir } from './scores.js';
@@ -20,6 +22,7 @@ export { ScoreTable, loadScores, parseScores, defaultScoresDir } from './scores.
 export interface ContentScores {
   readonly authentication: ScoreTable;
   readonly antivirus: ScoreTable;
+  readonly spam: ScoreTable;
 }
 
 export interface ContentContext {
@@ -30,6 +33,8 @@ export interface ContentContext {
   /** The process's one dns/ resolver (its cache is shared by every message). */
   readonly resolve: ResolveFn;
   readonly scores: ContentScores;
+  /** The spam check's per-process runtime (Bayes store, feature threads); absent: no spam scoring. */
+  readonly spam?: SpamRuntime | null;
 }
 
 /** What a check may say beyond its hits. */
@@ -50,10 +55,14 @@ export interface ContentCheck {
   run(ctx: ContentContext): Promise<Hit[] | CheckOutcome>;
 }
 
-export const CONTENT_CHECKS: readonly ContentCheck[] = [authentication, antivirus];
+export const CONTENT_CHECKS: readonly ContentCheck[] = [authentication, antivirus, spam];
 
 export function loadContentScores(dir?: string): ContentScores {
-  return { authentication: loadScores('authentication', AUTHENTICATION_SYMBOLS, dir), antivirus: loadScores('antivirus', ANTIVIRUS_SYMBOLS, dir) };
+  return {
+    authentication: loadScores('authentication', AUTHENTICATION_SYMBOLS, dir),
+    antivirus: loadScores('antivirus', ANTIVIRUS_SYMBOLS, dir),
+    spam: loadScores('spam', SPAM_SYMBOLS, dir),
+  };
 }
 
 export interface ContentResult {

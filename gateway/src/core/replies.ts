@@ -19,6 +19,7 @@ export const REPLIES = {
   DMARC_REJECT: { code: 550, enhanced: '5.7.1', text: 'Rejected by the DMARC policy of the sender domain' },
   // A virus found by clamd (content/checks/antivirus.ts); the detail is the signature name.
   AV_VIRUS: { code: 554, enhanced: '5.7.1', text: 'Message rejected: virus found' },
+  SPAM_REJECT: { code: 550, enhanced: '5.7.1', text: 'Message rejected as spam' },
   AUTH_FAILED: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   AUTH_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
   ENCRYPTION_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },

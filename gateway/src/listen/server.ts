@@ -23,7 +23,8 @@ import { policyStores } from '../state/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
-import { decide } from '../verdict/index.js';
+import { decide, selectClass } from '../verdict/index.js';
+import type { SpamRuntime } from '../content/spam/index.js';
 import { avLogValue, avPolicy } from '../content/checks/antivirus.js';
 import type { QuarantineStore } from '../quarantine/index.js';
 import { alertPostmaster } from './virus-alert.js';
@@ -52,6 +53,8 @@ export interface ListenerDeps {
   readonly quarantine?: QuarantineStore;
   /** The rules engine (rules/): its compiled rule set and clock; absent: no rules. */
   readonly rules?: RulesRuntime;
+  /** The spam check's runtime (Bayes store, feature threads); absent: no spam scoring. */
+  readonly spam?: SpamRuntime | null;
 }
 
 export interface Listener {
@@ -274,7 +277,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     // What is spooled (Received included); a body transform replaces both.
     let spooledSize = size + received.length;
     const message = { qid, size, headers, messageId: headerValue(headers, 'message-id'), addedHeaders: [], openBody: () => deps.spool.open(qid, body, spooledSize) };
-    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores });
+    const content = await scanContent({ config, session, envelope: { ...envelope, size }, message, resolve: deps.resolver.resolve, scores: deps.scores, spam: deps.spam ?? null });
     let rules = null;
     if (deps.rules && !content.tempfail) {
       if (session.direction === 'inbound' && envelope.recipients.some((r) => isArchiveAddress(config, r))) {
@@ -292,11 +295,19 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       }
     }
     const stage = { config, state: deps.state, session, mailFrom: envelope.mailFrom, recipients: envelope.recipients, size };
+    // A rule's setClass names the class of service; otherwise the recipients' (sender's) class.
+    const classOfService = (named: string | undefined) => {
+      const chosen = named !== undefined ? config.classes[named] : undefined;
+      if (named !== undefined && !chosen) log.warn({ event: 'warning', qid, class: named }, 'a rule set an unknown class of service; the selected class applies');
+      return chosen && named !== undefined ? { name: named, thresholds: chosen[session.direction] }
+        : selectClass(config.classes, session.direction, { recipients: envelope.recipients, sender: envelope.mailFrom, authUser: session.authUser });
+    };
     const verdict = decide({
       direction: session.direction, hits: [...policyHits(session), ...content.hits, ...reputationHits(stage, content.hits, content.authentication)], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
       onVirus: avPolicy(config.antivirus, session.direction).onVirus,
       rules, archive: deps.rules ? archiveRecipients(config, session.direction, envelope.mailFrom, envelope.recipients) : [],
+      spam: config.spam.enabled ? { classOfService: classOfService(rules?.classOfService), subject: headerValue(headers, 'subject') } : null,
     });
     const auth = content.authentication;
     const logFields = {

@@ -11,6 +11,7 @@
 import { loadContentScores } from '../content/index.js';
 import { loadRuleSet } from '../rules/load.js';
 import { rulesClock } from '../rules/pipeline.js';
+import { createSpamRuntime, type SpamRuntime } from '../content/spam/index.js';
 import { createResolver, type DnsResolver } from '../dns/index.js';
 import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, type Listener } from '../listen/index.js';
 import { createLogger, type Logger } from '../log/index.js';
@@ -42,6 +43,7 @@ export function runWorker(): void {
   let state: ReturnType<typeof openState> | null = null;
   let spool: Spool | null = null;
   let resolver: DnsResolver | null = null;
+  let spam: SpamRuntime | null = null;
 
   process.on('uncaughtException', (err) => {
     (log ?? console).error?.({ event: 'warning', err: { message: err.message, stack: err.stack } }, 'worker crashed');
@@ -70,7 +72,14 @@ export function runWorker(): void {
         log.debug({ event: 'startup', antivirus: av.active }, av.message);
         // Rules once per receiver (the primary validated them before starting this generation).
         const rules = { set: loadRuleSet(config.rules.dirs), now: rulesClock() };
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules };
+        // The spam runtime: Bayes counts in the durable environment; spamscanner's threads load in
+        // the background (seconds), messages meanwhile are scored without its features.
+        spam = createSpamRuntime(config, state.durable, scores.spam);
+        spam.features?.warm().then(
+          () => log!.info({ event: 'spamscanner', threads: config.spam.features.threads }, 'spamscanner feature extractor ready'),
+          (err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'),
+        );
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules, spam };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {
@@ -89,6 +98,7 @@ export function runWorker(): void {
       void Promise.all(listeners.map((l) => l.drain({ handover }))).then(async () => {
         spool?.close();
         resolver?.close();
+        await spam?.features?.close();
         await state?.close();
         log?.flush();
         process.exit(0);

@@ -122,6 +122,9 @@ export async function completeConfig(input: Obj, dir: string, keepPorts: Record<
   config['domains'] ??= { 'example.test': { route: { transport: 'maildir', path: join(dir, 'mail') } } };
   config['workers'] ??= 1;
   config['greylisting'] ??= { enabled: false };
+  // spamscanner's feature threads cost ~180 MB and seconds of CPU per receiver: off unless a test
+  // turns them on (test/e2e/spam-scoring.test.ts does).
+  if (!isObj(config['spam'])) config['spam'] = { features: { enabled: false } };
   return { config, ports };
 }
 

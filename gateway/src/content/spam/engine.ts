@@ -1,0 +1,118 @@
+/*
+ * content/spam/engine.ts — score one message for spam: parse once, tokenize, Bayes, heuristics,
+ * spamscanner features. Shared by the content check (daemon), `tuxhat scan`, `tuxhat learn` and
+ * the quality benchmark, so all of them judge a message the same way.
+ *
+ * Bayes: the scope is the first recipient domain with its own training (both classes ≥
+ * minLearned), else global; below minLearned in the chosen scope the classifier abstains
+ * (BAYES_UNTRAINED, score 0) rather than guess from a handful of messages. Its probability maps
+ * to one graded symbol (BAYES_SPAM_99 … BAYES_HAM_05), scored in rules/scores/spam.yaml.
+ */
+import type { Config } from '../../config/index.js';
+import type { Hit } from '../../core/index.js';
+import type { BayesStore, SpamClass, LearnItem } from '../../state/bayes-store.js';
+import type { ScoreTable } from '../scores.js';
+import { classify, DEFAULT_PARAMS, type ClassifierParams } from './classifier.js';
+import type { FeaturePool } from './features.js';
+import { HEURISTIC_SYMBOLS, heuristics } from './heuristics.js';
+import { learnKey, parseMessage, type ParsedMessage } from './parse.js';
+import { tokenize } from './tokenizer.js';
+
+/** Bayes bands, most spammy first: the symbol for probability ≥ floor. */
+export const BAYES_BANDS: ReadonlyArray<readonly [string, number]> = [
+  ['BAYES_SPAM_99', 0.99], ['BAYES_SPAM_95', 0.95], ['BAYES_SPAM_80', 0.8], ['BAYES_SPAM_60', 0.6],
+  ['BAYES_UNSURE', 0.4], ['BAYES_HAM_40', 0.2], ['BAYES_HAM_20', 0.05], ['BAYES_HAM_05', 0],
+];
+
+const FEATURE_SYMBOL: Record<string, string> = {
+  phishing: 'SPAMSCANNER_PHISHING', suspicious: 'SPAMSCANNER_SUSPICIOUS_URL', idn: 'SPAMSCANNER_IDN_HOMOGRAPH',
+  executable: 'SPAMSCANNER_EXECUTABLE', macro: 'SPAMSCANNER_MACRO',
+};
+
+/** Every symbol the spam check emits; rules/scores/spam.yaml must score exactly these. */
+export const SPAM_SYMBOLS = [
+  ...HEURISTIC_SYMBOLS,
+  ...BAYES_BANDS.map(([n]) => n), 'BAYES_UNTRAINED',
+  ...Object.values(FEATURE_SYMBOL), 'SPAMSCANNER_UNAVAILABLE',
+  'SPAM_TRUNCATED',
+  // scanContent's name for the spam check missing its deadline or throwing.
+  'SPAM_TEMPFAIL',
+] as const;
+
+export type SpamConfig = Config['spam'];
+
+export interface SpamRuntime {
+  readonly config: SpamConfig;
+  readonly store: BayesStore | null;
+  readonly features: FeaturePool | null;
+  readonly scores: ScoreTable;
+  readonly params?: ClassifierParams;
+}
+
+export interface SpamScore {
+  readonly hits: Hit[];
+  /** Bayes probability, or null when the classifier abstained. */
+  readonly probability: number | null;
+  readonly parsed: ParsedMessage;
+  readonly tokens: string[];
+}
+
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+export function bayesScope(store: BayesStore, domains: readonly string[], cfg: SpamConfig): string {
+  if (cfg.bayes.perDomain) {
+    for (const d of domains) {
+      const t = store.totals(d);
+      if (d !== '' && t.nspam >= cfg.bayes.minLearned && t.nham >= cfg.bayes.minLearned) return d;
+    }
+  }
+  return '';
+}
+
+export async function scoreMessage(rt: SpamRuntime, raw: Buffer, size: number, domains: readonly string[]): Promise<SpamScore> {
+  const parsed = await parseMessage(raw, size, rt.config.maxBytes);
+  const tokens = tokenize(parsed);
+  const hits: Hit[] = [];
+  const featureJob = rt.features && rt.config.features.enabled
+    ? rt.features.extract(parsed, rt.config.features.timeoutMs).then(
+      (findings) => {
+        const byKind = new Map<string, string[]>();
+        for (const f of findings) byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), f.detail]);
+        return [...byKind].filter(([k]) => FEATURE_SYMBOL[k]).map(([k, d]) => rt.scores.hit(FEATURE_SYMBOL[k]!, [...new Set(d)].slice(0, 3).join('; ').slice(0, 200)));
+      },
+      (err: Error) => [rt.scores.hit('SPAMSCANNER_UNAVAILABLE', err.message)],
+    )
+    : null;
+
+  for (const h of heuristics(parsed)) hits.push(rt.scores.hit(h.name, h.detail));
+  if (parsed.truncated) hits.push(rt.scores.hit('SPAM_TRUNCATED', `scored the first ${rt.config.maxBytes} of ${parsed.size} bytes`));
+
+  let probability: number | null = null;
+  if (rt.store) {
+    const scope = bayesScope(rt.store, domains, rt.config);
+    const { nspam, nham } = rt.store.totals(scope);
+    if (nspam < rt.config.bayes.minLearned || nham < rt.config.bayes.minLearned) {
+      hits.push(rt.scores.hit('BAYES_UNTRAINED', `${scope || 'global'}: ${nspam} spam, ${nham} ham learned`));
+    } else {
+      const c = classify(tokens, (t) => rt.store!.counts(scope, t), nspam, nham, rt.params ?? DEFAULT_PARAMS);
+      probability = c.probability;
+      const band = BAYES_BANDS.find(([, floor]) => c.probability >= floor)![0];
+      hits.push(rt.scores.hit(band, `p=${c.probability.toFixed(4)} ${scope || 'global'}`));
+    }
+  }
+  if (featureJob) hits.push(...await featureJob);
+  return { hits, probability, parsed, tokens };
+}
+
+/** A learning record for a message already parsed and tokenized. */
+export function learnItem(s: Pick<SpamScore, 'parsed' | 'tokens'>, cls: SpamClass, domains: readonly string[], by: string): LearnItem {
+  return { key: learnKey(s.parsed), cls, tokens: s.tokens, scopes: ['', ...new Set(domains.filter((d) => d !== ''))], by };
+}
+
+/** Parse and tokenize only (learning needs no scoring). */
+export async function tokensOf(raw: Buffer, maxBytes: number): Promise<Pick<SpamScore, 'parsed' | 'tokens'>> {
+  const parsed = await parseMessage(raw, raw.length, maxBytes);
+  return { parsed, tokens: tokenize(parsed) };
+}

@@ -1,0 +1,26 @@
+/*
+ * content/spam/ — spam scoring: tokenizer, our own Bayes classifier (counts in the durable LMDB
+ * environment, state/bayes-store.ts), GTUBE and header/MIME/URL/attachment heuristics, and
+ * spamscanner contained in worker threads as a feature extractor. The check is `spam`
+ * (check.ts); thresholds and actions are the verdict's (verdict/class-of-service.ts).
+ */
+import type { RootDatabase } from 'lmdb';
+import type { Config } from '../../config/index.js';
+import { BayesStore } from '../../state/bayes-store.js';
+import type { ScoreTable } from '../scores.js';
+import { FeaturePool } from './features.js';
+import type { SpamRuntime } from './engine.js';
+
+export { spam } from './check.js';
+export { SPAM_SYMBOLS, scoreMessage, learnItem, tokensOf, domainOf, type SpamRuntime, type SpamScore } from './engine.js';
+export { FeaturePool } from './features.js';
+
+/** One per process: the Bayes store on the durable environment and (when enabled) the feature threads. */
+export function createSpamRuntime(config: Config, durable: RootDatabase | null, scores: ScoreTable): SpamRuntime {
+  return {
+    config: config.spam,
+    store: durable ? new BayesStore(durable) : null,
+    features: config.spam.enabled && config.spam.features.enabled ? new FeaturePool(config.spam.features.threads) : null,
+    scores,
+  };
+}
