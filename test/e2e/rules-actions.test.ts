@@ -191,7 +191,7 @@ t.test('every rule action through the daemon', async (t) => {
   const replay = await tuxhat(['rules', 'replay', '--config', gw.configFile, '--since', '1h', '--rules', replayRules, '--json']);
   t.equal(replay.code, 0, replay.stderr);
   const rep = JSON.parse(replay.stdout) as { messages: number; rules: Record<string, { now: number; unjudged: number }> };
-  t.equal(rep.messages, 8, 'one verdict record per accepted message (not the discarded one, nor notifications or kept originals)');
+  t.equal(rep.messages, 8, 'one verdict record per accepted message, quarantined included (not the discarded one, nor notifications, kept originals or releases)');
   t.equal(rep.rules['from-client']!.now, rep.messages - 1, 'every message but the partner one came from client.test');
   t.equal(rep.rules['by-subject']!.unjudged, rep.messages, 'subjects are not in the records: not judged');
   t.equal(rep.rules['tagged-before']!.now, rep.messages, 'the record keeps the listener');

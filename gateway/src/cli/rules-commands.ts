@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { open } from 'lmdb';
+import { open, type Database } from 'lmdb';
 import { newQid, type Hit, type QueueEntry } from '../core/index.js';
 import { parseHeaders, headerValue } from '../content/index.js';
 import type { Config } from '../config/index.js';
@@ -158,7 +158,7 @@ export async function rulesReplayCommand(ctx: CommandContext): Promise<number> {
     const queue = env.openDB<QueueEntry, string>('queue', { encoding: 'msgpack' });
     const seen = new Set<string>();
     const judge = (qid: string, record: Record<string, unknown>) => {
-      if (seen.has(qid) || typeof record.dsnFor === 'string' || typeof record.notificationFor === 'string' || typeof record.originalOf === 'string') return;
+      if (seen.has(qid) || typeof record.dsnFor === 'string' || typeof record.notificationFor === 'string' || typeof record.originalOf === 'string' || typeof record.releasedFrom === 'string') return;
       seen.add(qid);
       total++;
       const out = evaluateRules(set, factsFromRecord(record, config), { qid, postmaster: config.postmaster });
@@ -173,6 +173,16 @@ export async function rulesReplayCommand(ctx: CommandContext): Promise<number> {
     }
     for (const { key, value } of queue.getRange({})) {
       if (value.receivedAt >= since) judge(key, { ...value.receipt, at: value.receivedAt, direction: value.direction, listener: value.listener });
+    }
+    // Quarantined messages were judged too (their record is the verdict record at receipt).
+    let quarantine: Database<{ direction: string; storedAt: number; verdict: Record<string, unknown> }, string> | null = null;
+    try {
+      quarantine = env.openDB('quarantine', { encoding: 'msgpack' });
+    } catch {
+      quarantine = null; // never used on this state dir (a read-only environment cannot create it)
+    }
+    for (const { key, value } of quarantine?.getRange({}) ?? []) {
+      if (value.storedAt >= since) judge(key, { ...value.verdict, at: value.storedAt, direction: value.direction });
     }
   } finally {
     await env.close();

@@ -349,7 +349,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       try {
         if (!deps.quarantine) throw new Error('no quarantine store in this process');
         await deps.quarantine.put({
-          qid, direction: session.direction, envelope, recipients: envelope.recipients, reason: verdict.detail ?? 'quarantine', verdict: receiptOf(logFields),
+          qid, direction: session.direction, envelope, recipients: envelope.recipients, reason: verdict.detail ?? 'quarantine', verdict: receiptOf({ ...logFields, direction: session.direction, listener: name }),
           body: message.openBody(), headerEdits: verdict.headerEdits, messageId: message.messageId, subject: headerValue(headers, 'subject'),
         });
       } catch (err) {
