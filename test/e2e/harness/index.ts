@@ -14,3 +14,4 @@ export * from './gateway.js';
 export * from './clamd.js';
 export * from './cli.js';
 export * from './dsn.js';
+export * from './opendkim.js';
