@@ -172,3 +172,43 @@ t.test('a DNS server that never answers: 451 4.7.0 (SPF/DMARC temperror), nothin
   await new Promise((r) => setTimeout(r, 300));
   t.equal(sink.count(), 0, 'nothing delivered');
 });
+
+t.test('authentication.earlySpfReject: SPF fail refused at MAIL FROM (550 5.7.23); a pass is evaluated once', async (t) => {
+  const sink = await startSink(t);
+  const dns = await startDns(t, {
+    txt: {
+      'client.test': 'v=spf1 ip4:127.0.0.1 -all',
+      'bank.test': 'v=spf1 ip4:192.0.2.1 -all',
+      'soft.test': 'v=spf1 ip4:192.0.2.1 ~all',
+    },
+  });
+  const gw = await startGateway(t, {
+    config: {
+      hostname: HOST,
+      dns: { servers: [dns.server] },
+      authentication: { earlySpfReject: true },
+      domains: { 'corp.test': { route: { ...CORP['corp.test'].route, hosts: [sink.hostPort] } } },
+    },
+  });
+  const mx = gw.ports['mx']!;
+  const r = await smtpTalk(mx, ['EHLO mail.evil.test', 'MAIL FROM:<ceo@bank.test>', 'RCPT TO:<bob@corp.test>', 'QUIT']);
+  t.equal(r[2]!.code, 550, r[2]!.text);
+  t.match(r[2]!.text, /^5\.7\.23 SPF validation failed: the sender domain does not allow this host: bank\.test/);
+  t.not(r[3]!.code, 250, 'no transaction after the refusal');
+  const rej = await gw.waitForLog((l) => l.event === 'reject' && l['phase'] === 'mail' && l['from'] === 'ceo@bank.test', { what: 'reject line' });
+  t.match(String(rej['response']), /^550 5\.7\.23 /);
+
+  // softfail (~all) is not refused early: judged after DATA.
+  const soft = await swaksSend(mx, { from: 'x@soft.test', to: 'bob@corp.test', helo: 'mail.soft.test', headers: { 'Message-Id': '<early-soft@soft.test>' } });
+  t.equal(soft.code, 0, 'softfail accepted', { transcript: soft.transcript });
+  const [m1] = await sink.waitForMessages(1, 15_000);
+  t.match(flat(m1!.get('authentication-results')), /spf=softfail/);
+  sink.clear();
+
+  const before = dns.queries().filter((q) => q === 'TXT client.test').length;
+  const ok = await swaksSend(mx, { from: 'alice@client.test', to: 'bob@corp.test', helo: 'mail.client.test', headers: { 'Message-Id': '<early-pass@client.test>' } });
+  t.equal(ok.code, 0, 'accepted', { transcript: ok.transcript });
+  const [m] = await sink.waitForMessages(1, 15_000);
+  t.match(flat(m!.get('authentication-results')), /spf=pass .*smtp\.mailfrom=alice@client\.test/);
+  t.equal(dns.queries().filter((q) => q === 'TXT client.test').length - before, 1, 'the SPF record was fetched once (MAIL FROM), reused after DATA');
+});

@@ -181,6 +181,12 @@ export const configSchema = z.object({
       /** ARC sealers (d= of the newest ARC set) whose passing chain suspends DMARC enforcement. */
       trustedArcSealers: z.array(domainName).default([]),
     }).strict().prefault({}),
+    /**
+     * Refuse an SPF fail (-all) already at MAIL FROM with 550 5.7.23, as Postfix's policyd-spf;
+     * temperror there is 451 4.7.0. Off: SPF is judged after DATA with DKIM and DMARC, so
+     * forwarders and ARC can still rescue the message.
+     */
+    earlySpfReject: z.boolean().default(false),
   }).strict().prefault({}),
   dkim: z.object({
     /**

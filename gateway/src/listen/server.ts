@@ -100,7 +100,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
   const phaseCheck = async (phase: SmtpPhase, s: SMTPServerSession, recipient?: string): Promise<SmtpError | null> => {
     const session = sessionOf(s);
     const envelope = envelopeOf(s);
-    const d = await checkPhase(phase, { config, session, envelope, ...(recipient !== undefined ? { recipient } : {}) });
+    const d = await checkPhase(phase, { config, session, envelope, resolve: deps.resolver.resolve, ...(recipient !== undefined ? { recipient } : {}) });
     const err = decisionError(d);
     if (err) rejectLog(session, phase, err, { from: envelope.mailFrom, ...(recipient ? { to: recipient } : {}) });
     return err;

@@ -8,6 +8,7 @@
  * never accepts (ARCHITECTURE contract 3). Runs in receiver workers.
  */
 import type { Config } from '../config/index.js';
+import type { ResolveFn } from '../dns/index.js';
 import { SMTP_PHASES, type Decision, type Envelope, type Hit, type Session, type SmtpPhase } from '../core/index.js';
 
 export interface PolicyContext {
@@ -16,6 +17,8 @@ export interface PolicyContext {
   readonly envelope: Envelope;
   /** The recipient being checked (rcpt phase only). */
   readonly recipient?: string;
+  /** The process's one dns/ resolver (shared cache and deadlines). */
+  readonly resolve: ResolveFn;
 }
 
 export interface Check {

@@ -6,6 +6,7 @@ const ctx = {
   config: parseConfig({}),
   session: { id: 's', listener: 'mx', kind: 'mx' as const, direction: 'inbound' as const, clientIp: '192.0.2.1', clientPort: 1, ptr: null, helo: '', tls: null, authUser: null, trustedBy: null },
   envelope: { mailFrom: '', recipients: [], size: 0, bodyType: '7bit' as const, smtpUtf8: false },
+  resolve: (() => Promise.reject(new Error('no DNS in this test'))) as never,
 };
 
 t.test('every check runs; the most severe decision wins; hits are collected', async (t) => {

@@ -9,7 +9,8 @@ const session = (over: Partial<Session>): Session => ({
   authUser: null, trustedBy: null, ...over,
 });
 const envelope = { mailFrom: 'x@example.org', recipients: [], size: 0, bodyType: '7bit' as const, smtpUtf8: false };
-const rcpt = (s: Session, recipient: string) => checkPhase('rcpt', { config, session: s, envelope, recipient });
+const resolve = (() => Promise.reject(new Error('no DNS in this test'))) as never;
+const rcpt = (s: Session, recipient: string) => checkPhase('rcpt', { config, session: s, envelope, recipient, resolve });
 
 t.test('mx accepts only relay domains and refuses sender-specified routing', async (t) => {
   const mx = session({});
@@ -29,12 +30,12 @@ t.test('submission and relay relay only for trusted sessions', async (t) => {
   t.equal((await rcpt(untrusted, 'a@foreign.test')).action, 'reject');
   const authed = session({ listener: 'submission', kind: 'submission', direction: 'outbound', authUser: 'u@corp.test', trustedBy: 'auth' });
   t.equal((await rcpt(authed, 'a@foreign.test')).action, 'accept');
-  const mail = await checkPhase('mail', { config, session: untrusted, envelope });
+  const mail = await checkPhase('mail', { config, session: untrusted, envelope, resolve });
   t.equal(mail.action === 'reject' && mail.reply, 'AUTH_REQUIRED');
-  t.equal((await checkPhase('mail', { config, session: authed, envelope })).action, 'accept');
-  const badSender = await checkPhase('mail', { config, session: authed, envelope: { ...envelope, mailFrom: 'nodomain' } });
+  t.equal((await checkPhase('mail', { config, session: authed, envelope, resolve })).action, 'accept');
+  const badSender = await checkPhase('mail', { config, session: authed, envelope: { ...envelope, mailFrom: 'nodomain' }, resolve });
   t.equal(badSender.action === 'reject' && badSender.reply, 'BAD_SENDER_SYNTAX');
-  t.equal((await checkPhase('mail', { config, session: authed, envelope: { ...envelope, mailFrom: '' } })).action, 'accept', 'null sender');
+  t.equal((await checkPhase('mail', { config, session: authed, envelope: { ...envelope, mailFrom: '' }, resolve })).action, 'accept', 'null sender');
 });
 
 t.test('splitAddress', async (t) => {

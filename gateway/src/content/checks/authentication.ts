@@ -19,6 +19,7 @@ import type { AuthenticationOutcome, HeaderEdit, Hit } from '../../core/index.js
 import type { CheckOutcome, ContentCheck, ContentContext } from '../index.js';
 
 import { authenticateMessage } from './authenticate.js';
+import { spfFor } from './spf-memo.js';
 
 /** Every symbol this check emits; rules/scores/authentication.yaml must score exactly these. */
 export const AUTHENTICATION_SYMBOLS = [
@@ -53,13 +54,17 @@ export const authentication: ContentCheck = {
   tempfailReply: 'AUTH_TEMPFAIL',
   async run(ctx): Promise<Hit[] | CheckOutcome> {
     if (ctx.session.direction !== 'inbound' || !ctx.config.authentication.enabled) return [];
+    const resolver = (name: string, rrtype: string) => ctx.resolve(name, rrtype) as Promise<string[][] | string[]>;
+    // The SPF result of the early check at MAIL FROM when it ran for this transaction.
+    const spf = await spfFor({ session: ctx.session, sender: ctx.envelope.mailFrom, mta: ctx.config.hostname, resolver });
     // mailauth's authenticate() steps, with rsa-sha1 and key h= corrections before DMARC.
     const res = await authenticateMessage(ctx.message.openBody(), {
       ip: ctx.session.clientIp,
       helo: ctx.session.helo,
       sender: ctx.envelope.mailFrom,
       mta: ctx.config.hostname,
-      resolver: (name, rrtype) => ctx.resolve(name, rrtype) as Promise<string[][] | string[]>,
+      resolver,
+      spf,
     });
     return evaluate(res, ctx, Math.random);
   },

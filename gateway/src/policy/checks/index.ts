@@ -2,5 +2,6 @@
 import type { Check } from '../check.js';
 import { relayAccess } from './relay-access.js';
 import { senderAccess } from './sender-access.js';
+import { spfEarly } from './spf-early.js';
 
-export const CHECKS: readonly Check[] = [senderAccess, relayAccess];
+export const CHECKS: readonly Check[] = [senderAccess, relayAccess, spfEarly];
