@@ -17,6 +17,8 @@ export interface Options {
   readonly selector?: string;
   readonly algorithm?: string;
   readonly dir?: string;
+  readonly promote?: boolean;
+  readonly force?: boolean;
   readonly help?: boolean;
   readonly version?: boolean;
 }

@@ -41,6 +41,8 @@ const OPTION_SPEC = {
   selector: { type: 'string' },
   algorithm: { type: 'string' },
   dir: { type: 'string' },
+  promote: { type: 'boolean' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -54,7 +56,9 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['    --timeout SEC', 'give up on the gateway after SEC seconds (default 30)'],
   ['    --selector S', 'dkim keygen: the DKIM selector (default sYYYYMM plus rsa or ed)'],
   ['    --algorithm A', 'dkim keygen: rsa (2048 bit, the default) or ed25519'],
-  ['    --dir DIR', 'dkim keygen: the keys directory (default: dkim.keysDir of the config)'],
+  ['    --dir DIR', 'dkim keygen/check/rotate: the keys directory (default: dkim.keysDir of the config)'],
+  ['    --promote', 'dkim rotate: make the staged next keys active (their DNS records must match)'],
+  ['    --force', 'dkim rotate --promote: even when a next key\'s record does not match'],
   ['-h, --help', 'show this help'],
   ['-V, --version', 'show the version'],
 ];
@@ -86,6 +90,8 @@ const COMMANDS: readonly Command[] = [
   { words: ['user', 'remove'], synopsis: 'ADDRESS', summary: 'remove a local AUTH user', minArgs: 1, maxArgs: 1, options: ['config', 'file'], run: lazy(users, 'userRemoveCommand') },
   { words: ['user', 'list'], synopsis: '', summary: 'list local AUTH users', minArgs: 0, maxArgs: 0, options: ['config', 'file', 'json'], run: lazy(users, 'userListCommand') },
   { words: ['dkim', 'keygen'], synopsis: 'DOMAIN', summary: 'create a DKIM signing key and print its DNS TXT record', minArgs: 1, maxArgs: 1, options: ['config', 'selector', 'algorithm', 'dir'], run: lazy(dkim, 'dkimKeygenCommand') },
+  { words: ['dkim', 'check'], synopsis: '[DOMAIN]', summary: 'check the DKIM keys\' DNS records and the SPF and DMARC records', minArgs: 0, maxArgs: 1, options: ['config', 'dir', 'json'], run: lazy(dkim, 'dkimCheckCommand') },
+  { words: ['dkim', 'rotate'], synopsis: 'DOMAIN', summary: 'stage a next DKIM key (publish it), or --promote it to active', minArgs: 1, maxArgs: 1, options: ['config', 'selector', 'algorithm', 'dir', 'promote', 'force'], run: lazy(dkim, 'dkimRotateCommand') },
   { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
   { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },
   { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceCheckCommand') },

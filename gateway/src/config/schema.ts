@@ -202,12 +202,27 @@ export const configSchema = z.object({
      * Active selectors per domain (RSA and Ed25519 ones sign side by side). Empty: every key in
      * keysDir is active, so keygen plus a reload is all it takes.
      */
-    domains: z.record(domainName, z.object({ selectors: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).min(1) }).strict()).default({}),
+    domains: z.record(domainName, z.object({
+      selectors: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).min(1),
+      /** Rotation: selectors published and DNS-checked before they become active; they never sign. */
+      next: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).default([]),
+    }).strict()).default({}),
     /**
      * A signing failure (bad key, I/O error) answers 451 4.3.0 so the client retries: mail that
      * should be signed and is not may fail DMARC at the receiver. true delivers it unsigned instead.
      */
     unsignedOnError: z.boolean().default(false),
+    /**
+     * Before signing, check that each key's selector record in DNS holds our public key (at start,
+     * then when the last check is older than intervalMs). A missing or different record is logged
+     * as an error; onBadRecord 'refuse' does not sign with that key (no usable key left: as a
+     * signing failure, see unsignedOnError), 'sign' signs anyway. A DNS failure keeps the last state.
+     */
+    dnsCheck: z.object({
+      enabled: z.boolean().default(true),
+      intervalMs: z.number().int().min(60_000).default(3_600_000),
+      onBadRecord: z.enum(['refuse', 'sign']).default('refuse'),
+    }).strict().prefault({}),
   }).strict().prefault({}),
   admin: z.object({
     /** Unix socket for the CLI and the console menu; relative to the working directory. */

@@ -20,7 +20,7 @@ import type { Logger } from '../log/index.js';
 import { checkPhase } from '../policy/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
-import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
+import { dkimHeaderEdits, signingDomainOf, type KeyCheck, type KeyRing } from '../sign/index.js';
 import { decide } from '../verdict/index.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
@@ -39,6 +39,8 @@ export interface ListenerDeps {
   readonly scores: ContentScores;
   /** DKIM signing keys by domain (sign/keys.ts), loaded once per receiver; empty: sign nothing. */
   readonly dkimKeys?: KeyRing;
+  /** DNS record check of the signing keys (sign/key-check.ts); absent: sign without checking. */
+  readonly dkimKeyCheck?: KeyCheck;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
 }
@@ -269,7 +271,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       // prepended before those edits, so they end up on top.
       const domain = signingDomainOf(config.dkim.signBy, envelope.mailFrom, headerValue(headers, 'from'));
       try {
-        const signatures = await dkimHeaderEdits(deps.dkimKeys, domain, () => applyHeaderEdits(message.openBody(), verdict.headerEdits));
+        const signatures = await dkimHeaderEdits(deps.dkimKeys, domain, () => applyHeaderEdits(message.openBody(), verdict.headerEdits), deps.dkimKeyCheck);
         if (signatures) headerEdits = [...signatures, ...verdict.headerEdits];
         else log.debug({ event: 'dkim', qid, domain }, 'no DKIM key for the domain, not signed');
       } catch (err) {

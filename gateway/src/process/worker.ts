@@ -14,6 +14,7 @@ import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, typ
 import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
 import { dkimKeysDir, loadKeyRing } from '../sign/index.js';
+import { startDkimKeyCheck } from '../sign/key-check-start.js';
 import { openState } from '../state/index.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 
@@ -60,7 +61,9 @@ export function runWorker(): void {
         const scores = loadContentScores();
         // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued };
+        // Each key's DNS record checked at start and every dkim.dnsCheck.intervalMs (sign/key-check.ts).
+        const dkimKeyCheck = startDkimKeyCheck(config, dkimKeys, resolver, log);
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, ...(dkimKeyCheck ? { dkimKeyCheck } : {}) };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {
