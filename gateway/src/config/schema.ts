@@ -224,6 +224,18 @@ export const configSchema = z.object({
       onBadRecord: z.enum(['refuse', 'sign']).default('refuse'),
     }).strict().prefault({}),
   }).strict().prefault({}),
+  arc: z.object({
+    /**
+     * ARC-seal (RFC 8617) inbound mail we modified (our Authentication-Results at least), so the
+     * next hop can trust our authentication results when it lists us as a trusted ARC sealer.
+     */
+    seal: z.boolean().default(false),
+    /** d= of our seals; its `<selector>._domainkey` record must publish the key. */
+    domain: domainName.optional(),
+    selector: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)').optional(),
+    /** RSA private key (PEM); unset: the DKIM key `<dkim.keysDir>/<domain>/<selector>.key`. */
+    keyFile: z.string().optional(),
+  }).strict().prefault({}),
   admin: z.object({
     /** Unix socket for the CLI and the console menu; relative to the working directory. */
     socket: z.string().default('./var/run/tuxhat.sock'),
@@ -241,6 +253,9 @@ export const configSchema = z.object({
   }
   if (Boolean(c.tls.keyFile) !== Boolean(c.tls.certFile)) {
     ctx.addIssue({ code: 'custom', path: ['tls', c.tls.keyFile ? 'certFile' : 'keyFile'], message: 'keyFile and certFile go together' });
+  }
+  if (c.arc.seal && (!c.arc.domain || !c.arc.selector)) {
+    ctx.addIssue({ code: 'custom', path: ['arc', c.arc.domain ? 'selector' : 'domain'], message: 'arc.seal needs arc.domain and arc.selector' });
   }
   if (c.outbound.mode === 'smarthost' && c.outbound.hosts.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['outbound', 'hosts'], message: 'smarthost mode needs at least one host' });

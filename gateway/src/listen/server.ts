@@ -21,6 +21,7 @@ import { checkPhase } from '../policy/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
 import { dkimHeaderEdits, signingDomainOf, type KeyCheck, type KeyRing } from '../sign/index.js';
+import { arcSealEdits, ourAuthResults, type ArcSealer } from '../sign/arc-seal.js';
 import { decide } from '../verdict/index.js';
 import { receivedHeader } from './received.js';
 import type { TlsMaterial } from './tls.js';
@@ -41,6 +42,8 @@ export interface ListenerDeps {
   readonly dkimKeys?: KeyRing;
   /** DNS record check of the signing keys (sign/key-check.ts); absent: sign without checking. */
   readonly dkimKeyCheck?: KeyCheck;
+  /** ARC sealer for inbound mail we modified (sign/arc-seal.ts); absent: no sealing. */
+  readonly arcSealer?: ArcSealer;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
 }
@@ -281,6 +284,17 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
           log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid, response: `${REPLIES.LOCAL_ERROR.code} ${replyText('LOCAL_ERROR')}` }, 'reject');
           throw new GatewayError('LOCAL_ERROR');
         }
+      }
+    }
+    if (session.direction === 'inbound' && (verdict.action === 'deliver' || verdict.action === 'tag') && deps.arcSealer) {
+      // Seal last, over the bytes as they will go out (every edit applied); the ARC set goes on top.
+      const finalEdits = headerEdits;
+      try {
+        const seal = await arcSealEdits(deps.arcSealer, () => applyHeaderEdits(message.openBody(), finalEdits), ourAuthResults(finalEdits, config.hostname), auth?.arc ?? 'none');
+        if (seal) headerEdits = [...seal, ...finalEdits];
+      } catch (err) {
+        // An unsealed message is still a correct message: log, do not refuse.
+        log.error({ event: 'arc', qid, err: (err as Error).message }, 'ARC sealing failed');
       }
     }
     const now = Date.now();

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
 import { dkimKeysDir, loadKeyRing } from '../sign/index.js';
 import { startDkimKeyCheck } from '../sign/key-check-start.js';
+import { loadArcSealer } from '../sign/arc-seal.js';
 import { openState } from '../state/index.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 
@@ -63,7 +64,9 @@ export function runWorker(): void {
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
         // Each key's DNS record checked at start and every dkim.dnsCheck.intervalMs (sign/key-check.ts).
         const dkimKeyCheck = startDkimKeyCheck(config, dkimKeys, resolver, log);
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, ...(dkimKeyCheck ? { dkimKeyCheck } : {}) };
+        // ARC sealing key (arc:), read once; a missing or non-RSA key stops the worker at start.
+        const arcSealer = loadArcSealer(config, dkimKeysDir(config));
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, ...(dkimKeyCheck ? { dkimKeyCheck } : {}), ...(arcSealer ? { arcSealer } : {}) };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {
