@@ -51,7 +51,7 @@ const messages: Buffer[] = [];
 for (const d of domains) {
   const head = `From: Alice <alice@${d}>\r\nTo: bob@corp.test\r\nSubject: benchmark\r\nDate: Sat, 28 Nov 2026 04:00:00 +0000\r\nMessage-ID: <1@${d}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n`;
   const raw = head + line.repeat(Math.max(1, Math.ceil((SIZE - head.length) / line.length)));
-  const s = await dkimSign(raw, { canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: d, selector: 'sel', privateKey: pem, algorithm: 'rsa-sha256' }] } as never);
+  const s = await dkimSign(raw, { canonicalization: 'relaxed/relaxed', signTime: new Date(), signatureData: [{ signingDomain: d, selector: 'sel', privateKey: pem, algorithm: 'rsa-sha256' }] } as never);
   messages.push(Buffer.from(s.signatures + raw));
 }
 

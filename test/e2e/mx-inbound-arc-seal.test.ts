@@ -68,7 +68,7 @@ t.test('we ARC-seal the inbound messages we modify; the chain verifies downstrea
   await t.test('a valid upstream chain (i=1 by lists.test): we add i=2 with cv=pass; the whole chain verifies', async (t) => {
     const plain = makeMessage({ from: 'alice@client.test', messageId: '<arc-2@client.test>' });
     const upSet = await sealMessage(Buffer.from(plain), {
-      signingDomain: 'lists.test', selector: 'up', privateKey: upPem, authResults: 'mx.lists.test; spf=pass smtp.mailfrom=alice@client.test', cv: 'none',
+      signingDomain: 'lists.test', selector: 'up', privateKey: upPem, authResults: 'mx.lists.test; spf=pass smtp.mailfrom=alice@client.test', cv: 'none', signTime: new Date(),
     } as never);
     const { msg, arc } = await send(upSet.toString() + plain);
     t.match(flat(msg.get('arc-seal')), /^i=2; a=rsa-sha256; .*cv=pass; d=seal\.tuxhat\.test/);

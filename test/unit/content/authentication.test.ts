@@ -59,7 +59,7 @@ function message(from: string, extra = ''): string {
 
 async function signed(from: string, domain = from, extra = ''): Promise<string> {
   const msg = message(from, extra);
-  const r = await dkimSign(msg, { signatureData: [{ signingDomain: domain, selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha256' }] } as never);
+  const r = await dkimSign(msg, { signTime: new Date(), signatureData: [{ signingDomain: domain, selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha256' }] } as never);
   t.same(r.errors, []);
   return r.signatures + msg;
 }
@@ -162,7 +162,7 @@ t.test('DKIM: a missing key is DKIM_PERMFAIL, a DNS timeout on the key DKIM_TEMP
 
 t.test('rsa-sha1 (RFC 8301) is not a pass: DKIM_WEAK_ALGORITHM, dkim=policy, and DMARC fails', async (t) => {
   const msg = message('sender.test');
-  const sha1 = await dkimSign(msg, { signatureData: [{ signingDomain: 'sender.test', selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha1' }] } as never);
+  const sha1 = await dkimSign(msg, { signTime: new Date(), signatureData: [{ signingDomain: 'sender.test', selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha1' }] } as never);
   t.match(sha1.signatures, /a=rsa-sha1/);
   // SPF fails (wrong IP), so only the sha1 signature could have made DMARC pass.
   const r = await check({ raw: sha1.signatures + msg, sender: 'x@sender.test', ip: '203.0.113.5' });
@@ -216,7 +216,7 @@ t.test('trusted ARC sealer: a passing chain from it suspends DMARC enforcement',
   const modified = original.replace('Hello Bob.', 'Hello Bob.\r\n-- \r\nlist footer');
   const seal = await sealMessage(Buffer.from(modified), {
     signingDomain: 'sealer.test', selector: 'arc', privateKey: rsaPem,
-    authResults: 'lists.test; dkim=pass header.d=sender.test; spf=pass smtp.mailfrom=sender.test; dmarc=pass', cv: 'none',
+    authResults: 'lists.test; dkim=pass header.d=sender.test; spf=pass smtp.mailfrom=sender.test; dmarc=pass', cv: 'none', signTime: new Date(),
   } as never);
   const raw = seal.toString() + modified;
   const untrusted = await check({ raw, sender: 'bounce@lists.test', ip: '198.51.100.7' });
