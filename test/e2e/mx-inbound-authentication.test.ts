@@ -7,8 +7,11 @@
  * (authserv-id = hostname) at the internal server; a forged A-R claiming our id removed, another
  * server's A-R kept; SPF softfail delivered and labelled; DMARC p=reject fail refused in the
  * session with 550 5.7.1 (nothing delivered); p=quarantine tagged X-TuxHat-DMARC; a DNS server
- * that never answers → 451 4.7.0 and nothing delivered. Interop: a message signed by OpenDKIM's
- * opendkim-testmsg (key from opendkim-genkey) verifies as dkim=pass in our A-R.
+ * that never answers → 451 4.7.0 and nothing delivered. A message signed by OpenDKIM's
+ * opendkim-testmsg (key from opendkim-genkey) is rsa-sha1, the only algorithm it signs with:
+ * against the genkey record (h=sha256) dkim=permerror, against the same key without h=
+ * dkim=policy (weak-algorithm) and DKIM_WEAK_ALGORITHM; never a pass (RFC 8301, RFC 6376 §3.6.1). The other interop direction (OpenDKIM verifying our signatures) is in
+ * submission-dkim.test.ts.
  */
 import t from 'tap';
 import { createSocket } from 'node:dgram';
@@ -40,6 +43,7 @@ t.test('SPF, DKIM (OpenDKIM-signed), DMARC through the daemon with dnsmasq', asy
       'client.test': 'v=spf1 ip4:127.0.0.1 -all',
       '_dmarc.client.test': 'v=DMARC1; p=reject',
       'rsa1._domainkey.client.test': odk.txt,
+      'legacy._domainkey.client.test': odk.txt.replace(/h=sha256;\s*/, ''),
       'soft.test': 'v=spf1 ip4:192.0.2.1 ~all',
       'bank.test': 'v=spf1 ip4:192.0.2.1 -all',
       '_dmarc.bank.test': 'v=DMARC1; p=reject',
@@ -82,18 +86,32 @@ t.test('SPF, DKIM (OpenDKIM-signed), DMARC through the daemon with dnsmasq', asy
     sink.clear();
   });
 
-  await t.test('interop: signed by opendkim-testmsg → dkim=pass in our A-R', async (t) => {
-    const plain = makeMessage({ from: 'alice@client.test', messageId: '<odk-1@client.test>', body: 'Signed by OpenDKIM.\r\n' });
-    const signedOut = await run('/bin/sh', ['-c', `${which('opendkim-testmsg', 'opendkim-tools')} -C -d client.test -k ${odk.keyFile} -s rsa1`], { input: plain });
-    t.equal(signedOut.code, 0, signedOut.stderr);
-    t.match(signedOut.stdout, /^DKIM-Signature: v=1;/);
-    const r = await smtpTalk(mx, ['EHLO mail.client.test', 'MAIL FROM:<alice@client.test>', 'RCPT TO:<bob@corp.test>', 'DATA', { data: signedOut.stdout.replace(/\r?\n/g, '\r\n') }, 'QUIT']);
-    t.equal(r[5]!.code, 250, r[5]!.text);
-    const [m] = await sink.waitForMessages(1, 15_000);
-    const ar = flat(m!.get('authentication-results'));
-    // opendkim-testmsg signs with rsa-sha1 (its only algorithm); see the report on RFC 8301.
-    t.match(ar, /dkim=pass header\.i=@client\.test header\.s=rsa1 header\.a=rsa-sha\d+/, ar);
-    sink.clear();
+  await t.test('signed by opendkim-testmsg (rsa-sha1, its only algorithm) → never a pass (RFC 8301, key h=)', async (t) => {
+    const sign = async (selector: string, id: string) => {
+      const plain = makeMessage({ from: 'alice@client.test', messageId: id, body: 'Signed by OpenDKIM.\r\n' });
+      const out = await run('/bin/sh', ['-c', `${which('opendkim-testmsg', 'opendkim-tools')} -C -d client.test -k ${odk.keyFile} -s ${selector}`], { input: plain });
+      t.equal(out.code, 0, out.stderr);
+      t.match(out.stdout, /^DKIM-Signature: v=1; a=rsa-sha1;/);
+      const r = await smtpTalk(mx, ['EHLO mail.client.test', 'MAIL FROM:<alice@client.test>', 'RCPT TO:<bob@corp.test>', 'DATA', { data: out.stdout.replace(/\r?\n/g, '\r\n') }, 'QUIT']);
+      t.equal(r[5]!.code, 250, r[5]!.text);
+      const [m] = await sink.waitForMessages(1, 15_000);
+      sink.clear();
+      const queued = await gw.waitForLog((l) => l.event === 'queued' && l['msgid'] === id, { what: 'queued line' });
+      return { ar: flat(m!.get('authentication-results')), symbols: JSON.stringify(queued['symbols']) };
+    };
+    // Selector rsa1 publishes opendkim-genkey's record, which says h=sha256: a sha1 signature is
+    // a permerror (RFC 6376 §3.6.1), whatever its cryptographic validity.
+    const h = await sign('rsa1', '<odk-1@client.test>');
+    t.match(h.ar, /dkim=permerror \(inappropriate hash algorithm\) header\.i=@client\.test header\.s=rsa1 header\.a=rsa-sha1/, h.ar);
+    t.match(h.symbols, /DKIM_PERMFAIL/);
+    // Selector legacy: the same key without h=. The signature verifies, but sha1 is not a pass.
+    const w = await sign('legacy', '<odk-2@client.test>');
+    t.match(w.ar, /dkim=policy \(rsa-sha1 not accepted per RFC 8301\) policy\.dkim-rules=weak-algorithm header\.i=@client\.test header\.s=legacy header\.a=rsa-sha1/, w.ar);
+    t.match(w.symbols, /DKIM_WEAK_ALGORITHM/);
+    for (const x of [h, w]) {
+      t.notMatch(x.ar, /dkim=pass/);
+      t.match(x.ar, /dmarc=pass/, 'DMARC still passes through the aligned SPF pass');
+    }
   });
 
   await t.test('SPF softfail: delivered and labelled', async (t) => {
@@ -153,4 +171,44 @@ t.test('a DNS server that never answers: 451 4.7.0 (SPF/DMARC temperror), nothin
   t.match(JSON.stringify(rej['symbols']), /SPF_TEMPFAIL/);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(sink.count(), 0, 'nothing delivered');
+});
+
+t.test('authentication.earlySpfReject: SPF fail refused at MAIL FROM (550 5.7.23); a pass is evaluated once', async (t) => {
+  const sink = await startSink(t);
+  const dns = await startDns(t, {
+    txt: {
+      'client.test': 'v=spf1 ip4:127.0.0.1 -all',
+      'bank.test': 'v=spf1 ip4:192.0.2.1 -all',
+      'soft.test': 'v=spf1 ip4:192.0.2.1 ~all',
+    },
+  });
+  const gw = await startGateway(t, {
+    config: {
+      hostname: HOST,
+      dns: { servers: [dns.server] },
+      authentication: { earlySpfReject: true },
+      domains: { 'corp.test': { route: { ...CORP['corp.test'].route, hosts: [sink.hostPort] } } },
+    },
+  });
+  const mx = gw.ports['mx']!;
+  const r = await smtpTalk(mx, ['EHLO mail.evil.test', 'MAIL FROM:<ceo@bank.test>', 'RCPT TO:<bob@corp.test>', 'QUIT']);
+  t.equal(r[2]!.code, 550, r[2]!.text);
+  t.match(r[2]!.text, /^5\.7\.23 SPF validation failed: the sender domain does not allow this host: bank\.test/);
+  t.not(r[3]!.code, 250, 'no transaction after the refusal');
+  const rej = await gw.waitForLog((l) => l.event === 'reject' && l['phase'] === 'mail' && l['from'] === 'ceo@bank.test', { what: 'reject line' });
+  t.match(String(rej['response']), /^550 5\.7\.23 /);
+
+  // softfail (~all) is not refused early: judged after DATA.
+  const soft = await swaksSend(mx, { from: 'x@soft.test', to: 'bob@corp.test', helo: 'mail.soft.test', headers: { 'Message-Id': '<early-soft@soft.test>' } });
+  t.equal(soft.code, 0, 'softfail accepted', { transcript: soft.transcript });
+  const [m1] = await sink.waitForMessages(1, 15_000);
+  t.match(flat(m1!.get('authentication-results')), /spf=softfail/);
+  sink.clear();
+
+  const before = dns.queries().filter((q) => q === 'TXT client.test').length;
+  const ok = await swaksSend(mx, { from: 'alice@client.test', to: 'bob@corp.test', helo: 'mail.client.test', headers: { 'Message-Id': '<early-pass@client.test>' } });
+  t.equal(ok.code, 0, 'accepted', { transcript: ok.transcript });
+  const [m] = await sink.waitForMessages(1, 15_000);
+  t.match(flat(m!.get('authentication-results')), /spf=pass .*smtp\.mailfrom=alice@client\.test/);
+  t.equal(dns.queries().filter((q) => q === 'TXT client.test').length - before, 1, 'the SPF record was fetched once (MAIL FROM), reused after DATA');
 });

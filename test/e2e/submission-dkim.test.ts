@@ -3,7 +3,8 @@
  * an RSA and an Ed25519 key made with `tuxhat dkim keygen`, their TXT records served by dnsmasq
  * on loopback; mail submitted with STARTTLS + AUTH arrives at the remote MX (an smtp-sink) with
  * two DKIM-Signature headers, and mailauth verifying the received bytes against the same
- * dnsmasq (through gateway/src/dns) gives dkim=pass for both. Mail from a domain without a key
+ * dnsmasq (through gateway/src/dns) gives dkim=pass for both, and so does OpenDKIM's
+ * opendkim-testmsg for each signature alone (harness/opendkim.ts). Mail from a domain without a key
  * goes out unsigned; a signing failure answers 451 4.3.0.
  */
 import t from 'tap';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { dkimVerify } from 'mailauth';
 import { configSchema } from '../../gateway/src/config/index.js';
 import { createResolver } from '../../gateway/src/dns/index.js';
-import { makeMessage, SmtpClient, startDns, startGateway, startSink, tempDir, tuxhat } from './harness/index.js';
+import { makeMessage, opendkimVerify, SmtpClient, startDns, startGateway, startSink, tempDir, tuxhat } from './harness/index.js';
 
 const USER = 'alice@corp.test';
 const PASSWORD = 'correct horse battery staple';
@@ -72,6 +73,21 @@ t.test('submission: signed with RSA and Ed25519, both verify at the receiver', a
   t.same(verified.results.map((r) => [r.signingDomain, r.selector, r.status.result]).sort(),
     [['corp.test', 's2026ed', 'pass'], ['corp.test', 's2026rsa', 'pass']], 'dkim=pass for both');
   t.ok(dns.queries().includes('TXT s2026ed._domainkey.corp.test'), 'the keys were fetched from dnsmasq');
+
+  // Interop: OpenDKIM (opendkim-testmsg, Debian's 2.11) verifies each of our signatures alone.
+  const headEnd = m!.message.indexOf('\r\n\r\n');
+  const fields = m!.message.slice(0, headEnd).split(/\r\n(?![ \t])/);
+  const isSig = (f: string) => /^DKIM-Signature:/i.test(f);
+  // The received bytes with only one of the two signature fields, byte for byte.
+  const only = (a: string) => [...fields.filter((f) => !isSig(f) || f.includes(`a=${a};`))].join('\r\n') + m!.message.slice(headEnd);
+  for (const name of ['rsa-sha256', 'ed25519-sha256']) {
+    t.equal(fields.filter((f) => isSig(f) && f.includes(`a=${name};`)).length, 1, `one ${name} signature`);
+    const ok = await opendkimVerify(t, only(name), { txt });
+    t.equal(ok.code, 0, `OpenDKIM verifies our ${name} signature: ${ok.stderr}`);
+    const bad = await opendkimVerify(t, only(name).replace('Hello', 'Hellx'), { txt });
+    t.not(bad.code, 0, `OpenDKIM refuses our ${name} signature on a changed body`);
+    t.match(bad.stderr, /Bad signature|body hash/i);
+  }
 
   await send('someone@nokey.test', '<unsigned@corp.test>');
   const all = await remoteMx.waitForMessages(2, 15_000);

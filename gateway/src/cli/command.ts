@@ -28,6 +28,8 @@ export interface Options {
   readonly since?: string;
   readonly rules?: string;
   readonly domain?: string;
+  readonly promote?: boolean;
+  readonly force?: boolean;
   readonly help?: boolean;
   readonly version?: boolean;
 }

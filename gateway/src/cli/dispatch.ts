@@ -55,6 +55,8 @@ const OPTION_SPEC = {
   since: { type: 'string' },
   rules: { type: 'string' },
   domain: { type: 'string' },
+  promote: { type: 'boolean' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -74,6 +76,9 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['    --direction in|out', 'rules test: the direction (default in); also --user, --listener, --at ISO-TIME'],
   ['    --since AGE', 'rules replay: how far back, e.g. 7d, 24h (default 7d)'],
   ['    --domain D', 'learn: also train the recipient domain D\'s own Bayes counts'],
+  ['    --dir DIR', 'dkim keygen/check/rotate: the keys directory (default: dkim.keysDir of the config)'],
+  ['    --promote', 'dkim rotate: make the staged next keys active (their DNS records must match)'],
+  ['    --force', 'dkim rotate --promote: even when a next key\'s record does not match'],
   ['-h, --help', 'show this help'],
   ['-V, --version', 'show the version'],
 ];
@@ -116,6 +121,8 @@ const COMMANDS: readonly Command[] = [
   { words: ['rules', 'check'], synopsis: '', summary: 'validate the rule files (rules.dirs of the config)', minArgs: 0, maxArgs: 0, options: ['config', 'rules', 'json'], run: lazy(rules, 'rulesCheckCommand') },
   { words: ['rules', 'test'], synopsis: 'MESSAGE', summary: 'which rules match a message file and what they would do (sends nothing)', minArgs: 1, maxArgs: 1, options: ['config', 'rules', 'from', 'to', 'ip', 'direction', 'user', 'listener', 'at'], run: lazy(rules, 'rulesTestCommand') },
   { words: ['rules', 'replay'], synopsis: '', summary: 'how many past messages (verdict records) the rules would match', minArgs: 0, maxArgs: 0, options: ['config', 'rules', 'since', 'json'], run: lazy(rules, 'rulesReplayCommand') },
+  { words: ['dkim', 'check'], synopsis: '[DOMAIN]', summary: 'check the DKIM keys\' DNS records and the SPF and DMARC records', minArgs: 0, maxArgs: 1, options: ['config', 'dir', 'json'], run: lazy(dkim, 'dkimCheckCommand') },
+  { words: ['dkim', 'rotate'], synopsis: 'DOMAIN', summary: 'stage a next DKIM key (publish it), or --promote it to active', minArgs: 1, maxArgs: 1, options: ['config', 'selector', 'algorithm', 'dir', 'promote', 'force'], run: lazy(dkim, 'dkimRotateCommand') },
   { words: ['appliance', 'nftables'], synopsis: '[APPLIANCE_FILE]', summary: 'print the appliance firewall generated from the config and appliance.yaml', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceNftablesCommand') },
   { words: ['appliance', 'rsyslog'], synopsis: '[APPLIANCE_FILE]', summary: 'print the syslog export (rsyslog) generated from appliance.yaml', minArgs: 0, maxArgs: 1, options: [], run: lazy(appliance, 'applianceRsyslogCommand') },
   { words: ['appliance', 'check'], synopsis: '[APPLIANCE_FILE]', summary: 'validate the configuration and the appliance settings file', minArgs: 0, maxArgs: 1, options: ['config'], run: lazy(appliance, 'applianceCheckCommand') },

@@ -288,6 +288,12 @@ export const configSchema = z.object({
       /** ARC sealers (d= of the newest ARC set) whose passing chain suspends DMARC enforcement. */
       trustedArcSealers: z.array(domainName).default([]),
     }).strict().prefault({}),
+    /**
+     * Refuse an SPF fail (-all) already at MAIL FROM with 550 5.7.23, as Postfix's policyd-spf;
+     * temperror there is 451 4.7.0. Off: SPF is judged after DATA with DKIM and DMARC, so
+     * forwarders and ARC can still rescue the message.
+     */
+    earlySpfReject: z.boolean().default(false),
   }).strict().prefault({}),
   dkim: z.object({
     /**
@@ -303,12 +309,39 @@ export const configSchema = z.object({
      * Active selectors per domain (RSA and Ed25519 ones sign side by side). Empty: every key in
      * keysDir is active, so keygen plus a reload is all it takes.
      */
-    domains: z.record(domainName, z.object({ selectors: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).min(1) }).strict()).default({}),
+    domains: z.record(domainName, z.object({
+      selectors: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).min(1),
+      /** Rotation: selectors published and DNS-checked before they become active; they never sign. */
+      next: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)')).default([]),
+    }).strict()).default({}),
     /**
      * A signing failure (bad key, I/O error) answers 451 4.3.0 so the client retries: mail that
      * should be signed and is not may fail DMARC at the receiver. true delivers it unsigned instead.
      */
     unsignedOnError: z.boolean().default(false),
+    /**
+     * Before signing, check that each key's selector record in DNS holds our public key (at start,
+     * then when the last check is older than intervalMs). A missing or different record is logged
+     * as an error; onBadRecord 'refuse' does not sign with that key (no usable key left: as a
+     * signing failure, see unsignedOnError), 'sign' signs anyway. A DNS failure keeps the last state.
+     */
+    dnsCheck: z.object({
+      enabled: z.boolean().default(true),
+      intervalMs: z.number().int().min(60_000).default(3_600_000),
+      onBadRecord: z.enum(['refuse', 'sign']).default('refuse'),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
+  arc: z.object({
+    /**
+     * ARC-seal (RFC 8617) inbound mail we modified (our Authentication-Results at least), so the
+     * next hop can trust our authentication results when it lists us as a trusted ARC sealer.
+     */
+    seal: z.boolean().default(false),
+    /** d= of our seals; its `<selector>._domainkey` record must publish the key. */
+    domain: domainName.optional(),
+    selector: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a selector (DNS label)').optional(),
+    /** RSA private key (PEM); unset: the DKIM key `<dkim.keysDir>/<domain>/<selector>.key`. */
+    keyFile: z.string().optional(),
   }).strict().prefault({}),
   admin: z.object({
     /** Unix socket for the CLI and the console menu; relative to the working directory. */
@@ -420,6 +453,9 @@ export const configSchema = z.object({
   }
   if (Boolean(c.tls.keyFile) !== Boolean(c.tls.certFile)) {
     ctx.addIssue({ code: 'custom', path: ['tls', c.tls.keyFile ? 'certFile' : 'keyFile'], message: 'keyFile and certFile go together' });
+  }
+  if (c.arc.seal && (!c.arc.domain || !c.arc.selector)) {
+    ctx.addIssue({ code: 'custom', path: ['arc', c.arc.domain ? 'selector' : 'domain'], message: 'arc.seal needs arc.domain and arc.selector' });
   }
   if (c.outbound.mode === 'smarthost' && c.outbound.hosts.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['outbound', 'hosts'], message: 'smarthost mode needs at least one host' });

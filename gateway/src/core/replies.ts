@@ -20,6 +20,8 @@ export const REPLIES = {
   // A virus found by clamd (content/checks/antivirus.ts); the detail is the signature name.
   AV_VIRUS: { code: 554, enhanced: '5.7.1', text: 'Message rejected: virus found' },
   SPAM_REJECT: { code: 550, enhanced: '5.7.1', text: 'Message rejected as spam' },
+  // RFC 7372 §3.2: the early SPF check (authentication.earlySpfReject) at MAIL FROM.
+  SPF_REJECT: { code: 550, enhanced: '5.7.23', text: 'SPF validation failed: the sender domain does not allow this host' },
   AUTH_FAILED: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   AUTH_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
   ENCRYPTION_REQUIRED: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },

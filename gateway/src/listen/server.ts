@@ -22,7 +22,8 @@ import { afterVerdict, learnFromReject, learnFromVerdict, queueHoldNotice, reput
 import { policyStores } from '../state/index.js';
 import { applyHeaderEdits, enqueue, storageError, type Spool } from '../queue/index.js';
 import type { StateEnvs } from '../state/index.js';
-import { dkimHeaderEdits, signingDomainOf, type KeyRing } from '../sign/index.js';
+import { dkimHeaderEdits, signingDomainOf, type KeyCheck, type KeyRing } from '../sign/index.js';
+import { arcSealEdits, ourAuthResults, type ArcSealer } from '../sign/arc-seal.js';
 import { decide, selectClass } from '../verdict/index.js';
 import type { SpamRuntime } from '../content/spam/index.js';
 import { avLogValue, avPolicy } from '../content/checks/antivirus.js';
@@ -47,6 +48,10 @@ export interface ListenerDeps {
   readonly scores: ContentScores;
   /** DKIM signing keys by domain (sign/keys.ts), loaded once per receiver; empty: sign nothing. */
   readonly dkimKeys?: KeyRing;
+  /** DNS record check of the signing keys (sign/key-check.ts); absent: sign without checking. */
+  readonly dkimKeyCheck?: KeyCheck;
+  /** ARC sealer for inbound mail we modified (sign/arc-seal.ts); absent: no sealing. */
+  readonly arcSealer?: ArcSealer;
   /** Tell the queue manager that a message is ready. */
   readonly notifyQueued: () => void;
   /** Where a `quarantine` verdict stores the message instead of queueing it. */
@@ -383,7 +388,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       // prepended before those edits, so they end up on top.
       const domain = signingDomainOf(config.dkim.signBy, envelope.mailFrom, headerValue(headers, 'from'));
       try {
-        const signatures = await dkimHeaderEdits(deps.dkimKeys, domain, () => applyHeaderEdits(message.openBody(), verdict.headerEdits));
+        const signatures = await dkimHeaderEdits(deps.dkimKeys, domain, () => applyHeaderEdits(message.openBody(), verdict.headerEdits), deps.dkimKeyCheck);
         if (signatures) headerEdits = [...signatures, ...verdict.headerEdits];
         else log.debug({ event: 'dkim', qid, domain }, 'no DKIM key for the domain, not signed');
       } catch (err) {
@@ -393,6 +398,17 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
           log.info({ event: 'reject', ...logFields, qid: null, rejectedQid: qid, response: `${REPLIES.LOCAL_ERROR.code} ${replyText('LOCAL_ERROR')}` }, 'reject');
           throw new GatewayError('LOCAL_ERROR');
         }
+      }
+    }
+    if (session.direction === 'inbound' && (verdict.action === 'deliver' || verdict.action === 'tag') && deps.arcSealer) {
+      // Seal last, over the bytes as they will go out (every edit applied); the ARC set goes on top.
+      const finalEdits = headerEdits;
+      try {
+        const seal = await arcSealEdits(deps.arcSealer, () => applyHeaderEdits(message.openBody(), finalEdits), ourAuthResults(finalEdits, config.hostname), auth?.arc ?? 'none');
+        if (seal) headerEdits = [...seal, ...finalEdits];
+      } catch (err) {
+        // An unsealed message is still a correct message: log, do not refuse.
+        log.error({ event: 'arc', qid, err: (err as Error).message }, 'ARC sealing failed');
       }
     }
     // The original a body transform replaced is kept in quarantine under its own qid.

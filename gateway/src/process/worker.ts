@@ -17,6 +17,8 @@ import { installSmtpServerShims, createListener, loadTlsMaterial, loadUsers, typ
 import { createLogger, type Logger } from '../log/index.js';
 import { Spool } from '../queue/index.js';
 import { dkimKeysDir, loadKeyRing } from '../sign/index.js';
+import { startDkimKeyCheck } from '../sign/key-check-start.js';
+import { loadArcSealer } from '../sign/arc-seal.js';
 import { openState } from '../state/index.js';
 import { QuarantineStore } from '../quarantine/index.js';
 import { antivirusStartupMessage } from '../content/checks/antivirus.js';
@@ -66,6 +68,10 @@ export function runWorker(): void {
         const scores = loadContentScores();
         // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
+        // Each key's DNS record checked at start and every dkim.dnsCheck.intervalMs (sign/key-check.ts).
+        const dkimKeyCheck = startDkimKeyCheck(config, dkimKeys, resolver, log);
+        // ARC sealing key (arc:), read once; a missing or non-RSA key stops the worker at start.
+        const arcSealer = loadArcSealer(config, dkimKeysDir(config));
         const quarantine = new QuarantineStore(state, config);
         // Decides antivirus 'auto' for this process now, so a clamd stopping later means 451, not off.
         const av = antivirusStartupMessage(config.antivirus);
@@ -79,7 +85,7 @@ export function runWorker(): void {
           () => log!.info({ event: 'spamscanner', threads: config.spam.features.threads }, 'spamscanner feature extractor ready'),
           (err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'),
         );
-        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules, spam };
+        const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules, spam, ...(dkimKeyCheck ? { dkimKeyCheck } : {}), ...(arcSealer ? { arcSealer } : {}) };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
         for (const l of listeners) {

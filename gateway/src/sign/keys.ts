@@ -5,8 +5,8 @@
  * optional `dkim.domains` selector lists → output: domain → signing keys, the algorithm read from
  * the key type (RSA → rsa-sha256, Ed25519 → ed25519-sha256). Without `dkim.domains` every key
  * found is active; with it, only the listed selectors of the listed domains (a listed key that is
- * missing or unreadable is an error at start-up). Does not create keys (cli/dkim-commands.ts) and
- * does not check DNS. Runs in receiver workers at start-up.
+ * missing or unreadable is an error at start-up). `next` keys (rotation) are loaded apart and never
+ * sign. Does not create keys (cli/dkim-commands.ts) and does not check DNS (key-check.ts). Runs in receiver workers at start-up.
  */
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +23,35 @@ export function loadKey(domain: string, selector: string, file: string): Signing
   const type = key.asymmetricKeyType;
   if (type !== 'rsa' && type !== 'ed25519') throw new Error(`${file}: unsupported DKIM key type ${String(type)} (rsa or ed25519)`);
   return { domain, selector, algorithm: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256', key };
+}
+
+/** Staged keys (`tuxhat dkim rotate`) live in `<domain>/next/`, retired ones in `<domain>/retired/`. */
+export const NEXT_DIR = 'next';
+export const RETIRED_DIR = 'retired';
+
+/**
+ * The `next` keys: published and checked before they sign. With `dkim.domains`, the listed `next`
+ * selectors (`<domain>/<selector>.key` or `<domain>/next/<selector>.key`); else every key in a
+ * `<domain>/next/` directory.
+ */
+export function loadNextKeys(keysDir: string, domains: Readonly<Record<string, { readonly next?: readonly string[] }>>): SigningKey[] {
+  const listed = Object.entries(domains);
+  if (listed.length > 0) {
+    return listed.flatMap(([domain, d]) => (d.next ?? []).map((s) => {
+      const staged = join(keysDir, domain, NEXT_DIR, `${s}.key`);
+      return loadKey(domain, s, existsSync(staged) ? staged : join(keysDir, domain, `${s}.key`));
+    }));
+  }
+  if (!existsSync(keysDir)) return [];
+  const out: SigningKey[] = [];
+  for (const dir of readdirSync(keysDir, { withFileTypes: true })) {
+    const nextDir = join(keysDir, dir.name, NEXT_DIR);
+    if (!dir.isDirectory() || !existsSync(nextDir)) continue;
+    for (const f of readdirSync(nextDir).filter((x) => x.endsWith('.key') && SELECTOR_RE.test(x.slice(0, -4))).sort()) {
+      out.push(loadKey(dir.name.toLowerCase(), f.slice(0, -4), join(nextDir, f)));
+    }
+  }
+  return out;
 }
 
 export function loadKeyRing(keysDir: string, domains: Readonly<Record<string, { readonly selectors: readonly string[] }>>): KeyRing {

@@ -15,3 +15,4 @@ export * from './clamd.js';
 export * from './cli.js';
 export * from './dsn.js';
 export * from './mime.js';
+export * from './opendkim.js';

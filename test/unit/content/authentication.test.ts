@@ -59,7 +59,7 @@ function message(from: string, extra = ''): string {
 
 async function signed(from: string, domain = from, extra = ''): Promise<string> {
   const msg = message(from, extra);
-  const r = await dkimSign(msg, { signatureData: [{ signingDomain: domain, selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha256' }] } as never);
+  const r = await dkimSign(msg, { signTime: new Date(), signatureData: [{ signingDomain: domain, selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha256' }] } as never);
   t.same(r.errors, []);
   return r.signatures + msg;
 }
@@ -160,6 +160,33 @@ t.test('DKIM: a missing key is DKIM_PERMFAIL, a DNS timeout on the key DKIM_TEMP
   t.equal(slow.tempfail, false, 'only SPF and DMARC temperrors defer the message');
 });
 
+t.test('rsa-sha1 (RFC 8301) is not a pass: DKIM_WEAK_ALGORITHM, dkim=policy, and DMARC fails', async (t) => {
+  const msg = message('sender.test');
+  const sha1 = await dkimSign(msg, { signTime: new Date(), signatureData: [{ signingDomain: 'sender.test', selector: 'sel', privateKey: rsaPem, algorithm: 'rsa-sha1' }] } as never);
+  t.match(sha1.signatures, /a=rsa-sha1/);
+  // SPF fails (wrong IP), so only the sha1 signature could have made DMARC pass.
+  const r = await check({ raw: sha1.signatures + msg, sender: 'x@sender.test', ip: '203.0.113.5' });
+  t.ok(r.names.includes('DKIM_WEAK_ALGORITHM'), r.names.join(' '));
+  t.notOk(r.names.includes('DKIM_ALLOW'));
+  t.ok(r.names.includes('DMARC_REJECT_POLICY'), 'the sha1 pass no longer counts for DMARC');
+  t.equal(r.authentication!.dmarcPolicy, 'reject');
+  const ar = r.headerEdits.find((e) => e.op === 'prepend' && e.name === 'Authentication-Results');
+  t.match(ar && ar.op === 'prepend' ? ar.value : '', /dkim=policy \(rsa-sha1 not accepted per RFC 8301\) policy\.dkim-rules=weak-algorithm header\.i=@sender\.test/);
+  t.match(ar && ar.op === 'prepend' ? ar.value : '', /dmarc=fail/);
+});
+
+t.test("key record h= (RFC 6376 §3.6.1): a hash it does not list is dkim=permerror", async (t) => {
+  const sha256Only = `${rsaTxt.replace('k=rsa;', 'h=sha256; k=rsa;')}`;
+  const sha1Only = `${rsaTxt.replace('k=rsa;', 'h=sha1; k=rsa;')}`;
+  const ok = await check({ raw: await signed('hkey.test'), sender: 'x@hkey.test', ip: '203.0.113.5', zone: { 'TXT sel._domainkey.hkey.test': sha256Only } });
+  t.ok(ok.names.includes('DKIM_ALLOW'), 'h=sha256 with an rsa-sha256 signature passes');
+  const bad = await check({ raw: await signed('hkey.test'), sender: 'x@hkey.test', ip: '203.0.113.5', zone: { 'TXT sel._domainkey.hkey.test': sha1Only } });
+  t.ok(bad.names.includes('DKIM_PERMFAIL'), bad.names.join(' '));
+  t.notOk(bad.names.includes('DKIM_ALLOW'));
+  const ar = bad.headerEdits.find((e) => e.op === 'prepend' && e.name === 'Authentication-Results');
+  t.match(ar && ar.op === 'prepend' ? ar.value : '', /dkim=permerror \(inappropriate hash algorithm\)/);
+});
+
 t.test('pct: outside the sample, reject becomes quarantine (RFC 7489 §6.6.4)', async (t) => {
   const { evaluate } = await import('../../../gateway/src/content/checks/authentication.js');
   const { authenticate } = await import('mailauth');
@@ -189,7 +216,7 @@ t.test('trusted ARC sealer: a passing chain from it suspends DMARC enforcement',
   const modified = original.replace('Hello Bob.', 'Hello Bob.\r\n-- \r\nlist footer');
   const seal = await sealMessage(Buffer.from(modified), {
     signingDomain: 'sealer.test', selector: 'arc', privateKey: rsaPem,
-    authResults: 'lists.test; dkim=pass header.d=sender.test; spf=pass smtp.mailfrom=sender.test; dmarc=pass', cv: 'none',
+    authResults: 'lists.test; dkim=pass header.d=sender.test; spf=pass smtp.mailfrom=sender.test; dmarc=pass', cv: 'none', signTime: new Date(),
   } as never);
   const raw = seal.toString() + modified;
   const untrusted = await check({ raw, sender: 'bounce@lists.test', ip: '198.51.100.7' });

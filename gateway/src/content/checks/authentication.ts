@@ -18,18 +18,13 @@ import type { Config } from '../../config/index.js';
 import type { AuthenticationOutcome, HeaderEdit, Hit } from '../../core/index.js';
 import type { CheckOutcome, ContentCheck, ContentContext } from '../index.js';
 
-// mailauth (and its joi, tldts, nodemailer) is loaded on the first message that needs it, so a
-// receiver with authentication off does not carry it (~25 MB per process).
-let mailauth: Promise<typeof import('mailauth')> | null = null;
-function loadMailauth(): Promise<typeof import('mailauth')> {
-  mailauth ??= import('mailauth');
-  return mailauth;
-}
+import { authenticateMessage } from './authenticate.js';
+import { spfFor } from './spf-memo.js';
 
 /** Every symbol this check emits; rules/scores/authentication.yaml must score exactly these. */
 export const AUTHENTICATION_SYMBOLS = [
   'SPF_ALLOW', 'SPF_FAIL', 'SPF_SOFTFAIL', 'SPF_NEUTRAL', 'SPF_NONE', 'SPF_TEMPFAIL', 'SPF_PERMFAIL',
-  'DKIM_ALLOW', 'DKIM_REJECT', 'DKIM_PERMFAIL', 'DKIM_NONE', 'DKIM_TEMPFAIL',
+  'DKIM_ALLOW', 'DKIM_REJECT', 'DKIM_PERMFAIL', 'DKIM_NONE', 'DKIM_TEMPFAIL', 'DKIM_WEAK_ALGORITHM',
   'DMARC_ALLOW', 'DMARC_REJECT_POLICY', 'DMARC_QUARANTINE_POLICY', 'DMARC_NONE_POLICY', 'DMARC_NA',
   'DMARC_TEMPFAIL', 'DMARC_PERMFAIL', 'DMARC_POLICY_OVERRIDDEN', 'DMARC_PCT_SKIPPED',
   'ARC_ALLOW', 'ARC_REJECT', 'ARC_NA',
@@ -59,15 +54,17 @@ export const authentication: ContentCheck = {
   tempfailReply: 'AUTH_TEMPFAIL',
   async run(ctx): Promise<Hit[] | CheckOutcome> {
     if (ctx.session.direction !== 'inbound' || !ctx.config.authentication.enabled) return [];
-    const { authenticate } = await loadMailauth();
-    const res = await authenticate(ctx.message.openBody(), {
+    const resolver = (name: string, rrtype: string) => ctx.resolve(name, rrtype) as Promise<string[][] | string[]>;
+    // The SPF result of the early check at MAIL FROM when it ran for this transaction.
+    const spf = await spfFor({ session: ctx.session, sender: ctx.envelope.mailFrom, mta: ctx.config.hostname, resolver });
+    // mailauth's authenticate() steps, with rsa-sha1 and key h= corrections before DMARC.
+    const res = await authenticateMessage(ctx.message.openBody(), {
       ip: ctx.session.clientIp,
       helo: ctx.session.helo,
       sender: ctx.envelope.mailFrom,
       mta: ctx.config.hostname,
-      resolver: (name, rrtype) => ctx.resolve(name, rrtype) as Promise<string[][] | string[]>,
-      trustReceived: false,
-      disableBimi: true,
+      resolver,
+      spf,
     });
     return evaluate(res, ctx, Math.random);
   },
@@ -94,7 +91,10 @@ export function evaluate(res: AuthenticateResult, ctx: Pick<ContentContext, 'con
       // mailauth says neutral for a body hash mismatch; that is a changed or forged message
       // (RFC 6376 §6.1.3), so it counts as a reject like a bad signature, not as "unusable".
       const sym = r.status.result === 'neutral' && r.status.comment === 'body hash did not verify'
-        ? 'DKIM_REJECT' : DKIM_SYMBOL[r.status.result] ?? 'DKIM_PERMFAIL';
+        ? 'DKIM_REJECT'
+        // rsa-sha1 (RFC 8301), demoted by authenticateMessage: its own symbol, so it shows in traces.
+        : r.status.result === 'policy' && r.status.policy?.['dkim-rules'] === 'weak-algorithm'
+          ? 'DKIM_WEAK_ALGORITHM' : DKIM_SYMBOL[r.status.result] ?? 'DKIM_PERMFAIL';
       byOutcome.set(sym, [...(byOutcome.get(sym) ?? []), `${r.signingDomain}${r.selector ? `:s=${r.selector}` : ''}`]);
     }
     for (const [sym, who] of byOutcome) hits.push(scores.hit(sym, who.join(' ')));

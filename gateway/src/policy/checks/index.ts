@@ -13,9 +13,12 @@ import { senderVerify } from './sender-verify.js';
 import { greylist } from './greylist.js';
 import { rateLimitMail, rateLimitRcpt } from './rate-limit.js';
 import { reputation } from './reputation.js';
+import { spfEarly } from './spf-early.js';
 
 export const CHECKS: readonly Check[] = [
   senderAccess, relayAccess,
+  // issue 3: SPF -all fails refused at MAIL FROM (authentication.earlySpfReject, off by default)
+  spfEarly,
   // issue 5: access lists, DNSBL/DNSWL, hygiene, verification
   prefetch, dnsbl, clientPtr, helo, senderVerify, accessLists, dnsblThreshold, recipientVerify,
   // issue 5: reputation, rate limits, greylisting (LMDB)
