@@ -21,6 +21,7 @@
  *   GET    /quarantine/:qid        → { record, headers }
  *   POST   /quarantine/:qid/release?to=R&by=WHO → { qid, released: [..], queuedAs } (no `to`: every held recipient)
  *   DELETE /quarantine/:qid?to=R&by=WHO         → { qid, deleted: [..] }
+ *   POST   /quarantine/:qid/learn?as=spam|ham&by=WHO → { qid, learned, result } (trains Bayes)
  *   /reputation/…, /greylist…         → admin/policy-state-routes.ts
  * Errors are { error: "one clear sentence" }: 400 bad input, 404 unknown route or queue id,
  * 405 wrong method (with Allow), 409 a move the entry's state does not allow.
@@ -86,6 +87,16 @@ const QUARANTINE_ROUTES: readonly Route[] = [
     },
   },
   { pattern: ['quarantine', ':qid', 'release'], methods: { POST: quarantineRoute(async (q, { qid, query }) => ok(await q.release(qid, query.getAll('to'), actor(query)))) } },
+  {
+    pattern: ['quarantine', ':qid', 'learn'],
+    methods: {
+      POST: quarantineRoute(async (q, { qid, query }) => {
+        const as = query.get('as');
+        if (as !== 'spam' && as !== 'ham') return fail(400, 'as=spam or as=ham');
+        return ok(await q.learn(qid, as, actor(query)));
+      }),
+    },
+  },
 ];
 
 const ROUTES: readonly Route[] = [

@@ -1,18 +1,18 @@
 /*
- * cli/quarantine-commands.ts — `tuxhat quarantine list|show|release|delete`: requests to the
+ * cli/quarantine-commands.ts — `tuxhat quarantine list|show|release|delete|learn`: requests to the
  * running daemon's admin API (the daemon owns the quarantine store, as it owns the queue).
  *
  * release and delete take optional recipients after the queue id (none: every recipient still
  * held) and send who runs the command (SUDO_USER, else the login name) so the gateway records it.
- * A new operation (e.g. `quarantine learn spam|ham QID`, which needs the Bayes store) is one more
- * function here and one line in dispatch.ts. Runs in the `tuxhat` process.
+ * learn trains the daemon's Bayes store with a quarantined message (spam or ham) and the record's
+ * history keeps who trained what. Runs in the `tuxhat` process.
  */
 import { userInfo } from 'node:os';
 import type { QuarantineRecord, QuarantineSummary } from '../quarantine/index.js';
 import { printJson, qidArg, withClient } from './admin-commands.js';
 import type { CommandContext } from './command.js';
 import { formatBytes, formatTime } from './format.js';
-import { EXIT_OK } from './io.js';
+import { EXIT_OK, UsageError } from './io.js';
 
 /** Who is running the command, as the gateway records it. */
 export function actorName(env: NodeJS.ProcessEnv = process.env): string {
@@ -96,5 +96,17 @@ export async function quarantineDeleteCommand(ctx: CommandContext): Promise<numb
   const r = await withClient(ctx, (c) => c.json<{ deleted: string[] }>('DELETE', `/quarantine/${qid}?${recipientQuery(ctx)}`));
   if (ctx.opts.json) printJson(ctx, r);
   else ctx.io.stdout.write(`${qid}: deleted for ${r.deleted.join(', ')}\n`);
+  return EXIT_OK;
+}
+
+/** `tuxhat quarantine learn spam|ham QID`: the daemon trains its Bayes store and records who did. */
+export async function quarantineLearnCommand(ctx: CommandContext): Promise<number> {
+  const cls = ctx.args[0];
+  if (cls !== 'spam' && cls !== 'ham') throw new UsageError(`quarantine learn spam QID or quarantine learn ham QID, not ${cls ?? '(nothing)'}`);
+  const qid = qidArg({ ...ctx, args: ctx.args.slice(1) });
+  const q = new URLSearchParams({ as: cls, by: actorName() });
+  const r = await withClient(ctx, (c) => c.json<{ learned: string; result: string }>('POST', `/quarantine/${qid}/learn?${q.toString()}`));
+  if (ctx.opts.json) printJson(ctx, r);
+  else ctx.io.stdout.write(`${qid}: ${r.result === 'unchanged' ? 'already learned' : r.result} as ${r.learned}\n`);
   return EXIT_OK;
 }

@@ -9,7 +9,7 @@ export const LOG_EVENTS = [
   'connect', 'reject', 'queued', 'verdict', 'delivered', 'deferred', 'bounced', 'expired',
   'removed', 'held', 'released', 'corrupt', 'disconnect', 'warning',
   // quarantine (gateway/src/quarantine/) and postmaster alerts (a virus from an internal sender)
-  'quarantined', 'alert',
+  'quarantined', 'alert', 'learned',
   // daemon lifecycle
   'startup', 'listening', 'reload', 'shutdown',
 ] as const;

@@ -24,6 +24,7 @@ import { createLogger, type Logger } from '../log/index.js';
 import { QueueManager, Spool, type DeliveryServices } from '../queue/index.js';
 import { openState } from '../state/index.js';
 import { antivirusStartupMessage } from '../content/checks/antivirus.js';
+import { BayesStore } from '../state/bayes-store.js';
 import { QuarantineStore, quarantineAdmin } from '../quarantine/index.js';
 import { greylistMatcher, listGreylist, releaseGreylist, reputationKeys, resetReputation, showReputation, sweepPolicyStores } from '../state/index.js';
 import type { PolicyStateAdmin } from '../admin/policy-state-routes.js';
@@ -234,7 +235,7 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
     queueRelease: (qid) => manager.release(qid),
     queueDelete: (qid) => manager.remove(qid),
     async trace(qid) { return manager.trace(qid); },
-    quarantine: quarantineAdmin({ store: quarantine, state, spool, log, wake: () => manager.wake(), config: () => config }),
+    quarantine: quarantineAdmin({ store: quarantine, state, spool, log, wake: () => manager.wake(), config: () => config, ...(config.spam.enabled ? { bayes: new BayesStore(state.durable) } : {}) }),
     reload,
     async metrics() {
       const counts = manager.counts();

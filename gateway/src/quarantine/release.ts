@@ -19,6 +19,7 @@ import { applyHeaderEdits, type Spool } from '../queue/index.js';
 import { dkimHeaderEdits, dkimKeysDir, loadKeyRing, signingDomainOf } from '../sign/index.js';
 import { insertEntry } from '../queue/states.js';
 import type { StateEnvs } from '../state/index.js';
+import type { BayesStore } from '../state/bayes-store.js';
 import { QuarantineError, summarizeQuarantine, type QuarantineRecord, type QuarantineStore, type QuarantineSummary } from './store.js';
 
 export interface QuarantineDeps {
@@ -30,6 +31,8 @@ export interface QuarantineDeps {
   readonly wake: () => void;
   /** The running configuration (it may be reloaded): released outbound mail is DKIM-signed as on receipt. */
   readonly config?: () => Config;
+  /** The Bayes store (state/bayes-store.ts) that `quarantine learn` trains; absent: learn answers 409. */
+  readonly bayes?: BayesStore;
 }
 
 /**
@@ -52,6 +55,8 @@ export interface QuarantineAdmin {
   show(qid: string): Promise<{ record: QuarantineRecord; headers: string | null } | null>;
   release(qid: string, recipients: readonly string[], by: string): Promise<{ qid: string; released: string[]; queuedAs: string }>;
   delete(qid: string, recipients: readonly string[], by: string): Promise<{ qid: string; deleted: string[] }>;
+  /** Train the Bayes store with the message as spam or ham (globally and for its recipients' domains). */
+  learn(qid: string, cls: 'spam' | 'ham', by: string): Promise<{ qid: string; learned: 'spam' | 'ham'; result: 'learned' | 'relearned' | 'unchanged' }>;
 }
 
 export { QuarantineError };
@@ -99,6 +104,23 @@ export function quarantineAdmin(deps: QuarantineDeps): QuarantineAdmin {
       await store.settle(qid, recipients, 'deleted', by);
       logEvent(log, 'removed', { qid, from: 'quarantine', to: recipients, by });
       return { qid, deleted: recipients };
+    },
+    async learn(qid, cls, by) {
+      const record = store.get(qid);
+      if (!record) throw new QuarantineError(404, `no quarantined message with queue id ${qid}`);
+      if (!record.hasBody) throw new QuarantineError(409, `quarantined message ${qid} has no body left to learn from (released or deleted)`);
+      if (!deps.bayes) throw new QuarantineError(409, 'spam scoring is off: there is no Bayes store to train');
+      // Loaded on first use: the primary does not otherwise need the MIME parser and tokenizer.
+      const { learnItem, tokensOf } = await import('../content/spam/engine.js');
+      const chunks: Buffer[] = [];
+      for await (const c of store.openBody(qid)) chunks.push(c as Buffer);
+      const maxBytes = deps.config?.().spam.maxBytes ?? 1024 * 1024;
+      const domains = [...new Set(record.recipients.map((r) => r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase()))];
+      const summary = await deps.bayes.learn([learnItem(await tokensOf(Buffer.concat(chunks), maxBytes), cls, record.direction === 'inbound' ? domains : [], by)]);
+      await store.noteLearned(qid, cls, by);
+      const result = summary.learned > 0 ? 'learned' : summary.relearned > 0 ? 'relearned' : 'unchanged';
+      logEvent(log, 'learned', { qid, from: 'quarantine', as: cls, by, result });
+      return { qid, learned: cls, result };
     },
   };
 }

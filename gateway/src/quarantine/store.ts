@@ -35,7 +35,7 @@ export interface QuarantineRecipient {
 
 export interface QuarantineHistory {
   readonly at: number;
-  readonly action: 'quarantined' | 'released' | 'deleted';
+  readonly action: 'quarantined' | 'released' | 'deleted' | 'learned spam' | 'learned ham';
   readonly by: string;
   readonly recipients: readonly string[];
   readonly releasedAs?: string;
@@ -243,6 +243,16 @@ export class QuarantineStore {
     const result = after as unknown as QuarantineRecord;
     if (!result.hasBody) unlinkIfExists(this.pathOf(qid));
     return result;
+  }
+
+  /** Record in the history that the message trained the Bayes store (who trained what: issue 4). */
+  async noteLearned(qid: string, cls: 'spam' | 'ham', by: string): Promise<void> {
+    await this.#state.durable.transaction(() => {
+      const record = this.#db.get(qid);
+      if (!record) throw new QuarantineError(404, `no quarantined message with queue id ${qid}`);
+      const held = record.recipients.filter((r) => r.state === 'held').map((r) => r.address);
+      this.#db.putSync(qid, { ...record, history: [...record.history, { at: Date.now(), action: `learned ${cls}`, by, recipients: held }] });
+    });
   }
 
   /** Remove records past their retention (and their bodies); returns how many. */

@@ -18,6 +18,7 @@ const quarantine: QuarantineAdmin = {
     return { qid, released: [...to], queuedAs: QID_A };
   },
   async delete(qid, to, by) { calls.push(['delete', qid, to, by]); return { qid, deleted: [...to] }; },
+  async learn(qid, cls, by) { calls.push(['learn', qid, cls, by]); return { qid, learned: cls, result: 'learned' as const }; },
 };
 const backend = Object.assign(new FakeBackend(), { quarantine });
 const req = (method: string, path: string, b: object = backend) => handleAdminRequest(b as FakeBackend, method, new URL(path, 'http://localhost'));
@@ -32,6 +33,9 @@ t.test('routes pass their parameters and map errors', async (t) => {
   t.match(await req('POST', `/quarantine/${QID_A}/release?to=gone%40corp.test`), { status: 409, json: { error: /already released/ } });
   t.match(await req('DELETE', `/quarantine/${QID_A}`), { status: 200 });
   t.same(calls.pop(), ['delete', QID_A, [], 'admin-api'], 'no `by`: recorded as admin-api');
+  t.match(await req('POST', `/quarantine/${QID_A}/learn?as=spam&by=erin`), { status: 200, json: { learned: 'spam', result: 'learned' } });
+  t.same(calls.pop(), ['learn', QID_A, 'spam', 'erin']);
+  t.match(await req('POST', `/quarantine/${QID_A}/learn?as=maybe`), { status: 400, json: { error: 'as=spam or as=ham' } });
   t.match(await req('GET', '/quarantine/nope'), { status: 400 });
   t.match(await req('GET', '/quarantine', new FakeBackend()), { status: 404, json: { error: 'this gateway has no quarantine' } });
 });
