@@ -146,6 +146,19 @@ t.test('SPF, DKIM (OpenDKIM-signed), DMARC through the daemon with dnsmasq', asy
     t.match(flat(m!.get('authentication-results')), /dmarc=fail/);
     sink.clear();
   });
+
+  await t.test('DMARC p=quarantine with authentication.dmarcQuarantine: quarantine → the quarantine store', async (t) => {
+    await gw.reload({ ...gw.config, authentication: { dmarcQuarantine: 'quarantine' } });
+    await gw.waitForLog((l) => l.event === 'listening' && l['generation'] === 2, { what: 'the reloaded receivers' });
+    const res = await swaksSend(mx, { from: 'x@shop.test', to: 'bob@corp.test', helo: 'mail.evil.test',
+      data: makeMessage({ from: 'x@shop.test', messageId: '<q-2@shop.test>' }) });
+    t.equal(res.code, 0, 'accepted', { transcript: res.transcript });
+    const q = await gw.waitForLog((l) => l.event === 'quarantined' && l['msgid'] === '<q-2@shop.test>', { what: 'quarantined line' });
+    t.equal(q['reason'], 'DMARC p=quarantine shop.test');
+    t.equal(q['dmarc'], 'fail');
+    await new Promise((r) => setTimeout(r, 500));
+    t.equal(sink.count(), 0, 'nothing delivered');
+  });
 });
 
 t.test('a DNS server that never answers: 451 4.7.0 (SPF/DMARC temperror), nothing delivered', async (t) => {

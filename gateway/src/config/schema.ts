@@ -278,6 +278,12 @@ export const configSchema = z.object({
      * (no backscatter, the sender learns at once); 'tag' delivers with X-TuxHat-DMARC: reject.
      */
     dmarcReject: z.enum(['reject', 'tag']).default('reject'),
+    /**
+     * What a DMARC fail with p=quarantine (after pct) gets: 'tag' delivers with
+     * X-TuxHat-DMARC: quarantine (the mailbox files it as junk); 'quarantine' keeps it in the
+     * gateway's quarantine for the postmaster.
+     */
+    dmarcQuarantine: z.enum(['tag', 'quarantine']).default('tag'),
     overrides: z.object({
       /**
        * Forwarders and mailing lists whose mail is never DMARC-rejected: CIDRs match the client
@@ -441,6 +447,11 @@ export const configSchema = z.object({
     inbound: spamThresholds({ tag: 5, quarantine: 10, reject: 15 }).prefault({}),
     /** Our own users' mail: never tagged for the world to see; held at 8, refused at 15. */
     outbound: spamThresholds({ tag: null, quarantine: 8, reject: 15 }).prefault({}),
+    /** DMARC enforcement for this class's inbound mail; unset: authentication.dmarcReject / dmarcQuarantine. */
+    dmarc: z.object({
+      reject: z.enum(['reject', 'tag']).optional(),
+      quarantine: z.enum(['tag', 'quarantine']).optional(),
+    }).strict().optional(),
   }).strict()).default({ default: { domains: [], users: [], inbound: { tag: 5, quarantine: 10, reject: 15, subjectTag: '' }, outbound: { tag: null, quarantine: 8, reject: 15, subjectTag: '' } } })
     .refine((c) => 'default' in c, 'classes needs a class named default'),
 }).strict().superRefine((c, ctx) => {

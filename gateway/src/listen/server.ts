@@ -304,15 +304,17 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     const classOfService = (named: string | undefined) => {
       const chosen = named !== undefined ? config.classes[named] : undefined;
       if (named !== undefined && !chosen) log.warn({ event: 'warning', qid, class: named }, 'a rule set an unknown class of service; the selected class applies');
-      return chosen && named !== undefined ? { name: named, thresholds: chosen[session.direction] }
+      return chosen && named !== undefined ? { name: named, thresholds: chosen[session.direction], ...(chosen.dmarc ? { dmarc: chosen.dmarc } : {}) }
         : selectClass(config.classes, session.direction, { recipients: envelope.recipients, sender: envelope.mailFrom, authUser: session.authUser });
     };
+    const cos = classOfService(rules?.classOfService);
     const verdict = decide({
       direction: session.direction, hits: [...policyHits(session), ...content.hits, ...reputationHits(stage, content.hits, content.authentication)], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
-      headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: config.authentication.dmarcReject,
+      headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: cos.dmarc?.reject ?? config.authentication.dmarcReject,
+      dmarcQuarantine: cos.dmarc?.quarantine ?? config.authentication.dmarcQuarantine,
       onVirus: avPolicy(config.antivirus, session.direction).onVirus,
       rules, archive: deps.rules ? archiveRecipients(config, session.direction, envelope.mailFrom, envelope.recipients) : [],
-      spam: config.spam.enabled ? { classOfService: classOfService(rules?.classOfService), subject: headerValue(headers, 'subject') } : null,
+      spam: config.spam.enabled ? { classOfService: cos, subject: headerValue(headers, 'subject') } : null,
     });
     const auth = content.authentication;
     const logFields = {

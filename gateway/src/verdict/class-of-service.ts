@@ -23,6 +23,8 @@ export interface SpamThresholds {
 export interface ClassOfService {
   readonly name: string;
   readonly thresholds: SpamThresholds;
+  /** The class's DMARC enforcement, when it sets its own (config classes.<name>.dmarc). */
+  readonly dmarc?: { readonly reject?: 'reject' | 'tag'; readonly quarantine?: 'tag' | 'quarantine' };
 }
 
 type Classes = Config['classes'];
@@ -43,7 +45,7 @@ export function selectClass(classes: Classes, direction: Direction, who: { recip
   const addresses = direction === 'inbound' ? who.recipients : [who.authUser && who.authUser.includes('@') ? who.authUser : who.sender];
   const names = [...new Set(addresses.filter((a) => a !== '').map((a) => classOf(classes, a)))];
   if (names.length === 0) names.push('default');
-  const candidates = names.map((name) => ({ name, thresholds: classes[name]![direction] }));
+  const candidates = names.map((name) => ({ name, thresholds: classes[name]![direction], ...(classes[name]!.dmarc ? { dmarc: classes[name]!.dmarc } : {}) }));
   candidates.sort((x, y) => rank(x.thresholds.reject) - rank(y.thresholds.reject)
     || rank(x.thresholds.quarantine) - rank(y.thresholds.quarantine)
     || rank(x.thresholds.tag) - rank(y.thresholds.tag));

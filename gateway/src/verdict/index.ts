@@ -7,7 +7,8 @@
  * optional subject tag); the quarantine store (branch wip/av) keeps what is quarantined.
  * DMARC (RFC 7489 §6.6.4, policy already reduced by pct and the local overrides): reject →
  * 550 5.7.1 in the session, or a tag when authentication.dmarcReject says so; quarantine → a
- * tag (X-TuxHat-DMARC: quarantine) until the spam branch maps it to the quarantine (issue 4).
+ * tag (X-TuxHat-DMARC: quarantine), or the quarantine store when dmarcQuarantine says so (both
+ * settable per class of service).
  * AV_VIRUS (content/checks/antivirus.ts) → 554 5.7.1 AV_VIRUS in the session, or `quarantine`
  * (stored by quarantine/ instead of queued) when antivirus.onVirus says so for the direction.
  */
@@ -26,8 +27,10 @@ export interface VerdictInput {
   /** Header edits the content checks asked for, kept in order. */
   readonly headerEdits?: readonly HeaderEdit[];
   readonly authentication?: AuthenticationOutcome | null;
-  /** config.authentication.dmarcReject. */
+  /** config.authentication.dmarcReject (or the class of service's). */
   readonly dmarcReject?: 'reject' | 'tag';
+  /** config.authentication.dmarcQuarantine (or the class of service's); default tag. */
+  readonly dmarcQuarantine?: 'tag' | 'quarantine';
   /** antivirus.onVirus for the message's direction (content/checks/antivirus.ts avPolicy). */
   readonly onVirus?: 'reject' | 'quarantine';
   /** What the rules engine decided (rules/evaluate.ts); applied after the checks' own outcome. */
@@ -109,7 +112,10 @@ function decideChecks(input: VerdictInput): Verdict {
   // A sender must not be able to pre-tag its own mail: ours is the only X-TuxHat-DMARC.
   if (input.authentication) edits.push({ op: 'remove', name: DMARC_TAG_HEADER });
   if (policy !== null) edits.push({ op: 'prepend', name: DMARC_TAG_HEADER, value: policy });
-  let action: 'deliver' | 'tag' | 'quarantine' = policy !== null ? 'tag' : 'deliver';
+  // DMARC p=quarantine: a tag, or the quarantine when dmarcQuarantine says so.
+  const dmarcAction: 'deliver' | 'tag' | 'quarantine' = policy === null ? 'deliver'
+    : policy === 'quarantine' && input.dmarcQuarantine === 'quarantine' ? 'quarantine' : 'tag';
+  let spamVerdict: 'deliver' | 'tag' | 'quarantine' = 'deliver';
   if (input.spam) {
     const { classOfService: cos, subject } = input.spam;
     const t = cos.thresholds;
@@ -127,8 +133,11 @@ function decideChecks(input: VerdictInput): Verdict {
       if (t.subjectTag !== '') {
         edits.push({ op: 'remove', name: 'Subject' }, { op: 'prepend', name: 'Subject', value: `${t.subjectTag}${subject ?? ''}` });
       }
-      action = spam;
+      spamVerdict = spam;
     }
   }
-  return { ...base, action, headerEdits: edits };
+  // The more severe of the two; the quarantine says why.
+  if (spamVerdict === 'quarantine') return { ...base, action: 'quarantine', detail: `spam score ${score}`, headerEdits: edits };
+  if (dmarcAction === 'quarantine') return { ...base, action: 'quarantine', detail: `DMARC p=quarantine ${input.authentication?.fromDomain ?? ''}`.trim(), headerEdits: edits };
+  return { ...base, action: spamVerdict === 'tag' || dmarcAction === 'tag' ? 'tag' : 'deliver', headerEdits: edits };
 }

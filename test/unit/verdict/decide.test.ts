@@ -33,3 +33,17 @@ t.test('quarantine → tag; nothing to enforce → deliver with the edits and th
   const out = decide({ direction: 'outbound', hits: [], tempfail: false });
   t.same(out, { action: 'deliver', score: 0, hits: [], extraRecipients: [], headerEdits: [] });
 });
+
+t.test('dmarcQuarantine: quarantine keeps p=quarantine mail in the quarantine; spam quarantine says why first', async (t) => {
+  const q = decide({ direction: 'inbound', hits, tempfail: false, headerEdits: edits, authentication: auth('quarantine'), dmarcQuarantine: 'quarantine' });
+  t.match(q, { action: 'quarantine', detail: 'DMARC p=quarantine bank.test' });
+  t.same(q.headerEdits.at(-1), { op: 'prepend', name: 'X-TuxHat-DMARC', value: 'quarantine' }, 'released mail still carries the tag');
+  const tagOnly = decide({ direction: 'inbound', hits, tempfail: false, authentication: auth('quarantine'), dmarcQuarantine: 'tag' });
+  t.equal(tagOnly.action, 'tag');
+  const cos = { name: 'default', thresholds: { tag: 1, quarantine: 2, reject: 100, subjectTag: '' } };
+  const both = decide({ direction: 'inbound', hits, tempfail: false, authentication: auth('quarantine'), dmarcQuarantine: 'quarantine', spam: { classOfService: cos, subject: null } });
+  t.match(both, { action: 'quarantine', detail: 'spam score 3' });
+  const spamTagDmarcQ = decide({ direction: 'inbound', hits, tempfail: false, authentication: auth('quarantine'), dmarcQuarantine: 'quarantine', spam: { classOfService: { ...cos, thresholds: { ...cos.thresholds, quarantine: 50 } }, subject: null } });
+  t.match(spamTagDmarcQ, { action: 'quarantine', detail: 'DMARC p=quarantine bank.test' }, 'a spam tag does not lower a DMARC quarantine');
+});
+
