@@ -447,6 +447,11 @@ export const configSchema = z.object({
     inbound: spamThresholds({ tag: 5, quarantine: 10, reject: 15 }).prefault({}),
     /** Our own users' mail: never tagged for the world to see; held at 8, refused at 15. */
     outbound: spamThresholds({ tag: null, quarantine: 8, reject: 15 }).prefault({}),
+    /** Antivirus for this class's mail; unset: antivirus.<direction> / antivirus. */
+    antivirus: z.object({
+      onVirus: z.enum(['reject', 'quarantine']).optional(),
+      onUnscanned: z.enum(['defer', 'pass']).optional(),
+    }).strict().optional(),
     /** DMARC enforcement for this class's inbound mail; unset: authentication.dmarcReject / dmarcQuarantine. */
     dmarc: z.object({
       reject: z.enum(['reject', 'tag']).optional(),

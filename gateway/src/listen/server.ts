@@ -312,7 +312,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       direction: session.direction, hits: [...policyHits(session), ...content.hits, ...reputationHits(stage, content.hits, content.authentication)], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: cos.dmarc?.reject ?? config.authentication.dmarcReject,
       dmarcQuarantine: cos.dmarc?.quarantine ?? config.authentication.dmarcQuarantine,
-      onVirus: avPolicy(config.antivirus, session.direction).onVirus,
+      onVirus: avPolicy(config.antivirus, session.direction, config.classes[cos.name]?.antivirus).onVirus,
       rules, archive: deps.rules ? archiveRecipients(config, session.direction, envelope.mailFrom, envelope.recipients) : [],
       spam: config.spam.enabled ? { classOfService: cos, subject: headerValue(headers, 'subject') } : null,
     });

@@ -66,6 +66,15 @@ t.test('evaluateScan: hits, 451 AV_TEMPFAIL by default, pass with a header when 
   t.same(avPolicy(parseConfig({ antivirus: { onVirus: 'quarantine', inbound: { onVirus: 'reject' } } }).antivirus, 'outbound'), { onVirus: 'quarantine', onUnscanned: 'defer' });
 });
 
+t.test('a class of service overrides the per-direction and global antivirus settings', async (t) => {
+  const config = parseConfig({ antivirus: { inbound: { onVirus: 'reject' } }, classes: { default: {}, lab: { domains: ['lab.test'], antivirus: { onVirus: 'quarantine', onUnscanned: 'pass' } } } });
+  t.same(avPolicy(config.antivirus, 'inbound', config.classes['lab']!.antivirus), { onVirus: 'quarantine', onUnscanned: 'pass' });
+  t.same(avPolicy(config.antivirus, 'inbound', config.classes['default']!.antivirus), { onVirus: 'reject', onUnscanned: 'defer' });
+  const passed = evaluateScan({ status: 'unscanned', reason: 'clamd: timeout' }, config.antivirus, 'inbound', score, config.classes['lab']!.antivirus);
+  t.equal(passed.tempfail, undefined, 'the lab class passes unscanned mail with the header');
+  t.equal(evaluateScan({ status: 'unscanned', reason: 'clamd: timeout' }, config.antivirus, 'inbound', score).tempfail, 'AV_TEMPFAIL');
+});
+
 t.test('enabled: auto decides once per process; the start-up line says whether antivirus is off', async (t) => {
   const auto = parseConfig({ antivirus: { socket: '/nonexistent/clamd.ctl' } }).antivirus;
   t.notOk(antivirusActive(auto));

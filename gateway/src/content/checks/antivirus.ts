@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import type { Config } from '../../config/index.js';
 import type { Direction, HeaderEdit, Hit } from '../../core/index.js';
 import type { CheckOutcome, ContentCheck, ContentContext } from '../index.js';
+import { selectClass } from '../../verdict/class-of-service.js';
 
 /** Every symbol this check emits; rules/scores/antivirus.yaml must score exactly these. */
 export const ANTIVIRUS_SYMBOLS = [
@@ -91,10 +92,13 @@ export function maxScanBytes(config: Config): number {
   return Math.max(0, ...limits) + 64 * 1024;
 }
 
-/** The per-direction setting, falling back to the global one. */
-export function avPolicy(av: AvConfig, direction: Direction): { onVirus: 'reject' | 'quarantine'; onUnscanned: 'defer' | 'pass' } {
+/** What a class of service may set for antivirus (config classes.<name>.antivirus). */
+export interface ClassAvPolicy { readonly onVirus?: 'reject' | 'quarantine' | undefined; readonly onUnscanned?: 'defer' | 'pass' | undefined }
+
+/** The class of service's setting, else the per-direction one, else the global one. */
+export function avPolicy(av: AvConfig, direction: Direction, cls?: ClassAvPolicy): { onVirus: 'reject' | 'quarantine'; onUnscanned: 'defer' | 'pass' } {
   const d = av[direction];
-  return { onVirus: d.onVirus ?? av.onVirus, onUnscanned: d.onUnscanned ?? av.onUnscanned };
+  return { onVirus: cls?.onVirus ?? d.onVirus ?? av.onVirus, onUnscanned: cls?.onUnscanned ?? d.onUnscanned ?? av.onUnscanned };
 }
 
 function clamdScanner(av: AvConfig): Promise<Scanner> {
@@ -184,14 +188,14 @@ export async function scanMessage(config: Config, size: number, open: () => Read
 }
 
 /** scanMessage's outcome → hits, header edits and the tempfail (separate from run() for unit tests). */
-export function evaluateScan(outcome: ScanOutcome, av: AvConfig, direction: Direction, score: (name: string) => number): CheckOutcome {
+export function evaluateScan(outcome: ScanOutcome, av: AvConfig, direction: Direction, score: (name: string) => number, cls?: ClassAvPolicy): CheckOutcome {
   const removeForged: HeaderEdit = { op: 'remove', name: AV_SCAN_HEADER };
   if (outcome.status === 'clean') return { hits: [], headerEdits: [removeForged] };
   if (outcome.status === 'infected') {
     return { hits: [{ name: 'AV_VIRUS', score: score('AV_VIRUS'), detail: outcome.virus }], headerEdits: [removeForged] };
   }
   const hit: Hit = { name: 'AV_UNSCANNED', score: score('AV_UNSCANNED'), detail: outcome.reason };
-  if (avPolicy(av, direction).onUnscanned === 'pass') {
+  if (avPolicy(av, direction, cls).onUnscanned === 'pass') {
     return { hits: [hit], headerEdits: [removeForged, { op: 'prepend', name: AV_SCAN_HEADER, value: `unscanned (${outcome.reason.replace(/[\r\n]+/g, ' ')})` }] };
   }
   return { hits: [hit], tempfail: 'AV_TEMPFAIL' };
@@ -214,6 +218,8 @@ export const antivirus: ContentCheck = {
     const av = ctx.config.antivirus;
     if (!antivirusActive(av)) return [];
     const outcome = await scanMessage(ctx.config, ctx.message.size, ctx.message.openBody);
-    return evaluateScan(outcome, av, ctx.session.direction, (name) => ctx.scores.antivirus.score(name));
+    // The class of service of the recipients (inbound) or sender (outbound) may pass unscanned mail.
+    const cls = ctx.config.classes[selectClass(ctx.config.classes, ctx.session.direction, { recipients: ctx.envelope.recipients, sender: ctx.envelope.mailFrom, authUser: ctx.session.authUser }).name]?.antivirus;
+    return evaluateScan(outcome, av, ctx.session.direction, (name) => ctx.scores.antivirus.score(name), cls);
   },
 };
