@@ -1,0 +1,182 @@
+/*
+ * test/image/smoke.image.ts — the appliance image smoke test (`npm run test:image`, issue 7):
+ * boots the built image under qemu (TCG, -snapshot) and checks it from the outside, as a
+ * postmaster would meet it:
+ *   1. the console menu comes up on the serial console (ttyS0) with its header;
+ *   2. SMTP banner and EHLO on the forwarded port 25 (127.0.0.1 only);
+ *   3. a change made through the menu takes effect: Hostname → the new FQDN in the banner;
+ *   4. syslog export set in the menu (TCP to a listener on the host, reached from the guest as
+ *      10.0.2.2): "Send a test event" arrives as an RFC 5424 frame with octet counting;
+ *   5. mail routing set in the menu (relay domain → an smtp-sink on the host): a message sent to
+ *      the appliance arrives at the sink, and its mail-flow events at the syslog collector;
+ *   6. through the menu's Admin password and Shell items: `systemctl --failed` lists nothing and
+ *      the system is "running".
+ * Not a *.test.ts file: `npm test` does not run it (a TCG boot takes minutes). Run by
+ * test/image/run.sh, which builds the image first unless told to reuse one:
+ *   TUXHAT_IMAGE=path.qcow2  the image to boot (default image-build/out/ARCH/image/tuxhat-*-ARCH.qcow2)
+ *   TUXHAT_IMAGE_ARCH=amd64|arm64, TUXHAT_IMAGE_FIRMWARE=bios|uefi, TUXHAT_IMAGE_ACCEL=tcg|kvm
+ * The serial log is kept in image-build/out/ARCH/smoke/serial.log.
+ */
+import t from 'tap';
+import type { Cleanup } from '../e2e/harness/index.js';
+import { createServer, type Server } from 'node:net';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, makeMessage, repoRoot, smtpTalk, startSink, waitFor, SmtpClient, type Sink } from '../e2e/harness/index.js';
+import { Vm, type Arch } from './harness/vm.js';
+
+const ARCH = (process.env['TUXHAT_IMAGE_ARCH'] ?? 'amd64') as Arch;
+const OUT = join(repoRoot(), 'image-build', 'out', ARCH);
+function defaultImage(): string {
+  const dir = join(OUT, 'image');
+  const f = readdirSync(dir).find((n) => n.startsWith('tuxhat-') && n.endsWith(`-${ARCH}.qcow2`));
+  if (!f) throw new Error(`no tuxhat-*-${ARCH}.qcow2 in ${dir}: build it with image-build/build.sh --arch ${ARCH}`);
+  return join(dir, f);
+}
+const IMAGE = process.env['TUXHAT_IMAGE'] ?? defaultImage();
+const FIRMWARE = process.env['TUXHAT_IMAGE_FIRMWARE'] as 'bios' | 'uefi' | undefined;
+const ACCEL = (process.env['TUXHAT_IMAGE_ACCEL'] ?? 'tcg') as 'tcg' | 'kvm';
+// Generous: a TCG boot on a loaded 2-core machine (arm64 is slower still).
+const BOOT_MS = ARCH === 'arm64' ? 900_000 : 480_000;
+
+const NEW_FQDN = 'smoke-gw.example.net';
+const ADMIN_PASSWORD = 'smoke-test-password-1';
+const t0 = Date.now();
+const elapsed = (): string => `${Math.round((Date.now() - t0) / 1000)} s`;
+
+/** A TCP syslog collector: RFC 6587 octet-counted frames. */
+function startCollector(t: Cleanup): Promise<{ port: number; frames: string[] }> {
+  const frames: string[] = [];
+  const server: Server = createServer((sock) => {
+    let buf = '';
+    sock.on('data', (b) => {
+      buf += b.toString('utf8');
+      for (;;) {
+        const m = /^(\d+) /.exec(buf);
+        if (!m) break;
+        const len = Number(m[1]);
+        const start = m[0].length;
+        if (Buffer.byteLength(buf.slice(start)) < len) break;
+        const frame = Buffer.from(buf.slice(start)).subarray(0, len).toString('utf8');
+        frames.push(frame);
+        buf = Buffer.from(buf.slice(start)).subarray(len).toString('utf8');
+      }
+    });
+    sock.on('error', () => {});
+  });
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const a = server.address();
+    resolve({ port: typeof a === 'object' && a ? a.port : 0, frames });
+  }));
+}
+
+/** The greeting, retried: slirp accepts and closes while nothing listens in the guest yet. */
+async function banner(port: number, timeoutMs: number): Promise<string> {
+  return waitFor(async () => {
+    const replies = await smtpTalk(port, ['EHLO smoke.client.test', 'QUIT'], { timeoutMs: 20_000 });
+    const [greeting, ehlo] = replies;
+    if (!greeting || greeting.code !== 220 || !ehlo || ehlo.code !== 250) return undefined;
+    return `${greeting.raw.join('\n')}\n${ehlo.raw.join('\n')}`;
+  }, { timeoutMs, intervalMs: 3000, what: 'the SMTP banner on the forwarded port' });
+}
+
+t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`, { timeout: BOOT_MS + 900_000 }, async (t) => {
+  const dir = join(OUT, 'smoke');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const sink: Sink = await startSink(t);
+  const collector = await startCollector(t);
+  const smtpPort = await freePort();
+  t.comment(`image ${IMAGE}; sink 127.0.0.1:${sink.port}, syslog 127.0.0.1:${collector.port}, SMTP on 127.0.0.1:${smtpPort}`);
+
+  const vm = await Vm.boot(t, { arch: ARCH, image: IMAGE, smtpPort, dir, accel: ACCEL, ...(FIRMWARE ? { firmware: FIRMWARE } : {}) });
+  t.teardown(() => vm.stop());
+
+  // 1. The menu on the serial console, with its header, once the daemon answers.
+  await vm.expect(/TuxHat Edge Gateway \S+ +\S+[\s\S]*Mail service: running[\s\S]*Enter an option: $/, { timeoutMs: BOOT_MS });
+  t.comment(`console menu with a running service after ${elapsed()}`);
+  t.pass('console menu on the serial console shows the service running');
+
+  // 2. SMTP banner and EHLO through hostfwd.
+  const first = await banner(smtpPort, 120_000);
+  t.match(first, /^220 mx1\.example\.com /m, 'banner with the shipped hostname');
+  t.match(first, /^250[- ]STARTTLS$/m, 'EHLO offers STARTTLS (the first-boot certificate)');
+  t.comment(`SMTP banner after ${elapsed()}`);
+
+  // 3. Hostname through the menu → banner.
+  let m = vm.mark();
+  await vm.type('2');
+  m = await vm.answer('New FQDN (empty = keep): ', NEW_FQDN, { from: m });
+  await vm.expect(`Hostname set to ${NEW_FQDN}`, { from: m, timeoutMs: 120_000 });
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  await vm.expect('Enter an option: ', { from: m });
+  const renamed = await banner(smtpPort, 60_000);
+  t.match(renamed, new RegExp(`^220 ${NEW_FQDN.replace(/\./g, '\\.')} `, 'm'), 'banner shows the FQDN set in the menu');
+
+  // 4. Syslog export through the menu: TCP to the host's collector; a test event.
+  m = vm.mark();
+  await vm.type('6');
+  m = await vm.answer('Enter an option: ', '1', { from: m });
+  m = await vm.answer('Collector host name or IP: ', '10.0.2.2', { from: m });
+  m = await vm.answer('Protocol: ', 'tcp', { from: m });
+  m = await vm.answer('Port [', String(collector.port), { from: m });
+  const exported = await vm.expect(/Syslog export: [^\n]*|Failed[^\n]*|Not saved[^\n]*/, { from: m, timeoutMs: 120_000 });
+  t.match(exported, /Syslog export: /, 'syslog export set in the menu');
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  m = await vm.answer('Enter an option: ', '3', { from: m });
+  await vm.expect('Test event sent', { from: m, timeoutMs: 60_000 });
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  m = await vm.answer('Enter an option: ', '0', { from: m });
+  await vm.expect('Main menu', { from: m });
+  const testFrame = await waitFor(() => collector.frames.find((f) => / tuxhat \S+ test - \{/.test(f)), { timeoutMs: 120_000, what: 'the test event at the collector', detail: () => collector.frames.join('\n') });
+  t.match(testFrame, /^<\d+>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) \S+ tuxhat \S+ test - \{"level":30,"event":"test"/, 'RFC 5424 frame, octet-counted, MSGID test');
+
+  // 5. Mail routing through the menu, then a message relayed to the host's sink.
+  m = vm.mark();
+  await vm.type('4');
+  m = await vm.answer('Enter an option: ', '1', { from: m });
+  m = await vm.answer('Domain (e.g. example.com): ', 'smoke.test', { from: m });
+  m = await vm.answer('in failover order: ', `10.0.2.2:${sink.port}`, { from: m });
+  m = await vm.answer('[may]: ', 'none', { from: m });
+  const routed = await vm.expect(/Relay domain smoke\.test -> [^\n]*|Failed[^\n]*|Not saved[^\n]*/, { from: m, timeoutMs: 120_000 });
+  t.match(routed, /Relay domain smoke\.test -> 10\.0\.2\.2:\d+: /, 'relay domain added in the menu');
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  m = await vm.answer('Enter an option: ', '0', { from: m });
+  await vm.expect('Main menu', { from: m });
+
+  const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
+  const subject = `image smoke ${Date.now()}`;
+  const sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
+  await c.quit();
+  t.ok(sent.ok, `message accepted by the appliance (${sent.data?.raw.join(' ') ?? sent.rcpt.map((r) => r.raw.join(' ')).join(' ')})`);
+  const [msg] = await sink.waitForMessages(1, 180_000);
+  t.equal(msg?.get('subject'), subject, 'the message arrived at the internal server on the host');
+  t.same(msg?.rcptTo, ['user@smoke.test']);
+  t.match(msg?.get('received') ?? '', new RegExp(NEW_FQDN.replace(/\./g, '\\.')), 'Received header names the appliance');
+  t.comment(`relayed after ${elapsed()}`);
+
+  // 6. Units: set the admin password, open the Shell (su asks for it), ask systemd.
+  m = vm.mark();
+  await vm.type('7');
+  m = await vm.answer('Enter an option: ', '1', { from: m });
+  m = await vm.answer('New admin password: ', ADMIN_PASSWORD, { from: m });
+  m = await vm.answer('Again: ', ADMIN_PASSWORD, { from: m });
+  await vm.expect('Admin password changed.', { from: m, timeoutMs: 60_000 });
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  m = await vm.answer('Enter an option: ', '14', { from: m });
+  m = await vm.answer('Password: ', ADMIN_PASSWORD, { from: m });
+  m = await vm.answer(/tuxhat-admin@\S+:~\$ $/, 'systemctl is-system-running --wait; echo "UNITS""-BEGIN"; systemctl --failed --no-legend --plain --no-pager; echo "UNITS""-END"', { from: m, timeoutMs: 60_000 });
+  const out = await vm.expect(/UNITS-BEGIN\n[\s\S]*?UNITS-END/, { from: m, timeoutMs: 300_000 });
+  const state = /\n(\w+)\nUNITS-BEGIN/.exec(out)?.[1];
+  const failed = (/UNITS-BEGIN\n([\s\S]*?)UNITS-END/.exec(out)?.[1] ?? '').trim();
+  t.equal(failed, '', 'systemctl --failed lists no unit');
+  t.equal(state, 'running', 'systemctl is-system-running: running');
+  await vm.type('exit');
+  await vm.expect('Enter an option: ', { from: m, timeoutMs: 60_000 });
+
+  // Mail-flow events went the same way as the test event.
+  const flow = await waitFor(() => collector.frames.find((f) => / tuxhat \S+ (queued|delivered|verdict) - \{/.test(f)), { timeoutMs: 60_000, what: 'mail-flow events at the collector', detail: () => collector.frames.join('\n') }).catch(() => undefined);
+  t.ok(flow, 'mail-flow events of the relayed message exported too');
+  t.comment(`done after ${elapsed()}; serial log: ${vm.serialLog}`);
+});
