@@ -39,9 +39,10 @@ REQUIRED_COMMANDS=(
   "shellcheck:shellcheck"
   "tmux:tmux"
   "ip:iproute2"
+  "packer:packer"
 )
 APT_PACKAGES=(postfix swaks dnsmasq-base clamav-daemon opendkim-tools python3 systemd
-  nftables rsyslog rsyslog-gnutls openssh-server openssh-client shellcheck tmux iproute2)
+  nftables rsyslog rsyslog-gnutls openssh-server openssh-client shellcheck tmux iproute2 packer)
 # Services those packages would start; none may be left running (port 25, freshclam's downloads,
 # a system syslog daemon, sshd on :22, a host firewall).
 PACKAGE_SERVICES=(postfix clamav-daemon clamav-freshclam rsyslog ssh nftables)

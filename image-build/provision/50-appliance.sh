@@ -47,6 +47,7 @@ install -d -m 2755 -o root -g systemd-journal /var/log/journal
 
 # Units.
 install -m 0644 "$A"/systemd/*.service /lib/systemd/system/
+mkdir -p /etc/systemd/system-preset
 cat > /etc/systemd/system-preset/10-tuxhat.preset <<'PRESET'
 # First boot (empty machine-id) applies presets: keep the appliance's choices.
 enable tuxhat.service
@@ -57,7 +58,7 @@ PRESET
 systemctl enable tuxhat.service tuxhat-firstboot.service nftables.service \
   "tuxhat-console@tty1.service" "tuxhat-console@$SERIAL.service"
 systemctl mask getty@tty1.service "serial-getty@$SERIAL.service"
-systemctl daemon-reload
+if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # Check what was installed: the shipped configs load, and Node runs here.
 /opt/tuxhat/node/bin/node --version
