@@ -273,7 +273,7 @@ t.test('Packerfile.pkr.hcl: packer fmt -check and packer validate (both arches)'
     writeFileSync(join(out, arch, 'disk.raw'), '');
     writeFileSync(join(out, arch, 'tuxhat-app.tar.gz'), '');
   }
-  writeFileSync(join(out, 'build_key'), '');
+  runTool('ssh-keygen', 'openssh-client', ['-q', '-t', 'ed25519', '-N', '', '-f', join(out, 'build_key')]);
   const env = { cwd: ROOT };
   const fmt = runTool('packer', 'packer', ['fmt', '-check', 'Packerfile.pkr.hcl'], env);
   t.equal(fmt.status, 0, `packer fmt -check${fmt.stdout}${fmt.stderr}`);
