@@ -72,13 +72,20 @@ function startCollector(t: Cleanup): Promise<{ port: number; frames: string[] }>
 }
 
 /** The greeting, retried: slirp accepts and closes while nothing listens in the guest yet. */
-async function banner(port: number, timeoutMs: number): Promise<string> {
-  return waitFor(async () => {
-    const replies = await smtpTalk(port, ['EHLO smoke.client.test', 'QUIT'], { timeoutMs: 20_000 });
-    const [greeting, ehlo] = replies;
-    if (!greeting || greeting.code !== 220 || !ehlo || ehlo.code !== 250) return undefined;
-    return `${greeting.raw.join('\n')}\n${ehlo.raw.join('\n')}`;
-  }, { timeoutMs, intervalMs: 3000, what: 'the SMTP banner on the forwarded port' });
+async function banner(port: number, timeoutMs: number, want?: RegExp): Promise<string> {
+  let last = '';
+  try {
+    return await waitFor(async () => {
+      const replies = await smtpTalk(port, ['EHLO smoke.client.test', 'QUIT'], { timeoutMs: 20_000 });
+      const [greeting, ehlo] = replies;
+      if (!greeting || greeting.code !== 220 || !ehlo || ehlo.code !== 250) return undefined;
+      last = `${greeting.raw.join('\n')}\n${ehlo.raw.join('\n')}`;
+      return !want || want.test(last) ? last : undefined;
+    }, { timeoutMs, intervalMs: 3000, what: 'the SMTP banner on the forwarded port' });
+  } catch (err) {
+    if (last) return last; // the caller's assertion shows what was seen instead
+    throw err;
+  }
 }
 
 t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`, { timeout: BOOT_MS + 900_000 }, async (t) => {
@@ -94,7 +101,15 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   t.teardown(() => vm.stop());
 
   // 1. The menu on the serial console, with its header, once the daemon answers.
-  await vm.expect(/TuxHat Edge Gateway \S+ +\S+[\s\S]*Mail service: running[\s\S]*Enter an option: $/, { timeoutMs: BOOT_MS });
+  await vm.expect(/TuxHat Edge Gateway \S+ +\S+[\s\S]*Mail service: [\s\S]*Enter an option: /, { timeoutMs: BOOT_MS });
+  // The header is drawn once per menu; Enter redraws it until the daemon answers its admin API.
+  await waitFor(async () => {
+    const text = vm.text();
+    const last = text.slice(text.lastIndexOf('Mail service: '));
+    if (/^Mail service: running/.test(last) && last.includes('Enter an option: ')) return true;
+    if (last.includes('Enter an option: ')) await vm.type('');
+    return false;
+  }, { timeoutMs: 240_000, intervalMs: 10_000, what: 'the menu header showing the mail service running', detail: () => vm.text().slice(-1500) });
   t.comment(`console menu with a running service after ${elapsed()}`);
   t.pass('console menu on the serial console shows the service running');
 
@@ -111,8 +126,10 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   await vm.expect(`Hostname set to ${NEW_FQDN}`, { from: m, timeoutMs: 120_000 });
   m = await vm.answer('Press Enter to continue', '', { from: m });
   await vm.expect('Enter an option: ', { from: m });
-  const renamed = await banner(smtpPort, 60_000);
-  t.match(renamed, new RegExp(`^220 ${NEW_FQDN.replace(/\./g, '\\.')} `, 'm'), 'banner shows the FQDN set in the menu');
+  // A reload starts new receivers; the old ones answer until the new ones listen (handover).
+  const wantName = new RegExp(`^220 ${NEW_FQDN.replace(/\./g, '\\.')} `, 'm');
+  const renamed = await banner(smtpPort, 240_000, wantName);
+  t.match(renamed, wantName, 'banner shows the FQDN set in the menu');
 
   // 4. Syslog export through the menu: TCP to the host's collector; a test event.
   m = vm.mark();
@@ -129,7 +146,9 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   m = await vm.answer('Press Enter to continue', '', { from: m });
   m = await vm.answer('Enter an option: ', '0', { from: m });
   await vm.expect('Main menu', { from: m });
-  const testFrame = await waitFor(() => collector.frames.find((f) => / tuxhat \S+ test - \{/.test(f)), { timeoutMs: 120_000, what: 'the test event at the collector', detail: () => collector.frames.join('\n') });
+  // The remaining checks report on their own and go on: one failure should not hide the others.
+  const testFrame = await waitFor(() => collector.frames.find((f) => / tuxhat \S+ test /.test(f)), { timeoutMs: 120_000, what: 'the test event at the collector' })
+    .catch(() => `(no test event; frames received: ${collector.frames.join(' | ') || 'none'})`);
   t.match(testFrame, /^<\d+>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) \S+ tuxhat \S+ test - \{"level":30,"event":"test"/, 'RFC 5424 frame, octet-counted, MSGID test');
 
   // 5. Mail routing through the menu, then a message relayed to the host's sink.
@@ -150,7 +169,7 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   const sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
   await c.quit();
   t.ok(sent.ok, `message accepted by the appliance (${sent.data?.raw.join(' ') ?? sent.rcpt.map((r) => r.raw.join(' ')).join(' ')})`);
-  const [msg] = await sink.waitForMessages(1, 180_000);
+  const [msg] = await sink.waitForMessages(1, 240_000).catch(() => []);
   t.equal(msg?.get('subject'), subject, 'the message arrived at the internal server on the host');
   t.same(msg?.rcptTo, ['user@smoke.test']);
   t.match(msg?.get('received') ?? '', new RegExp(NEW_FQDN.replace(/\./g, '\\.')), 'Received header names the appliance');
@@ -166,7 +185,7 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   m = await vm.answer('Press Enter to continue', '', { from: m });
   m = await vm.answer('Enter an option: ', '14', { from: m });
   m = await vm.answer('Password: ', ADMIN_PASSWORD, { from: m });
-  m = await vm.answer(/tuxhat-admin@\S+:~\$ $/, 'systemctl is-system-running --wait; echo "UNITS""-BEGIN"; systemctl --failed --no-legend --plain --no-pager; echo "UNITS""-END"', { from: m, timeoutMs: 60_000 });
+  m = await vm.answer(/tuxhat-admin@\S+:~\$ /, 'systemctl is-system-running --wait; echo "UNITS""-BEGIN"; systemctl --failed --no-legend --plain --no-pager; echo "UNITS""-END"', { from: m, timeoutMs: 60_000 });
   const out = await vm.expect(/UNITS-BEGIN\n[\s\S]*?UNITS-END/, { from: m, timeoutMs: 300_000 });
   const state = /\n(\w+)\nUNITS-BEGIN/.exec(out)?.[1];
   const failed = (/UNITS-BEGIN\n([\s\S]*?)UNITS-END/.exec(out)?.[1] ?? '').trim();
