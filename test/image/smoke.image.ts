@@ -9,8 +9,8 @@
  *      10.0.2.2): "Send a test event" arrives as an RFC 5424 frame with octet counting;
  *   5. mail routing set in the menu (relay domain → an smtp-sink on the host): a message sent to
  *      the appliance arrives at the sink, and its mail-flow events at the syslog collector;
- *   6. through the menu's Admin password and Shell items: `systemctl --failed` lists nothing and
- *      the system is "running".
+ *   6. through the menu: the admin's SSH key, the host as management network, SSH on; then over
+ *      SSH (key only; root refused): `systemctl --failed` lists nothing, the system is "running".
  * Not a *.test.ts file: `npm test` does not run it (a TCG boot takes minutes). Run by
  * test/image/run.sh, which builds the image first unless told to reuse one:
  *   TUXHAT_IMAGE=path.qcow2  the image to boot (default image-build/out/ARCH/image/tuxhat-*-ARCH.qcow2)
@@ -20,9 +20,9 @@
 import t from 'tap';
 import type { Cleanup } from '../e2e/harness/index.js';
 import { createServer, type Server } from 'node:net';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, makeMessage, repoRoot, smtpTalk, startSink, waitFor, SmtpClient, type Sink } from '../e2e/harness/index.js';
+import { freePort, makeMessage, repoRoot, run, smtpTalk, startSink, waitFor, SmtpClient, type RunResult, type Sink } from '../e2e/harness/index.js';
 import { Vm, type Arch } from './harness/vm.js';
 
 const ARCH = (process.env['TUXHAT_IMAGE_ARCH'] ?? 'amd64') as Arch;
@@ -40,7 +40,6 @@ const ACCEL = (process.env['TUXHAT_IMAGE_ACCEL'] ?? 'tcg') as 'tcg' | 'kvm';
 const BOOT_MS = ARCH === 'arm64' ? 900_000 : 480_000;
 
 const NEW_FQDN = 'smoke-gw.example.net';
-const ADMIN_PASSWORD = 'smoke-test-password-1';
 const t0 = Date.now();
 const elapsed = (): string => `${Math.round((Date.now() - t0) / 1000)} s`;
 
@@ -95,9 +94,10 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   const sink: Sink = await startSink(t);
   const collector = await startCollector(t);
   const smtpPort = await freePort();
+  const sshPort = await freePort();
   t.comment(`image ${IMAGE}; sink 127.0.0.1:${sink.port}, syslog 127.0.0.1:${collector.port}, SMTP on 127.0.0.1:${smtpPort}`);
 
-  const vm = await Vm.boot(t, { arch: ARCH, image: IMAGE, smtpPort, dir, accel: ACCEL, ...(FIRMWARE ? { firmware: FIRMWARE } : {}) });
+  const vm = await Vm.boot(t, { arch: ARCH, image: IMAGE, smtpPort, sshPort, dir, accel: ACCEL, ...(FIRMWARE ? { firmware: FIRMWARE } : {}) });
   t.teardown(() => vm.stop());
 
   // 1. The menu on the serial console, with its header, once the daemon answers.
@@ -165,34 +165,49 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   await vm.expect('Main menu', { from: m });
 
   const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
+  t.equal((await c.command('EHLO smoke.client.test')).code, 250, 'EHLO before the transaction');
   const subject = `image smoke ${Date.now()}`;
   const sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
   await c.quit();
-  t.ok(sent.ok, `message accepted by the appliance (${sent.data?.raw.join(' ') ?? sent.rcpt.map((r) => r.raw.join(' ')).join(' ')})`);
+  t.ok(sent.ok, `message accepted by the appliance (${[sent.mail, ...sent.rcpt, ...(sent.data ? [sent.data] : [])].map((r) => r.raw.join(' ')).join(' / ')})`);
   const [msg] = await sink.waitForMessages(1, 240_000).catch(() => []);
   t.equal(msg?.get('subject'), subject, 'the message arrived at the internal server on the host');
   t.same(msg?.rcptTo, ['user@smoke.test']);
   t.match(msg?.get('received') ?? '', new RegExp(NEW_FQDN.replace(/\./g, '\\.')), 'Received header names the appliance');
   t.comment(`relayed after ${elapsed()}`);
 
-  // 6. Units: set the admin password, open the Shell (su asks for it), ask systemd.
+  // 6. Units, read over SSH as an administrator would: the menu sets the admin's key, lets the
+  //    host (10.0.2.2 as the guest sees it) in as a management network and turns SSH on.
+  const key = join(dir, 'admin_key');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'smoke-admin', '-f', key]);
+  const pub = readFileSync(`${key}.pub`, 'utf8').trim();
   m = vm.mark();
   await vm.type('7');
-  m = await vm.answer('Enter an option: ', '1', { from: m });
-  m = await vm.answer('New admin password: ', ADMIN_PASSWORD, { from: m });
-  m = await vm.answer('Again: ', ADMIN_PASSWORD, { from: m });
-  await vm.expect('Admin password changed.', { from: m, timeoutMs: 60_000 });
+  m = await vm.answer('Enter an option: ', '2', { from: m });
+  m = await vm.answer('Paste one public key', pub, { from: m });
+  t.match(await vm.expect(/Authorized key set\.|Failed[^\n]*/, { from: m, timeoutMs: 60_000 }), /Authorized key set\./, 'SSH key set in the menu');
   m = await vm.answer('Press Enter to continue', '', { from: m });
-  m = await vm.answer('Enter an option: ', '14', { from: m });
-  m = await vm.answer('Password: ', ADMIN_PASSWORD, { from: m });
-  m = await vm.answer(/tuxhat-admin@\S+:~\$ /, 'systemctl is-system-running --wait; echo "UNITS""-BEGIN"; systemctl --failed --no-legend --plain --no-pager; echo "UNITS""-END"', { from: m, timeoutMs: 60_000 });
-  const out = await vm.expect(/UNITS-BEGIN\n[\s\S]*?UNITS-END/, { from: m, timeoutMs: 300_000 });
-  const state = /\n(\w+)\nUNITS-BEGIN/.exec(out)?.[1];
-  const failed = (/UNITS-BEGIN\n([\s\S]*?)UNITS-END/.exec(out)?.[1] ?? '').trim();
+  m = await vm.answer('Enter an option: ', '8', { from: m });
+  m = await vm.answer('empty = keep): ', '10.0.2.2/32', { from: m });
+  t.match(await vm.expect(/Management networks [^\n]*|Failed[^\n]*|Not saved[^\n]*/, { from: m, timeoutMs: 120_000 }), /Management networks 10\.0\.2\.2\/32: saved and applied/, 'management network set in the menu');
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  m = await vm.answer('Enter an option: ', '7', { from: m });
+  m = await vm.answer('Enter an option: ', '3', { from: m });
+  t.match(await vm.expect(/SSH turned [^\n]*|Failed[^\n]*/, { from: m, timeoutMs: 120_000 }), /SSH turned on: saved and applied/, 'SSH turned on in the menu');
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  await vm.expect('Enter an option: ', { from: m });
+  const ssh = (cmd: string): Promise<RunResult> => run('ssh', ['-i', key, '-p', String(sshPort), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=30', 'tuxhat-admin@127.0.0.1', cmd], { timeoutMs: 360_000 });
+  const units = await waitFor(async () => {
+    const r = await ssh('systemctl is-system-running --wait; echo UNITS-BEGIN; systemctl --failed --no-legend --plain --no-pager; echo UNITS-END');
+    return r.stdout.includes('UNITS-END') ? r.stdout : undefined;
+  }, { timeoutMs: 300_000, intervalMs: 5000, what: 'systemctl over SSH' }).catch((err: Error) => `(no answer over SSH: ${err.message})`);
+  const failed = (/UNITS-BEGIN\n([\s\S]*?)UNITS-END/.exec(units)?.[1] ?? units).trim();
   t.equal(failed, '', 'systemctl --failed lists no unit');
-  t.equal(state, 'running', 'systemctl is-system-running: running');
-  await vm.type('exit');
-  await vm.expect('Enter an option: ', { from: m, timeoutMs: 60_000 });
+  t.equal(/^(\w+)\nUNITS-BEGIN/m.exec(units)?.[1], 'running', 'systemctl is-system-running: running');
+  const root = await run('ssh', ['-i', key, '-p', String(sshPort), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null', 'root@127.0.0.1', 'true'], { timeoutMs: 120_000 });
+  t.not(root.code, 0, 'root cannot log in over SSH');
 
   // Mail-flow events went the same way as the test event.
   const flow = await waitFor(() => collector.frames.find((f) => / tuxhat \S+ (queued|delivered|verdict) - \{/.test(f)), { timeoutMs: 60_000, what: 'mail-flow events at the collector', detail: () => collector.frames.join('\n') }).catch(() => undefined);

@@ -21,6 +21,8 @@ export interface VmOptions {
   image: string;
   /** Guest port 25 appears on 127.0.0.1:smtpPort. */
   smtpPort: number;
+  /** Guest port 22 appears on 127.0.0.1:sshPort (sshd is off until the menu turns it on). */
+  sshPort?: number;
   /** Directory for the serial socket and log. */
   dir: string;
   /** 'bios' (SeaBIOS, amd64 only) or 'uefi' (OVMF / AAVMF). Default: bios on amd64. */
@@ -60,7 +62,7 @@ export class Vm {
       '-m', String(o.memoryMiB ?? 2048), '-smp', '2',
       '-snapshot',
       '-drive', `file=${o.image},if=virtio,format=${o.image.endsWith('.raw') ? 'raw' : 'qcow2'}`,
-      '-nic', `user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:${o.smtpPort}-:25`,
+      '-nic', `user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:${o.smtpPort}-:25${o.sshPort ? `,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22` : ''}`,
       '-chardev', `socket,id=ser0,path=${sock},server=on,wait=off,logfile=${log}`,
       '-serial', 'chardev:ser0',
       '-display', 'none', '-no-reboot',
