@@ -22,7 +22,7 @@ import type { Cleanup } from '../e2e/harness/index.js';
 import { createServer, type Server } from 'node:net';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, makeMessage, repoRoot, run, smtpTalk, startSink, waitFor, SmtpClient, type RunResult, type Sink } from '../e2e/harness/index.js';
+import { freePort, makeMessage, repoRoot, run, smtpTalk, startSink, waitFor, SmtpClient, type RunResult, type Sink, type TransactionResult } from '../e2e/harness/index.js';
 import { Vm, type Arch } from './harness/vm.js';
 
 const ARCH = (process.env['TUXHAT_IMAGE_ARCH'] ?? 'amd64') as Arch;
@@ -164,12 +164,21 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   m = await vm.answer('Enter an option: ', '0', { from: m });
   await vm.expect('Main menu', { from: m });
 
-  const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
-  t.equal((await c.command('EHLO smoke.client.test')).code, 250, 'EHLO before the transaction');
+  // The menu's reload starts new receivers; until they listen the old ones (without the new
+  // domain) answer, and refuse the recipient. Retry until the new configuration serves.
   const subject = `image smoke ${Date.now()}`;
-  const sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
-  await c.quit();
-  t.ok(sent.ok, `message accepted by the appliance (${[sent.mail, ...sent.rcpt, ...(sent.data ? [sent.data] : [])].map((r) => r.raw.join(' ')).join(' / ')})`);
+  let sent: TransactionResult | undefined;
+  await waitFor(async () => {
+    const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
+    try {
+      if ((await c.command('EHLO smoke.client.test')).code !== 250) return false;
+      sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
+      return sent.ok;
+    } finally {
+      await c.quit();
+    }
+  }, { timeoutMs: 240_000, intervalMs: 5000, what: 'the relay domain to be served' }).catch(() => undefined);
+  t.ok(sent?.ok, `message accepted by the appliance (${sent ? [sent.mail, ...sent.rcpt, ...(sent.data ? [sent.data] : [])].map((r) => r.raw.join(' ')).join(' / ') : 'no transaction'})`);
   const [msg] = await sink.waitForMessages(1, 240_000).catch(() => []);
   t.equal(msg?.get('subject'), subject, 'the message arrived at the internal server on the host');
   t.same(msg?.rcptTo, ['user@smoke.test']);

@@ -56,8 +56,9 @@ export function renderRsyslog(settings: ApplianceSettings): string {
     '  property(name="app-name") constant(value=" ")',
     '  property(name="procid") constant(value=" ")',
     '  property(name="$.msgid") constant(value=" -")',
-    // msg from the local socket starts with the space after the tag; add one only when it does not.
-    '  property(name="msg" spifno1stsp="on" droplastlf="on")',
+    // msg from the local socket starts with the space after the tag: spifno1stsp outputs a space only
+    // when msg does not (it outputs nothing else), then msg itself follows.
+    '  property(name="msg" spifno1stsp="on") property(name="msg" droplastlf="on")',
     '}',
     ...open,
     `  set $.msgid = re_extract($msg, '"event":"([a-z_]+)"', 0, 1, "-");`,
