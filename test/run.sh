@@ -41,9 +41,11 @@ REQUIRED_COMMANDS=(
   "ip:iproute2"
   # OpenDKIM interop: opendkim-testmsg in a private network/mount namespace (test/e2e/harness/opendkim.ts)
   "unshare:util-linux"
+  # packer validate of Packerfile.pkr.hcl (test/appliance/lint.test.ts)
+  "packer:packer"
 )
 APT_PACKAGES=(postfix swaks dnsmasq-base clamav-daemon opendkim-tools python3 systemd
-  nftables rsyslog rsyslog-gnutls openssh-server openssh-client shellcheck tmux iproute2 util-linux)
+  nftables rsyslog rsyslog-gnutls openssh-server openssh-client shellcheck tmux iproute2 util-linux packer)
 # Services those packages would start; none may be left running (port 25, freshclam's downloads,
 # a system syslog daemon, sshd on :22, a host firewall).
 PACKAGE_SERVICES=(postfix clamav-daemon clamav-freshclam rsyslog ssh nftables)

@@ -55,8 +55,10 @@ export function renderRsyslog(settings: ApplianceSettings): string {
     '  property(name="hostname") constant(value=" ")',
     '  property(name="app-name") constant(value=" ")',
     '  property(name="procid") constant(value=" ")',
-    '  property(name="$.msgid") constant(value=" - ")',
-    '  property(name="msg" droplastlf="on")',
+    '  property(name="$.msgid") constant(value=" -")',
+    // msg from the local socket starts with the space after the tag: spifno1stsp outputs a space only
+    // when msg does not (it outputs nothing else), then msg itself follows.
+    '  property(name="msg" spifno1stsp="on") property(name="msg" droplastlf="on")',
     '}',
     ...open,
     `  set $.msgid = re_extract($msg, '"event":"([a-z_]+)"', 0, 1, "-");`,
