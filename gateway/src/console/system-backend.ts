@@ -208,11 +208,20 @@ export class SystemBackend implements ConsoleBackend {
     await sh('systemctl', ['reboot']);
   }
   shell(): Promise<void> {
-    // su asks for the admin password (PAM): the console runs as root, the shell must not be free.
     return new Promise((resolve) => {
-      const child = spawn('su', ['-l', ADMIN_USER], { stdio: 'inherit' });
+      const [cmd, ...args] = reauthenticatingShell(ADMIN_USER);
+      const child = spawn(cmd!, args, { stdio: 'inherit' });
       child.on('exit', () => resolve());
       child.on('error', () => resolve());
     });
   }
+}
+
+/**
+ * The console's "shell" item. The menu runs as root, and su from root never asks for a password:
+ * su is started as nobody instead (setpriv drops uid, gid and groups; su is setuid root), so PAM
+ * asks for the admin user's password before the shell opens.
+ */
+export function reauthenticatingShell(user: string): string[] {
+  return ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', 'su', '-l', user];
 }
