@@ -124,6 +124,11 @@ t.test('spamscanner features through the daemon: IDN homograph link and executab
       domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
       authentication: { enabled: false },
       spam: { features: { enabled: true, timeoutMs: 10_000 } },
+      // Without the shipped rules: their attachment rules alone would reject invoice.pdf.exe, and
+      // this test is about spamscanner's features reaching the score.
+      rules: { dirs: [] },
+      // Tag only: the features may well pass the quarantine threshold too (that goes to the store).
+      classes: { default: { inbound: { tag: 5, quarantine: null, reject: null } } },
     },
   });
   await gw.waitForLog((l) => l.event === 'spamscanner', { what: 'spamscanner feature extractor ready', timeoutMs: 60_000 });
