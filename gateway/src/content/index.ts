@@ -13,7 +13,8 @@ import { ANTIVIRUS_SYMBOLS, antivirus } from './checks/antivirus.js';
 import { AUTHENTICATION_SYMBOLS, authentication } from './checks/authentication.js';
 import { loadScores, type ScoreTable } from './scores.js';
 import { spam } from './spam/check.js';
-import { SPAM_SYMBOLS, type SpamRuntime } from './spam/engine.js';
+import type { SpamRuntime } from './spam/engine.js';
+import { SPAM_SYMBOLS } from './spam/symbols.js';
 
 export { HeaderCapture, parseHeaders, headerValue, type HeaderField } from './headers.js';
 export { ScoreTable, loadScores, parseScores, defaultScoresDir } from './scores.js';

@@ -8,9 +8,8 @@
  * called when an enabled rule has a body or attachment condition (rules/load.ts `needs`), so a
  * rule set without them never reads the body back. Runs in receiver workers and the CLI.
  */
-import { Splitter, type MimeNode } from '@zone-eu/mailsplit';
-import PostalMime from 'postal-mime';
-import yauzl from 'yauzl';
+import type { MimeNode } from '@zone-eu/mailsplit';
+import type { Entry } from 'yauzl';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -28,6 +27,12 @@ export interface MessageContent {
   /** Why the content is partial (zip unreadable, ...), for the trace. */
   readonly notes: readonly string[];
 }
+
+// The parsers (mailsplit, postal-mime, yauzl: ~25 MB RSS together) are imported at first use,
+// so a process whose rules never look at a body does not load them. Cached by the module system.
+const mailsplit = () => import('@zone-eu/mailsplit');
+const postalMime = async () => (await import('postal-mime')).default;
+const yauzlLib = async () => (await import('yauzl')).default;
 
 const ZIP_MAX_ENTRIES = 1000;
 const ZIP_MAX_BYTES = 32 * 1024 * 1024;
@@ -56,6 +61,7 @@ export async function scanAttachments(raw: Buffer): Promise<MessageContent> {
   const notes: string[] = [];
   const zips: Array<{ filename: string; chunks: Buffer[]; node: MimeNode }> = [];
   let current: { filename: string; chunks: Buffer[]; node: MimeNode } | null = null;
+  const { Splitter } = await mailsplit();
   await pipeline(Readable.from([raw]), new Splitter({ maxHeadSize: 256 * 1024, ignoreEmbedded: true }), new Writable({
     objectMode: true,
     write(chunk: MimeNode | { type: 'body' | 'data'; node: MimeNode; value: Buffer }, _enc, cb) {
@@ -112,6 +118,7 @@ async function listZip(buf: Buffer, filename: string, attachments: AttachmentInf
 
 /** Parse a whole message, text included (bytes already bounded by the caller). */
 export async function parseContent(raw: Buffer): Promise<MessageContent> {
+  const PostalMime = await postalMime();
   const email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
   const notes: string[] = [];
   const attachments: AttachmentInfo[] = [];
@@ -125,12 +132,13 @@ export async function parseContent(raw: Buffer): Promise<MessageContent> {
 }
 
 /** File names in a zip's central directory (directories skipped). */
-export function zipNames(buf: Buffer): Promise<string[]> {
+export async function zipNames(buf: Buffer): Promise<string[]> {
+  const yauzl = await yauzlLib();
   return new Promise((resolve, reject) => {
     yauzl.fromBuffer(buf, { lazyEntries: true, validateEntrySizes: false, strictFileNames: false, decodeStrings: true }, (err, zip) => {
       if (err || !zip) return reject(err ?? new Error('not a zip archive'));
       const names: string[] = [];
-      zip.on('entry', (e: yauzl.Entry) => {
+      zip.on('entry', (e: Entry) => {
         if (!e.fileName.endsWith('/')) names.push(e.fileName);
         if (names.length >= ZIP_MAX_ENTRIES) {
           zip.close();

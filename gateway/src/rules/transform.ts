@@ -12,7 +12,7 @@
  * The caller (listen/server.ts) spools the result before DKIM signing and before the 250.
  * Runs in receiver workers and the CLI.
  */
-import { Joiner, Rewriter, Splitter, type MimeNode, type SplitterChunk } from '@zone-eu/mailsplit';
+import type { MimeNode, SplitterChunk } from '@zone-eu/mailsplit';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BodyTransform } from '../core/index.js';
@@ -112,6 +112,8 @@ export async function transformBody(raw: Buffer, contentType: string | null, tra
   if (isSignedOrEncrypted(contentType)) return { body: raw, applied: [], skipped: 'signed or encrypted message left intact' };
   const strips = transforms.filter((t): t is Extract<BodyTransform, { op: 'strip-attachments' }> => t.op === 'strip-attachments');
   const disclaimers = transforms.filter((t): t is Extract<BodyTransform, { op: 'disclaimer' }> => t.op === 'disclaimer');
+  // mailsplit is imported here, at the first transform, not when the receiver starts.
+  const { Joiner, Rewriter, Splitter } = await import('@zone-eu/mailsplit');
   const applied: string[] = [];
   let plainDone = false;
   let htmlDone = false;

@@ -9,8 +9,19 @@
  */
 import type { Hit } from '../../core/index.js';
 import type { ContentCheck } from '../index.js';
-import { domainOf, learnItem, scoreMessage, type SpamRuntime } from './engine.js';
-import { readBounded } from './parse.js';
+import type { SpamRuntime } from './engine.js';
+
+// The engine (parser, tokenizer, mailparser) is imported at the first message scored, not at
+// process start: a process that never scores (spam.enabled false) never loads it.
+let engine: Promise<[typeof import('./engine.js'), typeof import('./parse.js')]> | null = null;
+function loadEngine(): Promise<[typeof import('./engine.js'), typeof import('./parse.js')]> {
+  if (!engine) {
+    engine = Promise.all([import('./engine.js'), import('./parse.js')]);
+    // A failed import is not cached: the next message tries again.
+    engine.catch(() => { engine = null; });
+  }
+  return engine;
+}
 
 export const spam: ContentCheck = {
   name: 'spam',
@@ -32,6 +43,7 @@ export const spam: ContentCheck = {
 };
 
 async function runSpam(rt: SpamRuntime, ctx: Parameters<ContentCheck['run']>[0]): Promise<Hit[]> {
+  const [{ domainOf, learnItem, scoreMessage }, { readBounded }] = await loadEngine();
   const { raw, size } = await readBounded(ctx.message.openBody(), ctx.config.spam.maxBytes + 1);
   const domains = ctx.session.direction === 'inbound' ? [...new Set(ctx.envelope.recipients.map(domainOf))] : [domainOf(ctx.envelope.mailFrom)];
   const result = await scoreMessage(rt, raw, size, domains);

@@ -14,30 +14,12 @@ import type { BayesStore, SpamClass, LearnItem } from '../../state/bayes-store.j
 import type { ScoreTable } from '../scores.js';
 import { classify, DEFAULT_PARAMS, type ClassifierParams } from './classifier.js';
 import type { FeaturePool } from './features.js';
-import { HEURISTIC_SYMBOLS, heuristics } from './heuristics.js';
+import { heuristics } from './heuristics.js';
 import { learnKey, parseMessage, type ParsedMessage } from './parse.js';
+import { BAYES_BANDS, FEATURE_SYMBOL } from './symbols.js';
 import { tokenize } from './tokenizer.js';
 
-/** Bayes bands, most spammy first: the symbol for probability ≥ floor. */
-export const BAYES_BANDS: ReadonlyArray<readonly [string, number]> = [
-  ['BAYES_SPAM_99', 0.99], ['BAYES_SPAM_95', 0.95], ['BAYES_SPAM_80', 0.8], ['BAYES_SPAM_60', 0.6],
-  ['BAYES_UNSURE', 0.4], ['BAYES_HAM_40', 0.2], ['BAYES_HAM_20', 0.05], ['BAYES_HAM_05', 0],
-];
-
-const FEATURE_SYMBOL: Record<string, string> = {
-  phishing: 'SPAMSCANNER_PHISHING', suspicious: 'SPAMSCANNER_SUSPICIOUS_URL', idn: 'SPAMSCANNER_IDN_HOMOGRAPH',
-  executable: 'SPAMSCANNER_EXECUTABLE', macro: 'SPAMSCANNER_MACRO',
-};
-
-/** Every symbol the spam check emits; rules/scores/spam.yaml must score exactly these. */
-export const SPAM_SYMBOLS = [
-  ...HEURISTIC_SYMBOLS,
-  ...BAYES_BANDS.map(([n]) => n), 'BAYES_UNTRAINED',
-  ...Object.values(FEATURE_SYMBOL), 'SPAMSCANNER_UNAVAILABLE',
-  'SPAM_TRUNCATED',
-  // scanContent's name for the spam check missing its deadline or throwing.
-  'SPAM_TEMPFAIL',
-] as const;
+export { BAYES_BANDS, SPAM_SYMBOLS } from './symbols.js';
 
 export type SpamConfig = Config['spam'];
 

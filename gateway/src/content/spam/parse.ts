@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { simpleParser } from 'mailparser';
+import type { simpleParser } from 'mailparser';
 import { parseHeaders } from '../headers.js';
 
 export interface ParsedAttachment {
@@ -56,7 +56,18 @@ export async function readBounded(stream: Readable, maxBytes: number): Promise<{
   return { raw: Buffer.concat(chunks), size };
 }
 
+// mailparser (~27 MB RSS) is imported at the first parse, not when this module loads.
+let parser: Promise<typeof simpleParser> | null = null;
+function loadParser(): Promise<typeof simpleParser> {
+  if (!parser) {
+    parser = import('mailparser').then((m) => m.simpleParser);
+    parser.catch(() => { parser = null; });
+  }
+  return parser;
+}
+
 export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DEFAULT_MAX_BYTES): Promise<ParsedMessage> {
+  const simpleParser = await loadParser();
   const cut = raw.length > maxBytes ? raw.subarray(0, maxBytes) : raw;
   let mail: Awaited<ReturnType<typeof simpleParser>>;
   try {
