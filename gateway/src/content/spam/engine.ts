@@ -16,6 +16,7 @@ import { classify, DEFAULT_PARAMS, type ClassifierParams } from './classifier.js
 import type { FeaturePool } from './features.js';
 import { HEURISTIC_SYMBOLS, heuristics } from './heuristics.js';
 import { learnKey, parseMessage, type ParsedMessage } from './parse.js';
+import { saHits, type SaRuleSet } from './sa-rules.js';
 import { tokenize } from './tokenizer.js';
 
 /** Bayes bands, most spammy first: the symbol for probability ≥ floor. */
@@ -47,6 +48,8 @@ export interface SpamRuntime {
   readonly features: FeaturePool | null;
   readonly scores: ScoreTable;
   readonly params?: ClassifierParams;
+  /** SpamAssassin's rules as data (spam.spamassassinRules), compiled once per process. */
+  readonly saRules?: SaRuleSet | null;
 }
 
 export interface SpamScore {
@@ -87,6 +90,8 @@ export async function scoreMessage(rt: SpamRuntime, raw: Buffer, size: number, d
     : null;
 
   for (const h of heuristics(parsed)) hits.push(rt.scores.hit(h.name, h.detail));
+  // SA_* symbols carry their score from rules/spamassassin/rules.yaml (not rules/scores).
+  if (rt.saRules && rt.config.spamassassinRules) hits.push(...saHits(rt.saRules, parsed));
   if (parsed.truncated) hits.push(rt.scores.hit('SPAM_TRUNCATED', `scored the first ${rt.config.maxBytes} of ${parsed.size} bytes`));
 
   let probability: number | null = null;
