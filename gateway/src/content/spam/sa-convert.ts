@@ -168,7 +168,7 @@ function applyReplaceTags(def: string, tags: Map<string, string>): string {
  * Convert the concatenated text of SpamAssassin's .cf files (in load order). `scoreSet` picks
  * which of the four scores a `score` line gives (0 no net/no Bayes, 1 net, 2 Bayes, 3 both).
  */
-export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3): ConvertResult {
+export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3, opts: { negative?: boolean } = {}): ConvertResult {
   const defs = new Map<string, Raw>();
   const scores = new Map<string, number>();
   const describe = new Map<string, string>();
@@ -211,7 +211,13 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
   for (const raw of defs.values()) {
     const { name } = raw;
     const flags = tflags.get(name) ?? '';
-    const score = scores.get(name) ?? defaultScore(name);
+    let score = scores.get(name) ?? defaultScore(name);
+    // negative: false keeps SpamAssassin's ham-leaning ("nice") rules for metas only (score 0):
+    // without its eval rules, the spam-leaning half they balance is partly missing.
+    if (score < 0 && opts.negative === false && !name.startsWith('__')) {
+      skip('negative score, kept for metas only (score 0)', name);
+      score = 0;
+    }
     const desc = describe.get(name);
     const base = { name, score, ...(desc ? { describe: desc } : {}) };
     if (/\bnet\b/.test(flags)) { skip('network (tflags net)', name); continue; }
