@@ -29,6 +29,12 @@ interface CompiledRule {
   readonly rule: SaRule;
   readonly index: number;
   readonly re: RegExp | null;
+  /**
+   * A literal every match must contain (lower-cased when the regex ignores case), or null:
+   * text without it cannot match, and a substring search is much cheaper than the regex
+   * (SpamAssassin's own body-rule base extraction does the same).
+   */
+  readonly literal: string | null;
   /** body rules whose regex has no anchors: a miss on the joined text is a miss everywhere. */
   readonly prefilter: boolean;
   readonly meta: ((h: Uint8Array) => boolean) | null;
@@ -53,7 +59,8 @@ export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
   rules.forEach((rule, index) => {
     let re: RegExp | null = null;
     if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
-    const c: CompiledRule = { rule, index, re, prefilter: rule.type === 'body' && !/[\^$]|\\[AzZ]|\(\?<?[=!]/.test(rule.re ?? '^'), meta: null };
+    const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
+    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, prefilter: rule.type === 'body' && !/[\^$]|\\[AzZ]|\(\?<?[=!]/.test(rule.re ?? '^'), meta: null };
     byName.set(rule.name, c);
     compiled.push(c);
   });
@@ -87,6 +94,73 @@ export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
   };
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
   return { rules: compiled, order, byName };
+}
+
+/**
+ * The longest run of literal characters at the top level of a regex that every match must
+ * contain, if at least 3 long; null when there is none (or a top-level alternation). Groups,
+ * classes, escapes other than escaped punctuation, and optional characters end a run.
+ */
+export function requiredLiteral(src: string): string | null {
+  let best = '';
+  let run = '';
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    let lit: string | null = null;
+    if (c === '\\') {
+      const n = src[i + 1] ?? '';
+      i++;
+      if (/[^A-Za-z0-9]/.test(n)) lit = n;
+      else {
+        end();
+        if (n === 'x') i += 2;
+        continue;
+      }
+    } else if (c === '|') return null;
+    else if (c === '(' || c === '[') {
+      end();
+      // Skip the group or class (its content is not required as such).
+      let depth = 0;
+      let inClass = false;
+      for (; i < src.length; i++) {
+        const d = src[i]!;
+        if (d === '\\') { i++; continue; }
+        if (inClass) {
+          if (d === ']') {
+            inClass = false;
+            if (depth === 0) break;
+          }
+          continue;
+        }
+        if (d === '[') {
+          inClass = true;
+          // A ] right after [ or [^ is a member, not the end.
+          if (src[i + 1] === '^') i++;
+          if (src[i + 1] === ']') i++;
+          continue;
+        }
+        if (d === '(') depth++;
+        else if (d === ')' && --depth === 0) break;
+      }
+      continue;
+    } else if ('.^$)'.includes(c)) {
+      end();
+      continue;
+    } else if ('*+?{'.includes(c)) {
+      // A quantifier on the previous character: optional (?, *, {0,…}) removes it from the run.
+      if (c === '?' || c === '*' || /^\{0[,}]/.test(src.slice(i))) run = run.slice(0, -1);
+      end();
+      if (c === '{') while (i < src.length && src[i] !== '}') i++;
+      continue;
+    } else lit = c;
+    run += lit;
+  }
+  end();
+  return best.length >= 3 ? best : null;
 }
 
 const cache = new Map<string, SaRuleSet>();
@@ -154,6 +228,8 @@ interface Views {
   readonly raw: string[];
   readonly uris: string[];
   readonly full: string;
+  /** The same texts joined, as is and lower-cased, for the literal prefilter. */
+  readonly joined: Record<'body' | 'rawbody' | 'uri' | 'full', { readonly text: string; readonly lower: string }>;
 }
 
 function views(msg: ParsedMessage): Views {
@@ -171,26 +247,38 @@ function views(msg: ParsedMessage): Views {
   const raw = `${msg.text}\n${msg.html}`.split(/\r?\n/).slice(0, 5000);
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs])].slice(0, 400);
+  const j = (text: string) => ({ text, lower: text.toLowerCase() });
+  const bodyJoined = body.join('\n');
+  const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
+  const memo = new Map<string, string | undefined>();
   return {
+    joined: { body: j(bodyJoined), rawbody: j(raw.join('\n')), uri: j(uris.join('\n')), full: j(full) },
     header(name, mod) {
-      let vals: string[] | undefined;
-      if (name === 'ALL') return msg.headers.map((h) => `${h.name}: ${h.value}`).join('\n');
-      if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
-      else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
-      else if (name === 'EnvelopeFrom') vals = get('return-path') ?? get('x-envelope-from');
-      else vals = get(name);
-      if (!vals || vals.length === 0) return undefined;
-      const decoded = mod === 'raw' ? vals : vals.map(decodeWords);
-      if (mod === 'addr') return firstAddress(decoded[0]!);
-      if (mod === 'name') return displayName(decoded[0]!);
-      return decoded.join('\n');
+      const key = `${name}\u0000${mod ?? ''}`;
+      if (memo.has(key)) return memo.get(key);
+      const value = headerValue(name, mod);
+      memo.set(key, value);
+      return value;
     },
     body,
-    bodyJoined: body.join('\n'),
+    bodyJoined,
     raw,
     uris,
-    full: msg.raw.subarray(0, 256 * 1024).toString('latin1'),
+    full,
   };
+  function headerValue(name: string, mod: SaRule['mod']): string | undefined {
+    let vals: string[] | undefined;
+    if (name === 'ALL') return msg.headers.map((h) => `${h.name}: ${h.value}`).join('\n');
+    if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
+    else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
+    else if (name === 'EnvelopeFrom') vals = get('return-path') ?? get('x-envelope-from');
+    else vals = get(name);
+    if (!vals || vals.length === 0) return undefined;
+    const decoded = mod === 'raw' ? vals : vals.map(decodeWords);
+    if (mod === 'addr') return firstAddress(decoded[0]!);
+    if (mod === 'name') return displayName(decoded[0]!);
+    return decoded.join('\n');
+  }
 }
 
 function test(re: RegExp, s: string): boolean {
@@ -205,6 +293,10 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   for (const c of set.order) {
     const r = c.rule;
     let hit = false;
+    if (c.literal !== null && r.type !== 'header' && r.type !== 'meta') {
+      const jt = v.joined[r.type];
+      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) continue;
+    }
     switch (r.type) {
       case 'header': {
         const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { convertSaRules, perlToJs, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
-import { compileSaRules, decodeWords, loadSaRules, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { compileSaRules, decodeWords, loadSaRules, requiredLiteral, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
@@ -104,6 +104,22 @@ money is not the subject here, no free offer
   const hamNames = saHits(set, ham).map((h) => h.name).sort();
   t.same(hamNames, ['SA_FREE_OFFER', 'SA_NICE_ONE'], 'User-Agent set and matching: NO_UA silent; body rule sees the body; the Subject rule does not');
   t.equal(saHits(set, ham).find((h) => h.name === 'SA_NICE_ONE')?.score, -1);
+});
+
+t.test('requiredLiteral: the literal every match contains (the cheap prefilter), never one a match may lack', async (t) => {
+  t.equal(requiredLiteral('to be removed from.{0,20}(?:mailings|offers)'), 'to be removed from');
+  t.equal(requiredLiteral('\\breplica.{1,20}rolex'), 'replica');
+  t.equal(requiredLiteral('ab?cde'), 'cde', 'an optional character ends the run');
+  t.equal(requiredLiteral('foo\\.bar[xyz]+baz{0,2}qux'), 'foo.bar');
+  t.equal(requiredLiteral('[]abc]defg'), 'defg', 'a ] first in a class is a member');
+  t.equal(requiredLiteral('(abc)?defg'), 'defg', 'groups are skipped');
+  t.equal(requiredLiteral('a|bcdef'), null, 'top-level alternation: nothing is required');
+  t.equal(requiredLiteral('(?:^|\\s)x'), null);
+  const set = compileSaRules(convertSaRules([{ name: 't.cf', text: 'body CASE_I /Free  Offer/i\nbody CASE_S /Free Offer/\n' }], 2).rules);
+  const names = async (body: string) => saHits(set, await parseMessage(crlf(`Subject: x\n\n${body}\n`))).map((h) => h.name).sort();
+  t.same(await names('a FREE OFFER'), [], 'whitespace in the regex is literal');
+  t.same(await names('a FREE  OFFER'), [], 'body paragraphs have their whitespace collapsed (as SpamAssassin renders them)');
+  t.same(await names('a Free Offer'), ['SA_CASE_S']);
 });
 
 t.test('decodeWords: RFC 2047 B and Q words', async (t) => {
