@@ -27,6 +27,8 @@ const { values: opts } = parseArgs({
     fold: { type: 'string', default: '0' },
     out: { type: 'string', default: '' },
     limit: { type: 'string', default: '0' },
+    features: { type: 'boolean', default: false },
+    'no-sa-rules': { type: 'boolean', default: false },
   },
 });
 
@@ -64,7 +66,7 @@ if (limit > 0) judge = judge.filter((_, i) => i % Math.ceil(judge.length / limit
 process.stderr.write(`[validate] ${opts.split}: learn ${learn.length}, judge ${judge.length}\n`);
 
 const stateDir = mkdtempSync(join(tmpdir(), 'tuxhat-validate-'));
-const config = parseConfig({ paths: { state: stateDir }, spam: { features: { enabled: false } } });
+const config = parseConfig({ paths: { state: stateDir }, spam: { spamassassinRules: !opts['no-sa-rules'], features: { enabled: opts.features! } } });
 const state = openState(stateDir);
 const store = new BayesStore(state.durable);
 let batch: LearnItem[] = [];
@@ -74,6 +76,7 @@ for (const item of learn) {
 }
 await store.learn(batch);
 const rt = createSpamRuntime(config, state.durable, loadContentScores().spam);
+await rt.features?.warm();
 const lines: string[] = [];
 const t0 = performance.now();
 for (const item of judge) {
@@ -83,5 +86,6 @@ for (const item of judge) {
 const secs = (performance.now() - t0) / 1000;
 process.stderr.write(`[validate] scored ${judge.length} in ${secs.toFixed(1)} s (${(judge.length / secs).toFixed(1)} msg/s)\n`);
 writeFileSync(opts.out || `bench/.cache/validate-${opts.split}${opts.split === 'cv' ? opts.fold : ''}.jsonl`, `${lines.join('\n')}\n`);
+await rt.features?.close();
 await state.close();
 rmSync(stateDir, { recursive: true, force: true });

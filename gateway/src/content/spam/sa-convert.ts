@@ -272,6 +272,22 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       }
     }
   }
+  // Drop what nothing uses: a rule that scores 0 (sub-rules, negative rules kept for metas)
+  // and that no kept rule's meta refers to, directly or not, would cost time and say nothing.
+  const used = new Set<string>();
+  const use = (name: string) => {
+    if (used.has(name)) return;
+    used.add(name);
+    const r = rules.get(name);
+    if (r?.type === 'meta') for (const t of metaTokens(r.expr!) ?? []) if (rules.has(t)) use(t);
+  };
+  for (const r of rules.values()) if (r.score !== 0) use(r.name);
+  for (const name of [...rules.keys()]) {
+    if (!used.has(name)) {
+      rules.delete(name);
+      skip('unused (scores 0, feeds no kept meta)', name);
+    }
+  }
   return { rules: [...rules.values()], skipped };
 }
 

@@ -35,8 +35,12 @@ interface CompiledRule {
    * (SpamAssassin's own body-rule base extraction does the same).
    */
   readonly literal: string | null;
-  /** body rules whose regex has no anchors: a miss on the joined text is a miss everywhere. */
-  readonly prefilter: boolean;
+  /**
+   * body rules without lookarounds: the same regex with the m flag run once on the paragraphs
+   * joined by newlines (^ and $ then match at paragraph edges, which hold no newline); a miss
+   * there is a miss in every paragraph, so most rules cost one pass instead of one per paragraph.
+   */
+  readonly joinedRe: RegExp | null;
   readonly meta: ((h: Uint8Array) => boolean) | null;
 }
 
@@ -60,7 +64,7 @@ export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
     let re: RegExp | null = null;
     if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, prefilter: rule.type === 'body' && !/[\^$]|\\[AzZ]|\(\?<?[=!]/.test(rule.re ?? '^'), meta: null };
+    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null };
     byName.set(rule.name, c);
     compiled.push(c);
   });
@@ -308,7 +312,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
         break;
       }
       case 'body':
-        if (c.prefilter && !test(c.re!, v.bodyJoined)) break;
+        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) break;
         hit = v.body.some((p) => test(c.re!, p));
         break;
       case 'rawbody': hit = v.raw.some((l) => test(c.re!, l)); break;
