@@ -6,6 +6,8 @@
  * arrives untagged, and a forged X-Spam-Status from the sender is removed; the same spam sent
  * outbound (relay listener) meets the outbound thresholds, which reject it. `tuxhat scan --json`
  * judges files the same way without the daemon; `tuxhat learn` does not count a message twice.
+ * SpamAssassin's rules (rules/spamassassin/rules.yaml) score header and body patterns on an
+ * untrained gateway: SA_* symbols with SpamAssassin's scores in X-Spam-Symbols and the log.
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -147,4 +149,34 @@ t.test('spamscanner features through the daemon: IDN homograph link and executab
   t.match(m!.get('x-spam-status'), /^Yes, /);
   const queued = await gw.waitForLog((l) => l.event === 'queued', { what: 'queued line' });
   t.match(String(queued['symbols']), /SPAMSCANNER_IDN_HOMOGRAPH\(3\)/, 'the symbol and its score are in the verdict record');
+});
+
+t.test("SpamAssassin's rules (rules/spamassassin/rules.yaml) through the daemon: header and body rules tag an untrained gateway's mail", async (t) => {
+  const sink = await startSink(t);
+  const gw = await startGateway(t, {
+    config: {
+      hostname: 'gw.tuxhat.test',
+      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
+      authentication: { enabled: false },
+      spam: { features: { enabled: false } },
+    },
+  });
+  const message = [
+    'From: watches@shop.test', 'To: user@corp.test', 'Subject: As Seen on TV', 'Date: Sat, 28 Nov 2026 04:00:00 +0000',
+    'Message-ID: <sa-rules@shop.test>', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '',
+    'Hello,', '', 'the finest replica of a Rolex, at a price you will like.', '',
+  ].join('\r\n');
+  const plain = makeMessage({ messageId: '<sa-plain@client.test>', subject: 'minutes of the meeting', body: 'attached are the minutes\r\n' });
+  t.ok((await send(gw.ports['mx']!, 'watches@shop.test', 'user@corp.test', message)).ok, 'accepted (tag, not reject)');
+  t.ok((await send(gw.ports['mx']!, 'colleague@client.test', 'user@corp.test', plain)).ok);
+  const got = await sink.waitForMessages(2, 15_000);
+  const tagged = got.find((m) => m.messageId === '<sa-rules@shop.test>')!;
+  const symbols = tagged.get('x-spam-symbols') ?? '';
+  t.match(symbols, /SA_SUBJ_AS_SEEN\(3\.099\)/, 'a header rule, with SpamAssassin\'s score');
+  t.match(symbols, /SA_REPLICA_WATCH\(4\.074\)/, 'a body rule');
+  t.notMatch(symbols, /BAYES_/, 'no Bayes (untrained, score 0, not listed): the rules alone');
+  t.match(tagged.get('x-spam-status'), /^Yes, score=\d+\.\d+ required=5\.0 class=default action=tag$/);
+  t.equal(got.find((m) => m.messageId === '<sa-plain@client.test>')!.get('x-spam-status'), undefined, 'a plain message stays under the tag threshold');
+  const queued = await gw.waitForLog((l) => l.event === 'queued' && String(l['symbols'] ?? '').includes('SA_REPLICA_WATCH'), { what: 'queued line with the SA symbols' });
+  t.match(String(queued['symbols']), /SA_SUBJ_AS_SEEN/, 'the rule symbols are in the verdict record');
 });

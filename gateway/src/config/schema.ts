@@ -424,6 +424,11 @@ export const configSchema = z.object({
         hamAtOrBelow: z.number().default(-3),
       }).strict().prefault({}),
     }).strict().prefault({}),
+    /**
+     * SpamAssassin's header/body/uri/meta rules, translated to data (rules/spamassassin/rules.yaml),
+     * with SpamAssassin's scores; symbols SA_<RULE>. See docs/spam.md.
+     */
+    spamassassinRules: z.boolean().default(true),
     /** spamscanner as a feature extractor (phishing, IDN homographs, executables, macros) in worker threads. */
     features: z.object({
       enabled: z.boolean().default(true),

@@ -17,6 +17,7 @@ import type { FeaturePool } from './features.js';
 import { heuristics } from './heuristics.js';
 import { learnKey, parseMessage, type ParsedMessage } from './parse.js';
 import { BAYES_BANDS, FEATURE_SYMBOL } from './symbols.js';
+import { saHits, type SaRuleSet } from './sa-rules.js';
 import { tokenize } from './tokenizer.js';
 
 export { BAYES_BANDS, SPAM_SYMBOLS } from './symbols.js';
@@ -29,6 +30,8 @@ export interface SpamRuntime {
   readonly features: FeaturePool | null;
   readonly scores: ScoreTable;
   readonly params?: ClassifierParams;
+  /** SpamAssassin's rules as data (spam.spamassassinRules), compiled once per process. */
+  readonly saRules?: SaRuleSet | null;
 }
 
 export interface SpamScore {
@@ -69,6 +72,8 @@ export async function scoreMessage(rt: SpamRuntime, raw: Buffer, size: number, d
     : null;
 
   for (const h of heuristics(parsed)) hits.push(rt.scores.hit(h.name, h.detail));
+  // SA_* symbols carry their score from rules/spamassassin/rules.yaml (not rules/scores).
+  if (rt.saRules && rt.config.spamassassinRules) hits.push(...saHits(rt.saRules, parsed));
   if (parsed.truncated) hits.push(rt.scores.hit('SPAM_TRUNCATED', `scored the first ${rt.config.maxBytes} of ${parsed.size} bytes`));
 
   let probability: number | null = null;

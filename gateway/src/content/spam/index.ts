@@ -10,10 +10,12 @@ import { BayesStore } from '../../state/bayes-store.js';
 import type { ScoreTable } from '../scores.js';
 import { FeaturePool } from './features.js';
 import type { SpamRuntime } from './engine.js';
+import { loadSaRules } from './sa-rules.js';
 
 export { spam } from './check.js';
 export { SPAM_SYMBOLS, scoreMessage, learnItem, tokensOf, domainOf, type SpamRuntime, type SpamScore } from './engine.js';
 export { FeaturePool } from './features.js';
+export { loadSaRules, saHits, compileSaRules, type SaRuleSet } from './sa-rules.js';
 
 /** One per process: the Bayes store on the durable environment and (when enabled) the feature threads. */
 export function createSpamRuntime(config: Config, durable: RootDatabase | null, scores: ScoreTable): SpamRuntime {
@@ -22,5 +24,6 @@ export function createSpamRuntime(config: Config, durable: RootDatabase | null, 
     store: durable ? new BayesStore(durable) : null,
     features: config.spam.enabled && config.spam.features.enabled ? new FeaturePool(config.spam.features.threads) : null,
     scores,
+    saRules: config.spam.enabled && config.spam.spamassassinRules ? loadSaRules() : null,
   };
 }

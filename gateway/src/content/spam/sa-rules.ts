@@ -1,0 +1,337 @@
+/*
+ * content/spam/sa-rules.ts — evaluate SpamAssassin's rules (translated to data by
+ * sa-convert.ts, kept in rules/spamassassin/rules.yaml) on a parsed message.
+ *
+ * What each rule type sees, as in SpamAssassin:
+ * - header: the named header's value, RFC 2047-decoded unless :raw, several occurrences joined
+ *   by newlines; :addr the first address, :name the display name; ALL every header line;
+ *   ToCc To and Cc; MESSAGEID the Message-Id family; EnvelopeFrom Return-Path. An absent header
+ *   reads as its [if-unset] value, else as empty.
+ * - body: the Subject, then the rendered text (HTML without tags) paragraph by paragraph,
+ *   whitespace collapsed; rawbody: the decoded text and HTML line by line; uri: each link;
+ *   full: the raw message.
+ * - meta: an expression over other rules (true = 1); evaluated after them.
+ * Regexes are compiled once (loadSaRules caches per file). The inputs are bounded (the parsed
+ * text is at most 256 KiB, paragraphs 4 KiB, at most 400 links), and a rule is first run on all
+ * paragraphs joined, so a rule that cannot match costs one regex pass. Hits named SA_<RULE>
+ * carry SpamAssassin's score from the data; rules named __* and score-0 rules only feed metas.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { Hit } from '../../core/index.js';
+import type { ParsedMessage } from './parse.js';
+import { metaTokens, type SaRule } from './sa-convert.js';
+import { extractUrls } from './tokenizer.js';
+
+interface CompiledRule {
+  readonly rule: SaRule;
+  readonly index: number;
+  readonly re: RegExp | null;
+  /**
+   * A literal every match must contain (lower-cased when the regex ignores case), or null:
+   * text without it cannot match, and a substring search is much cheaper than the regex
+   * (SpamAssassin's own body-rule base extraction does the same).
+   */
+  readonly literal: string | null;
+  /**
+   * body rules without lookarounds: the same regex with the m flag run once on the paragraphs
+   * joined by newlines (^ and $ then match at paragraph edges, which hold no newline); a miss
+   * there is a miss in every paragraph, so most rules cost one pass instead of one per paragraph.
+   */
+  readonly joinedRe: RegExp | null;
+  readonly meta: ((h: Uint8Array) => boolean) | null;
+}
+
+export interface SaRuleSet {
+  readonly rules: readonly CompiledRule[];
+  /** Evaluation order: non-meta first, metas after what they reference. */
+  readonly order: readonly CompiledRule[];
+  readonly byName: ReadonlyMap<string, CompiledRule>;
+}
+
+export interface SaRuleFile {
+  readonly source: string;
+  readonly scoreSet: number;
+  readonly rules: SaRule[];
+}
+
+export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
+  const byName = new Map<string, CompiledRule>();
+  const compiled: CompiledRule[] = [];
+  rules.forEach((rule, index) => {
+    let re: RegExp | null = null;
+    if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
+    const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
+    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null };
+    byName.set(rule.name, c);
+    compiled.push(c);
+  });
+  for (const c of compiled) {
+    if (c.rule.type !== 'meta') continue;
+    const toks = metaTokens(c.rule.expr ?? '');
+    if (!toks) throw new Error(`SpamAssassin rule ${c.rule.name}: meta syntax`);
+    const js = toks.map((t) => {
+      if (/^[A-Za-z_]/.test(t)) {
+        const ref = byName.get(t);
+        if (!ref) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
+        return `h[${ref.index}]`;
+      }
+      return t;
+    }).join(' ');
+    // The tokens are only numbers, h[i] and operators (metaTokens accepts nothing else).
+    (c as { meta: CompiledRule['meta'] }).meta = new Function('h', `return !!(${js});`) as (h: Uint8Array) => boolean;
+  }
+  // Metas after their references (depth-first).
+  const order: CompiledRule[] = compiled.filter((c) => c.rule.type !== 'meta');
+  const done = new Set<string>();
+  const visit = (c: CompiledRule, stack: Set<string>) => {
+    if (done.has(c.rule.name) || stack.has(c.rule.name)) return;
+    stack.add(c.rule.name);
+    for (const t of metaTokens(c.rule.expr ?? '') ?? []) {
+      const ref = byName.get(t);
+      if (ref?.rule.type === 'meta') visit(ref, stack);
+    }
+    done.add(c.rule.name);
+    order.push(c);
+  };
+  for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
+  return { rules: compiled, order, byName };
+}
+
+/**
+ * The longest run of literal characters at the top level of a regex that every match must
+ * contain, if at least 3 long; null when there is none (or a top-level alternation). Groups,
+ * classes, escapes other than escaped punctuation, and optional characters end a run.
+ */
+export function requiredLiteral(src: string): string | null {
+  let best = '';
+  let run = '';
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    let lit: string | null = null;
+    if (c === '\\') {
+      const n = src[i + 1] ?? '';
+      i++;
+      if (/[^A-Za-z0-9]/.test(n)) lit = n;
+      else {
+        end();
+        if (n === 'x') i += 2;
+        continue;
+      }
+    } else if (c === '|') return null;
+    else if (c === '(' || c === '[') {
+      end();
+      // Skip the group or class (its content is not required as such).
+      let depth = 0;
+      let inClass = false;
+      for (; i < src.length; i++) {
+        const d = src[i]!;
+        if (d === '\\') { i++; continue; }
+        if (inClass) {
+          if (d === ']') {
+            inClass = false;
+            if (depth === 0) break;
+          }
+          continue;
+        }
+        if (d === '[') {
+          inClass = true;
+          // A ] right after [ or [^ is a member, not the end.
+          if (src[i + 1] === '^') i++;
+          if (src[i + 1] === ']') i++;
+          continue;
+        }
+        if (d === '(') depth++;
+        else if (d === ')' && --depth === 0) break;
+      }
+      continue;
+    } else if ('.^$)'.includes(c)) {
+      end();
+      continue;
+    } else if ('*+?{'.includes(c)) {
+      // A quantifier on the previous character: optional (?, *, {0,…}) removes it from the run.
+      if (c === '?' || c === '*' || /^\{0[,}]/.test(src.slice(i))) run = run.slice(0, -1);
+      end();
+      if (c === '{') while (i < src.length && src[i] !== '}') i++;
+      continue;
+    } else lit = c;
+    run += lit;
+  }
+  end();
+  return best.length >= 3 ? best : null;
+}
+
+const cache = new Map<string, SaRuleSet>();
+
+export function defaultSaRulesFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'rules', 'spamassassin', 'rules.yaml');
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('rules/spamassassin/rules.yaml not found above gateway/src/content');
+}
+
+/** The rule set from the data file, compiled once per process. */
+export function loadSaRules(file = defaultSaRulesFile()): SaRuleSet {
+  let set = cache.get(file);
+  if (!set) {
+    const data = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: -1 }) as SaRuleFile;
+    set = compileSaRules(data.rules);
+    cache.set(file, set);
+  }
+  return set;
+}
+
+/** RFC 2047 encoded words → text (what SpamAssassin's header rules see without :raw). */
+export function decodeWords(value: string): string {
+  return value.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=(\s+(?==\?))?/g, (m, cs: string, enc: string, text: string) => {
+    try {
+      const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64')
+        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+      return new TextDecoder(cs.split('*')[0]!.toLowerCase()).decode(bytes);
+    } catch {
+      return m;
+    }
+  });
+}
+
+function firstAddress(v: string): string {
+  const angle = /<([^<>\s]*@[^<>\s]*)>/.exec(v);
+  if (angle) return angle[1]!;
+  const bare = /[^\s<>"(),;:]+@[^\s<>"(),;:]+/.exec(v);
+  return bare ? bare[0] : v.replace(/\([^)]*\)/g, '').trim();
+}
+
+function displayName(v: string): string {
+  const lt = v.indexOf('<');
+  if (lt > 0) return v.slice(0, lt).trim().replace(/^"(.*)"$/, '$1');
+  const comment = /\(([^)]*)\)/.exec(v);
+  return comment ? comment[1]!.trim() : '';
+}
+
+const MAX_PARA = 4096;
+
+function stripTags(html: string): string {
+  return html.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<br\s*\/?>|<\/p>|<p[^>]*>|<\/div>|<\/tr>/gi, '\n\n')
+    .replace(/<[^>]*>/g, '').replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>')
+    .replace(/&quot;/gi, '"').replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&[a-z]+;/gi, ' ');
+}
+
+interface Views {
+  header(name: string, mod: SaRule['mod']): string | undefined;
+  readonly body: string[];
+  readonly bodyJoined: string;
+  readonly raw: string[];
+  readonly uris: string[];
+  readonly full: string;
+  /** The same texts joined, as is and lower-cased, for the literal prefilter. */
+  readonly joined: Record<'body' | 'rawbody' | 'uri' | 'full', { readonly text: string; readonly lower: string }>;
+}
+
+function views(msg: ParsedMessage): Views {
+  const byName = new Map<string, string[]>();
+  for (const h of msg.headers) {
+    const l = byName.get(h.name);
+    if (l) l.push(h.value);
+    else byName.set(h.name, [h.value]);
+  }
+  const get = (n: string) => byName.get(n.toLowerCase());
+  const hasText = msg.text.trim() !== '';
+  const rendered = hasText ? msg.text : stripTags(msg.html);
+  const body = [decodeWords(msg.subject), ...rendered.split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' ').trim()).filter((p) => p !== '')]
+    .slice(0, 1000).map((p) => p.slice(0, MAX_PARA));
+  const raw = `${msg.text}\n${msg.html}`.split(/\r?\n/).slice(0, 5000);
+  const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
+  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs])].slice(0, 400);
+  const j = (text: string) => ({ text, lower: text.toLowerCase() });
+  const bodyJoined = body.join('\n');
+  const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
+  const memo = new Map<string, string | undefined>();
+  return {
+    joined: { body: j(bodyJoined), rawbody: j(raw.join('\n')), uri: j(uris.join('\n')), full: j(full) },
+    header(name, mod) {
+      const key = `${name}\u0000${mod ?? ''}`;
+      if (memo.has(key)) return memo.get(key);
+      const value = headerValue(name, mod);
+      memo.set(key, value);
+      return value;
+    },
+    body,
+    bodyJoined,
+    raw,
+    uris,
+    full,
+  };
+  function headerValue(name: string, mod: SaRule['mod']): string | undefined {
+    let vals: string[] | undefined;
+    if (name === 'ALL') return msg.headers.map((h) => `${h.name}: ${h.value}`).join('\n');
+    if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
+    else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
+    else if (name === 'EnvelopeFrom') vals = get('return-path') ?? get('x-envelope-from');
+    else vals = get(name);
+    if (!vals || vals.length === 0) return undefined;
+    const decoded = mod === 'raw' ? vals : vals.map(decodeWords);
+    if (mod === 'addr') return firstAddress(decoded[0]!);
+    if (mod === 'name') return displayName(decoded[0]!);
+    return decoded.join('\n');
+  }
+}
+
+function test(re: RegExp, s: string): boolean {
+  re.lastIndex = 0;
+  return re.test(s);
+}
+
+/** Which rules hit (as a bitmap over set.rules) — the reportable ones come out of saHits. */
+export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
+  const v = views(msg);
+  const h = new Uint8Array(set.rules.length);
+  for (const c of set.order) {
+    const r = c.rule;
+    let hit = false;
+    if (c.literal !== null && r.type !== 'header' && r.type !== 'meta') {
+      const jt = v.joined[r.type];
+      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) continue;
+    }
+    switch (r.type) {
+      case 'header': {
+        const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);
+        if (r.op === 'exists') hit = val !== undefined;
+        else {
+          const s = val ?? r.ifUnset ?? '';
+          hit = r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
+        }
+        break;
+      }
+      case 'body':
+        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) break;
+        hit = v.body.some((p) => test(c.re!, p));
+        break;
+      case 'rawbody': hit = v.raw.some((l) => test(c.re!, l)); break;
+      case 'uri': hit = v.uris.some((u) => test(c.re!, u)); break;
+      case 'full': hit = test(c.re!, v.full); break;
+      case 'meta': hit = c.meta!(h); break;
+    }
+    if (hit) h[c.index] = 1;
+  }
+  return h;
+}
+
+/** The reportable hits: rules not named __*, with a non-zero score. */
+export function saHits(set: SaRuleSet, msg: ParsedMessage): Hit[] {
+  const h = evaluateSa(set, msg);
+  const out: Hit[] = [];
+  for (const c of set.rules) {
+    if (!h[c.index] || c.rule.name.startsWith('__') || c.rule.score === 0) continue;
+    out.push(c.rule.describe ? { name: `SA_${c.rule.name}`, score: c.rule.score, detail: c.rule.describe.slice(0, 120) } : { name: `SA_${c.rule.name}`, score: c.rule.score });
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+/*
+ * Unit tests of the SpamAssassin rule converter (content/spam/sa-convert.ts) and evaluator
+ * (sa-rules.ts): Perl regex translation, header/body/rawbody/uri/full rules with modifiers and
+ * if-unset, ReplaceTags templates, meta expressions, what is skipped and why, default scores,
+ * and the generated data file (every rule compiles, every reportable rule has a finite score).
+ */
+import t from 'tap';
+import { convertSaRules, perlToJs, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
+import { compileSaRules, decodeWords, loadSaRules, requiredLiteral, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
+
+const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
+
+const CF = `
+# a comment
+header   __FROM_OFFERS   From:addr =~ /\\@offers\\.test$/i
+header   SUBJ_MONEY      Subject =~ /\\bmoney\\b/i
+describe SUBJ_MONEY      Subject talks money
+header   NO_UA           User-Agent !~ /mutt/i [if-unset: none]
+header   __HAS_LIST_ID   exists:List-Id
+body     FREE_OFFER      /free (?:trial|offer)s?/i
+body     LONG_X          m{ click \\s+ here }xi
+rawbody  FONT_TAG        /<font\\s+color=["']?red/i
+uri      URI_IP          m!^https?://\\d+\\.\\d+\\.\\d+\\.\\d+!
+full     FULL_GTUBE      /GTUBE-STANDARD/
+header   NETTY           eval:check_rbl('x', 'zen.example.')
+body     USES_EVAL       eval:check_stuff()
+header   RELAYS          X-Spam-Relays-External =~ /helo=x/
+body     POSSESSIVE      /a++b/
+body     MODIFIER_GROUP  /(?i:abc)def/
+meta     OFFER_META      (__FROM_OFFERS && FREE_OFFER) || (SUBJ_MONEY + FONT_TAG > 1)
+meta     NOT_LIST        !__HAS_LIST_ID && SUBJ_MONEY
+meta     NEEDS_EVAL      USES_EVAL && SUBJ_MONEY
+tflags   NICE_ONE        nice
+header   NICE_ONE        X-Mailer =~ /Mutt/
+replace_tag   M   [mM]
+replace_rules TAGGED
+body     TAGGED          /<M>oney back/
+score    SUBJ_MONEY      0.5 0.6 0.7 0.8
+score    FREE_OFFER      2.5
+`;
+
+t.test('perlToJs: /x, anchors, POSIX classes, possessive and atomic groups; refuses what does not translate', async (t) => {
+  t.same(perlToJs(' a b # c\n d ', 'x'), { re: 'abd', flags: '' });
+  t.same(perlToJs('(?i)abc', ''), { re: 'abc', flags: 'i' });
+  t.same(perlToJs('\\Afoo\\z', ''), { re: '(?<![\\s\\S])foo(?![\\s\\S])', flags: '' });
+  t.same(perlToJs('[[:alpha:][:digit:]]+', 'i'), { re: '[a-zA-Z0-9]+', flags: 'i' });
+  t.same(perlToJs('(?>a+)b++', 's'), { re: '(?:a+)b+', flags: 's' });
+  t.same(perlToJs('x{,3}', ''), { re: 'x{0,3}', flags: '' });
+  t.ok(perlToJs('(?i:abc)', '') instanceof Error, 'inline modifier group');
+  t.ok(perlToJs('\\Qa.b\\E', '') instanceof Error, '\\Q...\\E');
+  t.same(splitPerlRegex('m{a/b}i [if-unset: x]'), ['a/b', 'i', '[if-unset: x]']);
+  t.same(splitPerlRegex('/a\\/b/'), ['a\\/b', '', '']);
+  t.equal(splitPerlRegex('eval:foo()'), null);
+});
+
+t.test('convertSaRules: rule types, scores by set, defaults, skipped by reason', async (t) => {
+  const { rules, skipped } = convertSaRules([{ name: 'test.cf', text: CF }], 2);
+  const by = new Map(rules.map((r) => [r.name, r]));
+  t.equal(by.get('SUBJ_MONEY')?.score, 0.7, 'score set 2');
+  t.equal(by.get('SUBJ_MONEY')?.describe, 'Subject talks money');
+  t.equal(by.get('FREE_OFFER')?.score, 2.5, 'a single score applies to every set');
+  t.equal(by.get('FONT_TAG')?.score, 1, 'no score line: 1');
+  t.equal(by.get('__FROM_OFFERS')?.score, 0, '__ rules only feed metas');
+  t.equal(by.get('NICE_ONE')?.score, -1, 'tflags nice: -1');
+  t.same(by.get('__FROM_OFFERS'), { name: '__FROM_OFFERS', score: 0, type: 'header', header: 'From', mod: 'addr', op: '=~', re: '\\@offers\\.test$', flags: 'i' });
+  t.equal(by.get('NO_UA')?.ifUnset, 'none');
+  t.equal(by.get('__HAS_LIST_ID')?.op, 'exists');
+  t.equal(by.get('LONG_X')?.re, 'click\\s+here');
+  t.equal(by.get('TAGGED')?.re, '[mM]oney back', 'ReplaceTags template expanded');
+  t.equal(by.get('POSSESSIVE')?.re, 'a+b');
+  t.same(skipped['eval: (Perl code)']?.sort(), ['NETTY', 'USES_EVAL']);
+  t.same(skipped['SpamAssassin pseudo header (X-Spam-Relays-*)'], ['RELAYS']);
+  t.same(skipped['regex: inline modifier group'], ['MODIFIER_GROUP']);
+  t.same(skipped['meta needs a skipped rule'], ['NEEDS_EVAL'], 'a meta over a skipped rule is skipped');
+  const noNeg = convertSaRules([{ name: 'test.cf', text: CF }], 2, { negative: false });
+  t.same(noNeg.skipped['negative score, kept for metas only (score 0)'], ['NICE_ONE'], 'negative: false keeps a nice rule for metas only…');
+  t.same(noNeg.skipped['unused (scores 0, feeds no kept meta)'], ['NICE_ONE'], '…and drops it when no meta uses it');
+  t.ok(rules.some((r) => r.name === '__HAS_LIST_ID'), 'a sub-rule a kept meta uses stays');
+});
+
+t.test('saHits: header modifiers and if-unset, body paragraphs with the Subject, rawbody, uri, full, metas', async (t) => {
+  const set = compileSaRules(convertSaRules([{ name: 'test.cf', text: CF }], 2).rules);
+  const spam = await parseMessage(crlf(`From: "Deals" <promo@OFFERS.test>
+To: user@corp.test
+Subject: =?utf-8?q?Make_money_fast?=
+MIME-Version: 1.0
+Content-Type: text/html; charset=utf-8
+
+<html><body><p>Get your FREE trial now.</p><p><font color="red">Click
+   here</font> <a href="http://198.51.100.7/x">go</a> Money back!</p> GTUBE-STANDARD</body></html>
+`));
+  const names = saHits(set, spam).map((h) => h.name).sort();
+  t.same(names, ['SA_FONT_TAG', 'SA_FREE_OFFER', 'SA_FULL_GTUBE', 'SA_LONG_X', 'SA_NOT_LIST', 'SA_NO_UA', 'SA_OFFER_META', 'SA_SUBJ_MONEY', 'SA_TAGGED', 'SA_URI_IP']);
+  t.equal(saHits(set, spam).find((h) => h.name === 'SA_SUBJ_MONEY')?.detail, 'Subject talks money');
+
+  const ham = await parseMessage(crlf(`From: alice@corp.test
+To: bob@corp.test
+Subject: lunch
+User-Agent: Mutt/2.2
+X-Mailer: Mutt
+List-Id: <team.corp.test>
+
+money is not the subject here, no free offer
+`));
+  const hamNames = saHits(set, ham).map((h) => h.name).sort();
+  t.same(hamNames, ['SA_FREE_OFFER', 'SA_NICE_ONE'], 'User-Agent set and matching: NO_UA silent; body rule sees the body; the Subject rule does not');
+  t.equal(saHits(set, ham).find((h) => h.name === 'SA_NICE_ONE')?.score, -1);
+});
+
+t.test('requiredLiteral: the literal every match contains (the cheap prefilter), never one a match may lack', async (t) => {
+  t.equal(requiredLiteral('to be removed from.{0,20}(?:mailings|offers)'), 'to be removed from');
+  t.equal(requiredLiteral('\\breplica.{1,20}rolex'), 'replica');
+  t.equal(requiredLiteral('ab?cde'), 'cde', 'an optional character ends the run');
+  t.equal(requiredLiteral('foo\\.bar[xyz]+baz{0,2}qux'), 'foo.bar');
+  t.equal(requiredLiteral('[]abc]defg'), 'defg', 'a ] first in a class is a member');
+  t.equal(requiredLiteral('(abc)?defg'), 'defg', 'groups are skipped');
+  t.equal(requiredLiteral('a|bcdef'), null, 'top-level alternation: nothing is required');
+  t.equal(requiredLiteral('(?:^|\\s)x'), null);
+  const set = compileSaRules(convertSaRules([{ name: 't.cf', text: 'body CASE_I /Free  Offer/i\nbody CASE_S /Free Offer/\n' }], 2).rules);
+  const names = async (body: string) => saHits(set, await parseMessage(crlf(`Subject: x\n\n${body}\n`))).map((h) => h.name).sort();
+  t.same(await names('a FREE OFFER'), [], 'whitespace in the regex is literal');
+  t.same(await names('a FREE  OFFER'), [], 'body paragraphs have their whitespace collapsed (as SpamAssassin renders them)');
+  t.same(await names('a Free Offer'), ['SA_CASE_S']);
+});
+
+t.test('decodeWords: RFC 2047 B and Q words', async (t) => {
+  t.equal(decodeWords('=?utf-8?B?SGVsbG8gd29ybGQ=?='), 'Hello world');
+  t.equal(decodeWords('=?iso-8859-1?Q?caf=E9_bar?= x'), 'café bar x');
+  t.equal(decodeWords('=?utf-8?q?a?= =?utf-8?q?b?='), 'ab', 'whitespace between encoded words is dropped');
+});
+
+t.test('rules/spamassassin/rules.yaml: every rule compiles, metas resolve, reportable rules have finite scores', async (t) => {
+  const set = loadSaRules();
+  t.ok(set.rules.length > 800, `${set.rules.length} rules`);
+  for (const c of set.rules) if (!Number.isFinite(c.rule.score)) t.fail(`${c.rule.name}: score ${c.rule.score}`);
+  t.ok(set.rules.some((c) => c.rule.type === 'meta') && set.rules.some((c) => c.rule.type === 'body'));
+  const hits = saHits(set, await parseMessage(crlf('From: a@b.test\nTo: c@d.test\nSubject: hello\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <1@b.test>\n\nhi\n')));
+  t.ok(hits.reduce((s, h) => s + h.score, 0) < 3, 'a plain short message scores low');
+});
