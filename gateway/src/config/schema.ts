@@ -371,7 +371,7 @@ export const configSchema = z.object({
   rules: z.object({
     /**
      * Rule directories, read in order (a rule named like an earlier one replaces it). `builtin`
-     * is the shipped rules/ (every folder but scores/); a missing directory is empty.
+     * is the shipped rules/ (every folder but scores/ and spamassassin/); a missing directory is empty.
      */
     dirs: z.array(z.string().min(1)).default(['builtin', '/etc/tuxhat/rules']),
     /** Bodies larger than this are not parsed for body/attachment conditions (those rules are skipped, and say so). */

@@ -2,7 +2,8 @@
  * rules/load.ts — rule files → a compiled RuleSet.
  *
  * Reads every *.yaml under each directory of config `rules.dirs` (the shipped rules/ is
- * `builtin`, every folder of it except scores/; /etc/tuxhat/rules by default; a missing
+ * `builtin`, every folder of it except scores/ and spamassassin/ — symbol scores and the spam
+ * check's translated SpamAssassin rules, data of other stages; /etc/tuxhat/rules by default; a missing
  * directory is simply empty), validates each file with the zod schema through config/'s YAML
  * reader (FILE:LINE: field: problem) and compiles regexes, CIDRs and list files. A rule with
  * the name of an earlier one (a later directory) replaces it: that is how a site disables or
@@ -51,6 +52,9 @@ export function builtinRulesDir(): string {
   throw new Error('rules/ not found above gateway/src/rules');
 }
 
+/** Folders of the shipped rules/ that hold other stages' data, not rule files. */
+const NOT_RULES = new Set(['scores', 'spamassassin']);
+
 function yamlFiles(dir: string, skipScores: boolean): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
@@ -58,7 +62,7 @@ function yamlFiles(dir: string, skipScores: boolean): string[] {
     const p = join(dir, name);
     const st = statSync(p);
     if (st.isDirectory()) {
-      if (skipScores && name === 'scores') continue;
+      if (skipScores && NOT_RULES.has(name)) continue;
       out.push(...yamlFiles(p, false));
     } else if (/\.ya?ml$/.test(name)) out.push(p);
   }
