@@ -105,10 +105,11 @@ export async function runPrimary(configFile: string | null, initial: Config): Pr
   const retired = new Set<Worker>();
   let wakePending = false;
 
-  cluster.setupPrimary({ silent: false });
   // Workers accept on the shared socket themselves: the primary also delivers mail and must not
   // be the bottleneck for every accepted connection (Haraka's tuning advice, same reason).
+  // Before setupPrimary: it freezes the policy, a later assignment is silently ignored.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ silent: false });
 
   function startGeneration(cfg: Config, retire: Generation[] = []): Generation {
     const gen: Generation = { id: ++generationSeq, config: cfg, workers: new Set(), listening: 0, retire };
