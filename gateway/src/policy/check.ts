@@ -41,7 +41,8 @@ const SEVERITY = { accept: 0, defer: 1, reject: 2 } as const;
 
 export async function runChecks(checks: readonly Check[], ctx: PolicyContext): Promise<Decision> {
   if (checks.length === 0) return { action: 'accept' };
-  const results = await Promise.all(checks.map((c) => runOne(c, ctx)));
+  const pending = checks.map((c) => runOne(c, ctx));
+  const results = pending.some(isThenable) ? await Promise.all(pending) : pending as Array<Decision | Hit[]>;
   const hits: Hit[] = [];
   let worst: Decision = { action: 'accept' };
   for (const r of results) {
@@ -55,22 +56,32 @@ export async function runChecks(checks: readonly Check[], ctx: PolicyContext): P
   return { ...worst, hits };
 }
 
-async function runOne(check: Check, ctx: PolicyContext): Promise<Decision | Hit[]> {
-  let timer: NodeJS.Timeout | undefined;
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * One check with its deadline. Most checks answer synchronously (memory, LMDB): they need no
+ * timer, and arming and clearing one per check per command was a measurable share of the
+ * receivers' CPU. An asynchronous answer races the check's deadline.
+ */
+function runOne(check: Check, ctx: PolicyContext): Decision | Hit[] | Promise<Decision | Hit[]> {
   const tempfail = (detail: string): Decision => ({
     action: 'defer', reply: 'POLICY_TEMPFAIL',
     hits: [{ name: `${check.name.toUpperCase()}_TEMPFAIL`, score: 0, detail }],
   });
+  let out: Decision | Hit[] | Promise<Decision | Hit[]>;
   try {
-    return await Promise.race([
-      Promise.resolve().then(() => check.run(ctx)),
-      new Promise<Decision>((resolve) => {
-        timer = setTimeout(() => resolve(tempfail(`no answer within ${check.timeoutMs} ms`)), check.timeoutMs);
-      }),
-    ]);
+    out = check.run(ctx);
   } catch (err) {
     return tempfail((err as Error).message);
-  } finally {
-    if (timer) clearTimeout(timer);
   }
+  if (!isThenable(out)) return out;
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    out,
+    new Promise<Decision>((resolve) => {
+      timer = setTimeout(() => resolve(tempfail(`no answer within ${check.timeoutMs} ms`)), check.timeoutMs);
+    }),
+  ]).catch((err: unknown) => tempfail((err as Error).message)).finally(() => clearTimeout(timer));
 }

@@ -49,9 +49,9 @@ function reputationHitsOf(ctx: DataStageContext, contentHits: readonly Hit[], au
   const from = senderDomainKey(ctx.mailFrom);
   const dkim = alignedDkimDomain(contentHits, auth);
   return symbolsOf([
-    look(store, config, 'ip', clientKey(config, session.clientIp)),
-    ...(from ? [look(store, config, 'from', from)] : []),
-    ...(dkim ? [look(store, config, 'dkim', ReputationStore.key('dkim', dkim))] : []),
+    look(store, config, 'ip', clientKey(config, session.clientIp), Date.now(), session),
+    ...(from ? [look(store, config, 'from', from, Date.now(), session)] : []),
+    ...(dkim ? [look(store, config, 'dkim', ReputationStore.key('dkim', dkim), Date.now(), session)] : []),
   ], reputationScores());
 }
 

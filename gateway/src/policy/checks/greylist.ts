@@ -46,8 +46,8 @@ export function greylistable(config: Config, session: Session): boolean {
 export function goodReputation(stores: PolicyStores, config: Config, session: Session, mailFrom: string): boolean {
   if (!config.reputation.enabled) return false;
   const from = senderDomainKey(mailFrom);
-  return look(stores.reputation, config, 'ip', clientKey(config, session.clientIp)).cls === 'good'
-    || (from !== null && look(stores.reputation, config, 'from', from).cls === 'good');
+  return look(stores.reputation, config, 'ip', clientKey(config, session.clientIp), Date.now(), session).cls === 'good'
+    || (from !== null && look(stores.reputation, config, 'from', from, Date.now(), session).cls === 'good');
 }
 
 /** Judge the triplets of these recipients; the decision plus one hit. */
@@ -76,7 +76,7 @@ export const greylist = defineCheck({
     const domain = splitAddress(recipient)?.domain;
     if (!domain || !Object.hasOwn(config.domains, domain)) return [];
     const stores = policyStores(state);
-    const rep = config.reputation.enabled ? look(stores.reputation, config, 'ip', clientKey(config, session.clientIp)).cls : 'unknown';
+    const rep = config.reputation.enabled ? look(stores.reputation, config, 'ip', clientKey(config, session.clientIp), Date.now(), session).cls : 'unknown';
     if (rep === 'good' || goodReputation(stores, config, session, envelope.mailFrom)) return [];
     if (rep !== 'bad' && config.greylisting.atRcpt === 'bad') return [];
     return greylistDecision(stores, config, session, envelope.mailFrom, [recipient], `reputation ${rep}`);

@@ -54,11 +54,27 @@ export function alignedDkimDomain(hits: readonly Hit[], auth: AuthenticationOutc
   return passed.find((d) => d === from || from.endsWith(`.${d}`) || d.endsWith(`.${from}`)) ?? null;
 }
 
-export function look(store: ReputationStore, config: Config, scope: ReputationScope, key: string, now = Date.now()): ReputationLook {
+/**
+ * A message asks for the same keys several times (MAIL, RCPT greylisting, after DATA): within one
+ * SMTP session a look is reused (each LMDB get and decay was a visible share of the receivers'
+ * CPU). A new session reads afresh, so a reset or another receiver's lesson counts from the next
+ * connection on; what this session teaches is forgotten from its memo at once.
+ */
+const memos = new WeakMap<Session, Map<string, ReputationLook>>();
+
+export function look(store: ReputationStore, config: Config, scope: ReputationScope, key: string, now = Date.now(), session?: Session): ReputationLook {
+  const memo = session ? memos.get(session) : undefined;
+  const hit = memo?.get(key);
+  if (hit) return hit;
   const r = config.reputation;
   const record = store.get(key, r.halfLifeMs, now);
   const cls = record ? classify(record.counts, r).cls : 'unknown';
-  return { scope, key, cls, record };
+  const l: ReputationLook = { scope, key, cls, record };
+  if (session) {
+    if (memo) memo.set(key, l);
+    else memos.set(session, new Map([[key, l]]));
+  }
+  return l;
 }
 
 export function symbolsOf(looks: readonly ReputationLook[], scores: ScoreTable): Hit[] {
@@ -89,7 +105,9 @@ export function learnFromVerdict(store: ReputationStore, config: Config, session
   const dkim = alignedDkimDomain(verdict.hits, auth);
   if (dkim) keys.push(ReputationStore.key('dkim', dkim));
   const kinds = lessonsOf(config, verdict, auth);
-  return store.record(keys.filter((k): k is string => k !== null).flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now);
+  const learnt = keys.filter((k): k is string => k !== null);
+  memos.delete(session); // the session's next message reads what this one taught
+  return store.record(learnt.flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now);
 }
 
 /**
@@ -101,5 +119,6 @@ const taught = new WeakSet<Session>();
 export function learnFromReject(store: ReputationStore, config: Config, session: Session, now = Date.now()): Promise<void> {
   if (!config.reputation.enabled || session.direction !== 'inbound' || taught.has(session)) return Promise.resolve();
   taught.add(session);
+  memos.delete(session);
   return store.record([{ key: clientKey(config, session.clientIp), kind: 'reject' }], config.reputation.halfLifeMs, now);
 }

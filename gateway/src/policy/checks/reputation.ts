@@ -17,7 +17,7 @@ export const reputation = defineCheck({
     if (!state || !config.reputation.enabled || session.direction !== 'inbound') return [];
     const store = policyStores(state).reputation;
     const from = senderDomainKey(envelope.mailFrom);
-    const looks = [look(store, config, 'ip', clientKey(config, session.clientIp)), ...(from ? [look(store, config, 'from', from)] : [])];
+    const looks = [look(store, config, 'ip', clientKey(config, session.clientIp), Date.now(), session), ...(from ? [look(store, config, 'from', from, Date.now(), session)] : [])];
     return symbolsOf(looks, reputationScores());
   },
 });
