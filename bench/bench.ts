@@ -36,14 +36,63 @@ const { values: opt } = parseArgs({
     'idle-limit-mb': { type: 'string', default: '300' },
     workers: { type: 'string', default: '0' },
     'no-smtp-source': { type: 'boolean', default: false },
+    'no-node-client': { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
     checks: { type: 'boolean', default: false },
     'timeout-s': { type: 'string', default: '300' },
     'no-docs': { type: 'boolean', default: false },
     'gateway-entry': { type: 'string', default: GATEWAY_ENTRY },
+    'node-args': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
+
+/**
+ * Gateway variants (`--systems gateway:NAME`): top-level config sections that replace the bench's
+ * own, so one run can compare the pipeline with a stage switched off or everything switched on.
+ */
+const bulk = (n: number, f: (i: number) => string, action: 'allow' | 'deny' | 'score') => Array.from({ length: n }, (_, i) => ({ match: f(i), action }));
+const rateWindows = [{ windowMs: 60_000, messages: 1e9, recipients: 1e9 }, { windowMs: 3600_000, messages: 1e9, recipients: 1e9, bytes: 1e15 }];
+const policyOff = {
+  reputation: { enabled: false },
+  greylisting: { enabled: false },
+  policy: { hygiene: { heloInvalid: 'off', heloOurs: 'off', rejectBareLf: false } },
+};
+/** policy-all without the named pieces (to find what a piece costs). */
+function policyAll(without: readonly string[]): Record<string, unknown> {
+  const on = (piece: string): boolean => !without.includes(piece);
+  return {
+    policy: {
+      access: on('access') ? {
+        global: {
+          clients: [...bulk(50, (i) => `10.${i}.0.0/16`, 'deny'), ...bulk(20, (i) => `*.pool${i}.example.org`, 'score'), { match: '/^dsl-\\d+\\./', action: 'score' }],
+          senders: [...bulk(60, (i) => `spam${i}.test`, 'deny'), ...bulk(10, (i) => `/^bounce-${i}-[0-9a-f]+@/`, 'score')],
+          recipients: bulk(60, (i) => `closed${i}@corp.test`, 'deny'),
+        },
+        domains: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`d${i}.test`, { senders: bulk(5, (j) => `p${j}.test`, 'allow') }])),
+        users: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`u${i}@corp.test`, { senders: bulk(1, (j) => `friend${j}.test`, 'allow') }])),
+      } : {},
+      dnsbl: on('dnsbl') ? { zones: ['bl.bench.test=127.0.0.[2..11]*3', 'combo.bench.test=127.0.0.[2;4]*2', 'wl.bench.test*-1'], threshold: 5 } : {},
+      hygiene: { checkPtr: on('ptr') },
+      recipientVerification: on('rcpt') ? { domains: { 'corp.test': { method: 'static', users: ['to', ...Array.from({ length: 10_000 }, (_, i) => `u${i}`)] } } } : {},
+      senderVerification: { enabled: on('sender') },
+    },
+    reputation: { enabled: on('reputation') },
+    greylisting: on('greylist') ? { enabled: true, atRcpt: 'unknown', delayMs: 1000 } : { enabled: false },
+    rateLimits: on('rates') ? { inbound: { clientIp: rateWindows, sender: rateWindows, senderDomain: rateWindows } } : {},
+  };
+}
+const POLICY_PIECES = ['access', 'dnsbl', 'ptr', 'rcpt', 'sender', 'reputation', 'greylist', 'rates'];
+
+const VARIANTS: Record<string, { describe: string; config: Record<string, unknown> }> = {
+  'policy-off': { describe: 'no session policy beyond relay access: reputation, greylisting and HELO/bare-LF hygiene off', config: policyOff },
+  'policy-all': {
+    describe: 'every issue-5 check on: 330 access entries at three levels, 3 DNSBL/DNSWL zones, PTR/FCrDNS, HELO, static recipient list of 10,001 users, sender verification, reputation, greylisting of unknown clients (the bench triplet primed), 3 inbound rate keys x 2 windows; policy-all-PIECE[-PIECE…] leaves pieces out (access, dnsbl, ptr, rcpt, sender, reputation, greylist, rates)',
+    config: policyAll([]),
+  },
+  'rules-off': { describe: 'the rules engine off (no rule directories)', config: { rules: { dirs: [] } } },
+  bare: { describe: 'policy-off and rules-off together: the relay path of issue 2', config: { ...policyOff, rules: { dirs: [] } } },
+};
 
 if (opt.help) {
   process.stdout.write(`usage: npm run bench -- [options]
@@ -51,7 +100,9 @@ if (opt.help) {
   --sessions N        concurrent client sessions (default 20)
   --size BYTES        body size per message (default 4096)
   --warmup N          messages sent before measuring (default 200)
-  --systems LIST      postfix,gateway (default both)
+  --systems LIST      postfix,gateway (default both); gateway:VARIANT is the gateway with one
+                      of these config variants (compared with gateway:policy-off):
+${Object.entries(VARIANTS).map(([k, v]) => `                        ${k}: ${v.describe}`).join('\n')}
   --idle N            idle sessions to the gateway (default 1000; 0 skips)
   --idle-limit-mb MB  the floor for the idle scenario (default 300)
   --workers N         gateway receiver workers (default 0 = one per core)
@@ -59,8 +110,11 @@ if (opt.help) {
   --checks            the gateway with its content checks on (sender authentication…);
                       default off: the core relay scenario of issue 2, like for like with Postfix
   --no-smtp-source    skip the smtp-source throughput runs
+  --no-node-client    skip the node client runs (no latency figures)
   --timeout-s S       limit per run (default 300)
   --no-docs           do not rewrite the results section of docs/benchmarks.md
+  --node-args=ARGS    Node.js options for the gateway, e.g. --node-args="--cpu-prof --cpu-prof-dir=DIR"
+                      (a CPU profile per process; docs/development.md, "Profiling")
   --gateway-entry JS  the daemon's script (default ${GATEWAY_ENTRY}; for testing the bench)
 `);
   process.exit(0);
@@ -82,6 +136,8 @@ interface SystemUnderTest {
   /** Root of the process tree whose CPU and memory are measured. */
   pid: number;
   version: string;
+  /** A graceful stop before the scope's teardown (so `--cpu-prof` profiles get written). */
+  stop?: () => Promise<unknown>;
 }
 
 /** The zone the gateway's checks may look at: sender domain SPF, the client's PTR. */
@@ -108,7 +164,14 @@ function gatewayVersion(): string {
   }
 }
 
-function gatewayConfig(sink: Sink, dns: DnsServer, maxConn = 1000): Record<string, unknown> {
+function variantConfig(name: string): Record<string, unknown> | undefined {
+  if (VARIANTS[name]) return VARIANTS[name].config;
+  const m = /^policy-all-(.+)$/.exec(name);
+  const without = m?.[1]!.split('-') ?? [];
+  return m && without.every((p) => POLICY_PIECES.includes(p)) ? policyAll(without) : undefined;
+}
+
+function gatewayConfig(sink: Sink, dns: DnsServer, maxConn = 1000, variant?: string): Record<string, unknown> {
   return {
     hostname: 'gw.bench.test',
     workers: Number(opt.workers),
@@ -118,6 +181,7 @@ function gatewayConfig(sink: Sink, dns: DnsServer, maxConn = 1000): Record<strin
     // The core scenario compares relaying like for like; --checks measures the filtering cost.
     authentication: { enabled: opt.checks },
     spam: { enabled: opt.checks },
+    ...(variant ? variantConfig(variant) : {}),
   };
 }
 
@@ -126,11 +190,20 @@ async function startSystem(name: string, scope: Scope, sink: Sink): Promise<Syst
     const pf = await startPostfix(scope, { relayTo: sink.hostPort, fastRetry: false, myhostname: 'postfix.bench.test' });
     return { port: pf.port, pid: pf.masterPid(), version: `Postfix ${postfixVersion()}` };
   }
-  if (name === 'gateway') {
+  const [base, variant] = name.split(':');
+  if (base === 'gateway') {
+    if (variant !== undefined && !variantConfig(variant)) throw new Error(`unknown gateway variant ${variant} (${Object.keys(VARIANTS).join(', ')})`);
     if (!existsSync(join(root, ENTRY))) throw new Error(`${ENTRY} is missing: the build produced no daemon`);
-    const dns = await startDns(scope, benchZone, { logQueries: false });
-    const gw = await startGateway(scope, { entry: ENTRY, config: gatewayConfig(sink, dns) });
-    return { port: gw.ports['mx']!, pid: gw.pid(), version: `TuxHat ${gatewayVersion()}` };
+    const dns = await startDns(scope, benchZone, { logQueries: false, ttl: 3600 });
+    const gw = await startGateway(scope, { entry: ENTRY, config: gatewayConfig(sink, dns, 1000, variant), nodeArgs: String(opt['node-args']).split(' ').filter(Boolean) });
+    const port = gw.ports['mx']!;
+    if (variant?.startsWith('policy-all') && !variant.split('-').includes('greylist')) {
+      // Greylisting of unknown clients: the first attempt of the bench triplet is refused; the
+      // retry after the delay passes it, as a regular sender's would have long ago.
+      await runLoad({ port, messages: 1, sessions: 1, size: SIZE, from: FROM, to: TO, timeoutMs: TIMEOUT_MS });
+      await sleep(1200);
+    }
+    return { port, pid: gw.pid(), version: `TuxHat ${gatewayVersion()}${variant ? ` (${variant})` : ''}`, stop: () => gw.stop(30_000) };
   }
   throw new Error(`unknown system ${name}`);
 }
@@ -217,12 +290,13 @@ async function benchSystem(name: string): Promise<SystemResult> {
     }
     const runs: RunResult[] = [];
     log(`${name}: node client, ${N} messages, ${SESSIONS} sessions, ${SIZE} bytes`);
-    runs.push(await measure('node', sys, sink));
+    if (!opt['no-node-client']) runs.push(await measure('node', sys, sink));
     if (!opt['no-smtp-source']) {
       log(`${name}: smtp-source, ${N} messages, ${SESSIONS} sessions`);
       runs.push(await measure('smtp-source', sys, sink));
     }
     const idle = treeMemory(sys.pid);
+    await sys.stop?.();
     return { name, version: sys.version, runs, idleRssBytes: idle.rssBytes, idlePssBytes: idle.pssBytes };
   } catch (err) {
     const msg = String((err as Error).message ?? err);
@@ -239,7 +313,7 @@ async function benchIdle(count: number): Promise<BenchResults['idle']> {
     log(`idle: ${count} sessions to a fresh gateway`);
     const sink = await startSink(scope, { dump: false });
     if (!existsSync(join(root, ENTRY))) throw new Error(`${ENTRY} is missing`);
-    const dns = await startDns(scope, benchZone, { logQueries: false });
+    const dns = await startDns(scope, benchZone, { logQueries: false, ttl: 3600 });
     const gw = await startGateway(scope, { entry: ENTRY, config: gatewayConfig(sink, dns, count + 100) });
     await sleep(500);
     const before = treeMemory(gw.pid());

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const stage = { config: on, state, session: session(i), mailFrom: envelope(i).mailFrom, recipients: [rcptOf(i)], size: 4096 };
     const t0 = performance.now();
     reputationHits(stage, [], null);
-    afterVerdict(stage, verdict, null);
+    await afterVerdict(stage, verdict, null);
     const learnt = learnFromVerdict(policyStores(state).reputation, on, stage.session, stage.mailFrom, verdict, null);
     times.push(performance.now() - t0);
     if (i % 20 === 0) await learnt; // as in the daemon: the learning commits in the background

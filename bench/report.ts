@@ -93,10 +93,17 @@ function rows(r: BenchResults): string[][] {
   return out;
 }
 
-/** gateway ÷ postfix for each metric and client, where both were measured. */
-export function ratios(r: BenchResults): Array<{ driver: string; metric: string; gateway: number; postfix: number; ratio: number }> {
-  const gw = r.systems.find((s) => s.name === 'gateway' && !s.error);
-  const pf = r.systems.find((s) => s.name === 'postfix' && !s.error);
+/** The gateway variants compared with `gateway:policy-off` (issue 5: the policy stage's cost). */
+export function variantPairs(r: BenchResults): Array<[string, string]> {
+  const base = 'gateway:policy-off';
+  if (!r.systems.some((s) => s.name === base && !s.error)) return [];
+  return r.systems.filter((s) => s.name.startsWith('gateway') && s.name !== base && !s.error).map((s) => [s.name, base]);
+}
+
+/** `a` ÷ `b` (default gateway ÷ postfix) for each metric and client, where both were measured. */
+export function ratios(r: BenchResults, a = 'gateway', b = 'postfix'): Array<{ driver: string; metric: string; gateway: number; postfix: number; ratio: number }> {
+  const gw = r.systems.find((s) => s.name === a && !s.error);
+  const pf = r.systems.find((s) => s.name === b && !s.error);
   if (!gw || !pf) return [];
   const out: Array<{ driver: string; metric: string; gateway: number; postfix: number; ratio: number }> = [];
   for (const g of gw.runs) {
@@ -136,6 +143,10 @@ export function textTable(r: BenchResults): string {
     lines.push('', 'gateway / postfix:');
     for (const x of rat) lines.push(`  ${x.driver.padEnd(11)} ${x.metric.padEnd(11)} ${x.ratio.toFixed(2)}×`);
   }
+  for (const [a, b] of variantPairs(r)) {
+    lines.push('', `${a} / ${b}:`);
+    for (const x of ratios(r, a, b).filter((x) => !x.metric.startsWith('peak'))) lines.push(`  ${x.driver.padEnd(11)} ${x.metric.padEnd(11)} ${x.ratio.toFixed(2)}×`);
+  }
   const idle = idleLines(r);
   if (idle.length) lines.push('', ...idle);
   return lines.join('\n');
@@ -158,6 +169,16 @@ export function markdownReport(r: BenchResults): string {
     for (const x of rat) {
       const f = (v: number): string => (x.metric.startsWith('peak') ? `${mb(v)} MB` : v.toFixed(x.metric === 'CPU ms/msg' ? 2 : 1));
       lines.push(`| ${x.metric} | ${x.driver} | ${f(x.gateway)} | ${f(x.postfix)} | ${x.ratio.toFixed(2)}× |`);
+    }
+  }
+  const pairs = variantPairs(r);
+  if (pairs.length > 0) {
+    lines.push('', '| variant ÷ gateway:policy-off | client | variant | policy-off | ratio |', '|---|---|---:|---:|---:|');
+    for (const [a, b] of pairs) {
+      for (const x of ratios(r, a, b).filter((x) => x.metric === 'msgs/s' || x.metric === 'CPU ms/msg' || x.metric.startsWith('p'))) {
+        if (x.metric.startsWith('peak')) continue;
+        lines.push(`| ${a.replace('gateway:', '') || a} ${x.metric} | ${x.driver} | ${x.gateway.toFixed(x.metric === 'CPU ms/msg' ? 2 : 1)} | ${x.postfix.toFixed(x.metric === 'CPU ms/msg' ? 2 : 1)} | ${x.ratio.toFixed(2)}× |`);
+      }
     }
   }
   const idle = idleLines(r);

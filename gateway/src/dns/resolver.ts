@@ -153,7 +153,7 @@ export function createResolver(cfg: DnsConfig, opts: ResolverOptions = {}): DnsR
       counters.hits++;
       return answerOf(cached);
     }
-    return structuredClone(await query(key, name, rrtype));
+    return copyAnswer(await query(key, name, rrtype));
   };
 
   return {
@@ -177,9 +177,31 @@ export function createResolver(cfg: DnsConfig, opts: ResolverOptions = {}): DnsR
 }
 
 function answerOf(cached: CachedAnswer): unknown {
-  if (cached.ok) return structuredClone(cached.value);
-  // A fresh error each time: a shared one would carry the first caller's stack to everyone.
-  throw dnsError(cached.code, '', cached.hostname, cached.syscall);
+  if (cached.ok) return copyAnswer(cached.value);
+  // A fresh error each time (callers may annotate it), but without a stack: capturing one cost
+  // more than the whole cache hit, and a cached answer's stack tells nothing.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return throwError(dnsError(cached.code, '', cached.hostname, cached.syscall));
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function throwError(err: Error): never {
+  throw err;
+}
+
+/**
+ * A copy the caller may change without changing the cache. DNS answers are at most two levels
+ * deep (string[], string[][] for TXT, objects of scalars for MX/SRV/SOA/CAA), so this is a full
+ * copy of them, at a fraction of structuredClone's cost.
+ */
+function copyAnswer(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map((x: unknown) => (Array.isArray(x) ? x.slice() : x !== null && typeof x === 'object' ? { ...x } : x));
+  if (v !== null && typeof v === 'object') return { ...v };
+  return v;
 }
 
 function normaliseName(name: string): string {

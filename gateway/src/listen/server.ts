@@ -331,7 +331,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
       ? alertPostmaster(deps, { qid, session, mailFrom: envelope.mailFrom, recipients: envelope.recipients, virus: virus.detail ?? 'unknown', outcome })
       : Promise.resolve());
     // Greylisting of the doubtful and rate limits (issue 5); a message deferred here teaches nothing yet.
-    const after = afterVerdict(stage, verdict, content.authentication);
+    const after = await afterVerdict(stage, verdict, content.authentication);
     if (after.kind === 'defer') {
       deps.spool.remove(qid, body);
       const symbols = [...logFields.symbols, ...after.hits.map((h) => `${h.name}(${h.score})`)];

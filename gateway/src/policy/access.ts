@@ -49,10 +49,14 @@ export function addressKey(address: string): AddressKey {
 interface CompiledEntry<M> {
   readonly entry: AccessEntry;
   readonly test: M;
+  /** An IP/CIDR client entry: tested only when the level's union of them matched. */
+  readonly isIp?: boolean;
 }
 
 interface CompiledLevel {
   readonly clients: CompiledEntry<ClientMatch>[];
+  /** Every IP/CIDR client entry of the level in one list: one check instead of one per entry. */
+  readonly clientIps: BlockList | null;
   readonly senders: CompiledEntry<AddressMatch>[];
   readonly recipients: CompiledEntry<AddressMatch>[];
   /** Some client entry needs the PTR name (so look it up only then). */
@@ -80,17 +84,20 @@ function regexOf(match: string): RegExp | null {
   return m ? new RegExp(m[1]!, m[2]) : null;
 }
 
-export function compileClient(match: string): { test: ClientMatch; needsPtr: boolean } {
+function addToList(list: BlockList, match: string): boolean {
+  const [ip, bits] = match.split('/');
+  if (!ip || !isIP(ip)) return false;
+  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  if (bits === undefined) list.addAddress(ip, family);
+  else list.addSubnet(ip, Number(bits), family);
+  return true;
+}
+
+export function compileClient(match: string): { test: ClientMatch; needsPtr: boolean; isIp?: boolean } {
   const re = regexOf(match);
   if (re) return { test: (c) => c.ptr !== null && re.test(c.ptr), needsPtr: true };
-  const [ip, bits] = match.split('/');
-  if (ip && isIP(ip)) {
-    const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-    const list = new BlockList();
-    if (bits === undefined) list.addAddress(ip, family);
-    else list.addSubnet(ip, Number(bits), family);
-    return { test: (c) => list.check(c.ip), needsPtr: false };
-  }
+  const list = new BlockList();
+  if (addToList(list, match)) return { test: (c) => list.check(c.ip), needsPtr: false, isIp: true };
   const name = match.toLowerCase().replace(/\.$/, '');
   if (name.startsWith('*.') || name.startsWith('.')) {
     const suffix = name.slice(name.indexOf('.'));
@@ -115,15 +122,19 @@ export function compileAddress(match: string): AddressMatch {
 function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
   let needsPtr = false;
   const clients: CompiledEntry<ClientMatch>[] = [];
+  const ips = new BlockList();
+  let anyIp = false;
   for (const l of lists) {
     for (const entry of l.clients) {
       const c = compileClient(entry.match);
       needsPtr ||= c.needsPtr;
-      clients.push({ entry, test: c.test });
+      if (c.isIp) anyIp = addToList(ips, entry.match) || anyIp;
+      clients.push({ entry, test: c.test, isIp: c.isIp === true });
     }
   }
   return {
     clients,
+    clientIps: anyIp ? ips : null,
     senders: lists.flatMap((l) => l.senders.map((entry) => ({ entry, test: compileAddress(entry.match) }))),
     recipients: lists.flatMap((l) => l.recipients.map((entry) => ({ entry, test: compileAddress(entry.match) }))),
     needsPtr,
@@ -192,7 +203,8 @@ export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdic
   for (const [name, level] of levels) {
     if (!level) continue;
     const matched: Array<[string, AccessEntry]> = [];
-    const c = level.clients.find((e) => e.test(client));
+    const ipListed = level.clientIps !== null && level.clientIps.check(client.ip);
+    const c = level.clients.find((e) => (e.isIp ? ipListed && e.test(client) : e.test(client)));
     if (c) matched.push(['clients', c.entry]);
     if (s.sender !== '') {
       const snd = level.senders.find((e) => e.test(sender));

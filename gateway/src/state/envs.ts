@@ -30,6 +30,8 @@ export interface StateEnvs {
   readonly due: Database<number, [number, string]>;
   /** [qid, at, seq] → TraceEvent: the message's story for `tuxhat trace`. */
   readonly trace: Database<TraceEvent, [string, number, number]>;
+  /** Run `fn` first when the environments close (stores that batch writes flush there). */
+  onClose(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -49,9 +51,14 @@ export function openState(stateDir: string): StateEnvs {
   const queue = durable.openDB<QueueEntry, string>('queue', { encoding: 'msgpack' });
   const due = durable.openDB<number, [number, string]>('due', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
   const trace = durable.openDB<TraceEvent, [string, number, number]>('trace', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
+  const closing: Array<() => void> = [];
   return {
     durable, cache, queue, due, trace,
+    onClose(fn) {
+      closing.push(fn);
+    },
     async close() {
+      for (const fn of closing.splice(0)) fn();
       await durable.close();
       await cache.close();
     },

@@ -5,8 +5,23 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
+const memo = new Map<string, string>();
+const MEMO_MAX = 10_000;
+
 /** "192.0.2.77" /24 → "192.0.2.0/24"; "2001:db8:1:2:3::9" /64 → "2001:db8:1:2::/64". */
 export function maskedNetwork(ip: string, v4Bits = 24, v6Bits = 64): string {
+  // Asked several times per message (reputation, greylisting) for the same few clients.
+  const key = `${ip}/${v4Bits}/${v6Bits}`;
+  let net = memo.get(key);
+  if (net === undefined) {
+    net = computeMaskedNetwork(ip, v4Bits, v6Bits);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(key, net);
+  }
+  return net;
+}
+
+function computeMaskedNetwork(ip: string, v4Bits: number, v6Bits: number): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   const addr = mapped ? mapped[1]! : ip;
   if (isIPv4(addr)) {

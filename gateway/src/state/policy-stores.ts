@@ -25,6 +25,8 @@ export function policyStores(st: StateEnvs): PolicyStores {
     const rates = st.cache.openDB<RateCounter, [string, number, number]>('ratelimit', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
     s = { reputation: new ReputationStore(st.cache, rep), greylist: new GreylistStore(st.cache, grey), rates: new RateCounterStore(st.cache, rates) };
     opened.set(st, s);
+    const reputation = s.reputation;
+    st.onClose(() => reputation.flush());
   }
   return s;
 }

@@ -25,6 +25,7 @@ export interface RateCounter {
 }
 
 type CounterKey = [string, number, number];
+export type ConsumeMode = 'all-or-nothing' | 'always';
 
 export interface RateRequest {
   /** e.g. 'ip:192.0.2.7', 'from:a@example.com', 'user:alice@example.com', 'domain:example.com'. */
@@ -57,29 +58,92 @@ export class RateCounterStore {
    * when a counter would exceed its limit nothing is added. mode 'always' (outbound: hold, but
    * keep counting): everything is added either way. Returns the first limit exceeded, or null.
    */
-  consume(requests: readonly RateRequest[], mode: 'all-or-nothing' | 'always', now = Date.now()): RateExceeded | null {
+  consume(requests: readonly RateRequest[], mode: ConsumeMode, now = Date.now()): RateExceeded | null {
     if (requests.length === 0) return null;
     return this.#env.transactionSync(() => {
-      const next: Array<[CounterKey, RateCounter]> = [];
-      let exceeded: RateExceeded | null = null;
-      for (const r of requests) {
-        const bucket = Math.floor(now / r.windowMs);
-        const key: CounterKey = [r.key, r.windowMs, bucket];
-        const prev = next.find(([k]) => k[0] === key[0] && k[1] === key[1])?.[1] ?? this.#db.get(key) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
-        const after = { ...prev };
-        for (const unit of RATE_UNITS) {
-          const add = r.add[unit] ?? 0;
-          const limit = r.limits[unit];
-          const wouldBe = prev[unit] + add;
-          if (add > 0 && limit !== undefined && wouldBe > limit && !exceeded) exceeded = { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
-          after[unit] = wouldBe;
-        }
-        next.push([key, after]);
-      }
-      if (exceeded && mode === 'all-or-nothing') return exceeded;
-      for (const [k, v] of next) this.#db.putSync(k, v);
+      const pending = new Map<string, [CounterKey, RateCounter]>();
+      const exceeded = this.#apply(requests, mode, now, pending);
+      for (const [k, v] of pending.values()) this.#db.putSync(k, v);
       return exceeded;
     });
+  }
+
+  /**
+   * consume(), for the SMTP path: the requests of every session made in one event-loop turn share
+   * one write transaction (a transaction per request made the workers queue for the
+   * cross-process write lock). Each request is still checked and counted on its own, in order,
+   * against the counts the earlier ones left: exact as before.
+   */
+  consumeBatched(requests: readonly RateRequest[], mode: ConsumeMode, now = Date.now()): Promise<RateExceeded | null> {
+    if (requests.length === 0) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ requests, mode, now, resolve, reject });
+      if (this.#queue.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #queue: Array<{ requests: readonly RateRequest[]; mode: ConsumeMode; now: number; resolve: (r: RateExceeded | null) => void; reject: (err: unknown) => void }> = [];
+
+  #flush(): void {
+    const batch = this.#queue.splice(0);
+    let results: Array<RateExceeded | null>;
+    try {
+      results = this.#env.transactionSync(() => {
+        const pending = new Map<string, [CounterKey, RateCounter]>();
+        const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending));
+        for (const [k, v] of pending.values()) this.#db.putSync(k, v);
+        return out;
+      });
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(results[i]!));
+  }
+
+  /** One request inside the caller's write transaction; what it adds goes to `pending`. */
+  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, pending: Map<string, [CounterKey, RateCounter]>): RateExceeded | null {
+    const next = new Map<string, [CounterKey, RateCounter]>();
+    let exceeded: RateExceeded | null = null;
+    for (const r of requests) {
+      const bucket = Math.floor(now / r.windowMs);
+      const key: CounterKey = [r.key, r.windowMs, bucket];
+      const id = `${r.key}\0${r.windowMs}\0${bucket}`;
+      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? this.#db.get(key) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
+      const after = { ...prev };
+      for (const unit of RATE_UNITS) {
+        const add = r.add[unit] ?? 0;
+        const limit = r.limits[unit];
+        const wouldBe = prev[unit] + add;
+        if (add > 0 && limit !== undefined && wouldBe > limit && !exceeded) exceeded = { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
+        after[unit] = wouldBe;
+      }
+      next.set(id, [key, after]);
+    }
+    if (exceeded && mode === 'all-or-nothing') return exceeded;
+    for (const [id, kv] of next) pending.set(id, kv);
+    return exceeded;
+  }
+
+  /**
+   * Would `requests` fit? Read-only (no write lock, no transaction): the early answer at MAIL and
+   * RCPT. The exact check-and-count is consume()/consumeBatched() once, after DATA; a burst that
+   * races past this answer is refused there.
+   */
+  peek(requests: readonly RateRequest[], now = Date.now()): RateExceeded | null {
+    if (requests.length === 0) return null;
+    // No resetReadTxn: lmdb-js renews the read snapshot every event turn, and a view one turn
+    // old only moves a refusal from here to the exact count after DATA.
+    for (const r of requests) {
+      const prev = this.#db.get([r.key, r.windowMs, Math.floor(now / r.windowMs)]);
+      for (const unit of RATE_UNITS) {
+        const add = r.add[unit] ?? 0;
+        const limit = r.limits[unit];
+        const wouldBe = (prev?.[unit] ?? 0) + add;
+        if (add > 0 && limit !== undefined && wouldBe > limit) return { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
+      }
+    }
+    return null;
   }
 
   /** The current window's counts of one key (for the CLI and tests). */

@@ -45,6 +45,8 @@ export interface GatewayOptions {
   entry?: string;
   /** Extra arguments after `run --config FILE`. */
   args?: string[];
+  /** Node.js options before the script (e.g. `--cpu-prof`; cluster workers inherit them). */
+  nodeArgs?: string[];
 }
 
 export interface Gateway {
@@ -174,7 +176,7 @@ export async function startGateway(t: Cleanup, opts: GatewayOptions = {}): Promi
 
   const launch = async (): Promise<void> => {
     status = undefined;
-    const p = spawnService(t, process.execPath, [entry, 'run', '--config', configFile, ...(opts.args ?? [])], {
+    const p = spawnService(t, process.execPath, [...(opts.nodeArgs ?? []), entry, 'run', '--config', configFile, ...(opts.args ?? [])], {
       cwd: root,
       env: { ...process.env, ...opts.env },
       logFile,

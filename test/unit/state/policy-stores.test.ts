@@ -54,6 +54,58 @@ t.test('reputation store: record, decayed read, reset, sweep', async (t) => {
   t.equal(rep.get('from:example.com', DAY, t0), null);
 });
 
+t.test('reputation learning is batched: one batch keeps every event, in time order; close flushes', async (t) => {
+  const dir = t.testdir({});
+  const st = openState(dir);
+  const rep = policyStores(st).reputation;
+  const t0 = 1_800_000_000_000;
+  // Not awaited one by one: the events of one turn share a transaction.
+  const batch = [
+    rep.record([{ key: 'ip:198.51.100.0/24', kind: 'ham', n: 4 }], DAY, t0),
+    rep.record([{ key: 'ip:198.51.100.0/24', kind: 'spam' }], DAY, t0 + DAY),
+    rep.record([{ key: 'ip:198.51.100.0/24', kind: 'ham' }, { key: 'from:batch.example', kind: 'reject' }], DAY, t0 + DAY),
+  ];
+  t.equal(rep.get('ip:198.51.100.0/24', DAY, t0 + DAY), null, 'nothing written before the batch is flushed');
+  await Promise.all(batch);
+  const r = rep.get('ip:198.51.100.0/24', DAY, t0 + DAY)!;
+  t.equal(r.counts.ham, 3, '4 ham a half-life before the later events count 2, plus 1');
+  t.equal(r.counts.spam, 1);
+  t.equal(r.since, t0);
+  t.equal(rep.get('from:batch.example', DAY, t0 + DAY)!.counts.reject, 1);
+  // Pending events are written when the state closes (a draining worker loses nothing).
+  void rep.record([{ key: 'from:late.example', kind: 'ham' }], DAY, t0);
+  await st.close();
+  const again = openState(dir);
+  t.teardown(() => again.close());
+  t.equal(policyStores(again).reputation.get('from:late.example', DAY, t0)!.counts.ham, 1, 'flushed on close');
+});
+
+t.test('rate counters: batched requests of one turn stay exact', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const rates = policyStores(st).rates;
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+  const req = (n: number) => [
+    { key: 'in:clientIp:203.0.113.5', windowMs: 60_000, limits: { recipients: 5 }, add: { recipients: n } },
+    { key: 'in:senderDomain:x.example', windowMs: 60_000, limits: { recipients: 100 }, add: { recipients: n } },
+  ];
+  // Seven callers in one turn, one transaction: 2 + 2 fit (4), the third 2 would make 6 (refused,
+  // nothing counted), a 1 still fits (5), everything after is refused.
+  const results = await Promise.all([2, 2, 2, 1, 1, 3, 1].map((n) => rates.consumeBatched(req(n), 'all-or-nothing', t0)));
+  t.same(results.map((r) => r === null), [true, true, false, true, false, false, false]);
+  t.equal(rates.current('in:clientIp:203.0.113.5', 60_000, t0)!.recipients, 5, 'exactly the limit was counted');
+  t.equal(rates.current('in:senderDomain:x.example', 60_000, t0)!.recipients, 5, 'refused requests counted on no key');
+  const always = await rates.consumeBatched(req(2), 'always', t0);
+  t.equal(always?.wouldBe, 7, "'always' reports the excess and counts");
+  t.equal(rates.current('in:clientIp:203.0.113.5', 60_000, t0)!.recipients, 7);
+  // Many turns, many callers: the burst of the test above through the batched path.
+  const burst = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+    return rates.consumeBatched([{ key: 'burst2', windowMs: 3600_000, limits: { messages: 120 }, add: { messages: 1 } }], 'all-or-nothing', t0 + i);
+  }));
+  t.equal(burst.filter((r) => r === null).length, 120, 'exactly 120 of 200 fit');
+});
+
 t.test('greylist triplets with an injected clock', async (t) => {
   const st = openState(t.testdir({}));
   t.teardown(() => st.close());

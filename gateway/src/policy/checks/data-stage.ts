@@ -5,7 +5,8 @@
  * envelope sender domain and the DKIM-aligned domain join the content hits, so good reputation
  * lowers the score and bad raises it. After the verdict (afterVerdict), for mail about to be
  * queued: inbound, greylist the doubtful (score ≥ greylisting.dataScore, not aligned, not of good
- * reputation) and count bytes against the inbound limits (450 4.7.1 over them); outbound, count
+ * reputation) and count the message, its recipients and its bytes against the inbound limits
+ * (450 4.7.1 over them); outbound, count
  * messages, recipients and bytes against the outbound limits, and over a limit the mail is put
  * on hold with a postmaster alert (once per counter and window). Then learnFromVerdict (in
  * reputation-view.ts) teaches the store. Runs in receiver workers.
@@ -55,16 +56,16 @@ function reputationHitsOf(ctx: DataStageContext, contentHits: readonly Hit[], au
   ], reputationScores());
 }
 
-export function afterVerdict(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): DataStageOutcome {
+export async function afterVerdict(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): Promise<DataStageOutcome> {
   try {
-    return afterVerdictOf(ctx, verdict, auth);
+    return await afterVerdictOf(ctx, verdict, auth);
   } catch (err) {
     // Cannot check the limits or the greylist (e.g. the cache is full): 4xx, never pass unchecked.
     return { kind: 'defer', reply: 'LOCAL_ERROR', hits: [{ name: 'POLICY_STATE_TEMPFAIL', score: 0, detail: (err as Error).message }] };
   }
 }
 
-function afterVerdictOf(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): DataStageOutcome {
+async function afterVerdictOf(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): Promise<DataStageOutcome> {
   const { config, session } = ctx;
   if (verdict.action !== 'deliver' && verdict.action !== 'tag') return { kind: 'accept', hits: [] };
   const stores = policyStores(ctx.state);
@@ -74,13 +75,14 @@ function afterVerdictOf(ctx: DataStageContext, verdict: Verdict, auth: Authentic
       const d = greylistDecision(stores, config, session, ctx.mailFrom, ctx.recipients, `score ${verdict.score}`);
       if (d.action !== 'accept') return { kind: 'defer', reply: d.reply, hits: d.hits ?? [] };
     }
-    const reqs = rateRequests(config, 'inbound', session, ctx.mailFrom, { bytes: ctx.size }, 'bytes');
-    const exceeded = reqs.length > 0 ? stores.rates.consume(reqs, 'all-or-nothing') : null;
+    // The one check-and-count of the message (MAIL and RCPT only looked): exact across workers.
+    const reqs = rateRequests(config, 'inbound', session, ctx.mailFrom, { messages: 1, recipients: ctx.recipients.length, bytes: ctx.size });
+    const exceeded = reqs.length > 0 ? await stores.rates.consumeBatched(reqs, 'all-or-nothing') : null;
     if (exceeded) return { kind: 'defer', reply: 'RATE_LIMITED', hits: [{ name: 'RATELIMIT_EXCEEDED', score: 0, detail: describeExceeded(exceeded) }] };
     return { kind: 'accept', hits: [] };
   }
   const reqs = rateRequests(config, 'outbound', session, ctx.mailFrom, { messages: 1, recipients: ctx.recipients.length, bytes: ctx.size });
-  const exceeded = reqs.length > 0 ? stores.rates.consume(reqs, 'always') : null;
+  const exceeded = reqs.length > 0 ? await stores.rates.consumeBatched(reqs, 'always') : null;
   if (!exceeded) return { kind: 'accept', hits: [] };
   // One alert per counter and window, however many messages are held in it.
   const alert = stores.rates.consume([{ key: `alert:${exceeded.key}`, windowMs: exceeded.windowMs, limits: { messages: 1 }, add: { messages: 1 } }], 'all-or-nothing') === null;

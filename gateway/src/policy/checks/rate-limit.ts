@@ -2,9 +2,13 @@
  * policy/checks/rate-limit.ts — rate limits per client IP, envelope sender, sender domain and
  * authenticated user; messages, recipients and bytes per window (several windows each).
  *
- * Inbound (mx): a message is counted at MAIL, a recipient at RCPT, bytes after DATA; over a
- * limit the client gets 450 4.7.1 RATE_LIMITED and nothing is counted (exactly `limit` units are
- * accepted per window, whatever the number of workers: state/rate-counters.ts). Outbound
+ * Inbound (mx): MAIL and RCPT ask whether one more message / recipient would still fit (a read:
+ * a client over its limit is refused there, before it sends anything); after DATA the message,
+ * its recipients and its bytes are checked and counted in one write transaction
+ * (data-stage.ts), all or nothing, so exactly `limit` units are accepted per window whatever the
+ * number of workers (state/rate-counters.ts) — a burst that raced past MAIL is refused after DATA.
+ * One write per message instead of one per command: the write lock is shared by every worker.
+ * Over a limit: 450 4.7.1 RATE_LIMITED. Outbound
  * (submission, relay): everything is counted after DATA, and over a limit the mail is accepted
  * and put on HOLD (data-stage.ts): a compromised account is stopped without losing its mail.
  * Counters live in LMDB, so all worker processes share them. Runs in receiver workers.
@@ -49,7 +53,7 @@ function inboundLimit(ctx: { config: Config; session: Session; envelope: { mailF
   if (ctx.session.direction !== 'inbound' || !ctx.state) return [];
   const reqs = rateRequests(ctx.config, 'inbound', ctx.session, ctx.envelope.mailFrom, { [unit]: amount }, unit);
   if (reqs.length === 0) return [];
-  const exceeded = policyStores(ctx.state).rates.consume(reqs, 'all-or-nothing');
+  const exceeded = policyStores(ctx.state).rates.peek(reqs);
   if (!exceeded) return [];
   const detail = describeExceeded(exceeded);
   return { action: 'defer', reply: 'RATE_LIMITED', hits: [{ name: 'RATELIMIT_EXCEEDED', score: 0, detail }] };
@@ -70,6 +74,7 @@ export const rateLimitRcpt = defineCheck({
     // Checks of a phase run side by side: do not count a recipient relay_access will refuse.
     const domain = splitAddress(ctx.recipient ?? '')?.domain;
     if (ctx.session.kind === 'mx' && (!domain || !Object.hasOwn(ctx.config.domains, domain))) return [];
-    return inboundLimit(ctx, 'recipients', 1);
+    // This transaction's recipients so far are not counted yet (that happens after DATA).
+    return inboundLimit(ctx, 'recipients', ctx.envelope.recipients.length + 1);
   },
 });
