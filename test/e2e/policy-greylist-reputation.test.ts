@@ -89,6 +89,7 @@ t.test('greylisting flow and reputation', async (t) => {
     t.equal(r[5]!.code, 250);
     const queued = await gw.waitForLog((l) => l.event === 'queued' && l['from'] === 'c@client.test');
     t.ok((queued['symbols'] as string[]).some((s) => s.startsWith('REPUTATION_IP_GOOD(')), `symbols: ${String(queued['symbols'])}`);
+    t.equal((queued['symbols'] as string[]).filter((s) => s.startsWith('REPUTATION_IP_GOOD(')).length, 1, 'counted once (the MAIL check and the data stage both know it)');
   });
 
   await t.test('reputation reset forgets', async (t) => {

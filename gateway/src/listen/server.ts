@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Config, ListenerConfig } from '../config/index.js';
-import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type BodyLocation, type Decision, type Direction, type Envelope, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
+import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type BodyLocation, type Decision, type Direction, type Envelope, type Hit, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
 import { HeaderCapture, headerValue, parseHeaders, scanContent, type ContentScores } from '../content/index.js';
 import type { DnsResolver } from '../dns/index.js';
 import type { Logger } from '../log/index.js';
@@ -309,7 +309,7 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
     };
     const cos = classOfService(rules?.classOfService);
     const verdict = decide({
-      direction: session.direction, hits: [...policyHits(session), ...content.hits, ...reputationHits(stage, content.hits, content.authentication)], tempfail: content.tempfail, tempfailReply: content.tempfailReply,
+      direction: session.direction, hits: withReputation(policyHits(session), content.hits, reputationHits(stage, content.hits, content.authentication)), tempfail: content.tempfail, tempfailReply: content.tempfailReply,
       headerEdits: content.headerEdits, authentication: content.authentication, dmarcReject: cos.dmarc?.reject ?? config.authentication.dmarcReject,
       dmarcQuarantine: cos.dmarc?.quarantine ?? config.authentication.dmarcQuarantine,
       onVirus: avPolicy(config.antivirus, session.direction, config.classes[cos.name]?.antivirus).onVirus,
@@ -501,4 +501,13 @@ function receiptOf(fields: Record<string, unknown>): Record<string, unknown> {
 function toSmtpError(err: unknown): SmtpError {
   if (isGatewayError(err)) return smtpError(err.code, err.detail);
   return smtpError('LOCAL_ERROR');
+}
+
+/**
+ * The session's policy hits, the content hits and the reputation symbols of the data stage. The
+ * MAIL-phase reputation check already put the client's and the sender's symbols among the
+ * session's hits: the data stage adds only what is new (the DKIM domain), so no symbol counts twice.
+ */
+export function withReputation(session: readonly Hit[], content: readonly Hit[], reputation: readonly Hit[]): Hit[] {
+  return [...session, ...content, ...reputation.filter((r) => !session.some((h) => h.name === r.name))];
 }

@@ -37,8 +37,17 @@ export interface AddressKey {
 type ClientMatch = (c: ClientKey) => boolean;
 type AddressMatch = (a: AddressKey) => boolean;
 
+const addresses = new Map<string, SocketAddress>();
+
 export function clientKey(ip: string, ptr: string | null): ClientKey {
-  return { ip: new SocketAddress({ address: ip, family: isIP(ip) === 6 ? 'ipv6' : 'ipv4' }), ptr };
+  // A SocketAddress is dearer than the whole list check; clients come back.
+  let address = addresses.get(ip);
+  if (!address) {
+    address = new SocketAddress({ address: ip, family: isIP(ip) === 6 ? 'ipv6' : 'ipv4' });
+    if (addresses.size >= 10_000) addresses.clear();
+    addresses.set(ip, address);
+  }
+  return { ip: address, ptr };
 }
 
 export function addressKey(address: string): AddressKey {

@@ -6,7 +6,7 @@
  */
 import type { StateEnvs } from './envs.js';
 import { GreylistStore, type GreylistEntry, type Triplet } from './greylist.js';
-import { RateCounterStore, type RateCounter } from './rate-counters.js';
+import { RateCounterStore } from './rate-counters.js';
 import { ReputationStore, type ReputationRecord } from './reputation.js';
 
 export interface PolicyStores {
@@ -22,7 +22,8 @@ export function policyStores(st: StateEnvs): PolicyStores {
   if (!s) {
     const rep = st.cache.openDB<ReputationRecord, string>('reputation', { encoding: 'msgpack' });
     const grey = st.cache.openDB<GreylistEntry, Triplet>('greylist', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
-    const rates = st.cache.openDB<RateCounter, [string, number, number]>('ratelimit', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
+    // 'ratelimit2': string keys and fixed binary values (the first format was msgpack under array keys).
+    const rates = st.cache.openDB<Buffer, string>('ratelimit2', { encoding: 'binary' });
     s = { reputation: new ReputationStore(st.cache, rep), greylist: new GreylistStore(st.cache, grey), rates: new RateCounterStore(st.cache, rates) };
     opened.set(st, s);
     const reputation = s.reputation;

@@ -24,7 +24,28 @@ export interface RateCounter {
   readonly ends: number;
 }
 
-type CounterKey = [string, number, number];
+/** `scope key \0 window ms \0 window number`: a string key, cheaper than an array key per get. */
+type CounterKey = string;
+const counterKey = (key: string, windowMs: number, bucket: number): CounterKey => `${key}\0${windowMs}\0${bucket}`;
+
+/**
+ * Stored as four float64 (messages, recipients, bytes, ends): decoding a msgpack record was most of
+ * the cost of a read, and MAIL and RCPT read every counter of the client. Anything else stored
+ * under a key (another format) reads as no counter.
+ */
+function encodeCounter(c: RateCounter): Buffer {
+  const b = Buffer.allocUnsafe(32);
+  b.writeDoubleLE(c.messages, 0);
+  b.writeDoubleLE(c.recipients, 8);
+  b.writeDoubleLE(c.bytes, 16);
+  b.writeDoubleLE(c.ends, 24);
+  return b;
+}
+
+function decodeCounter(b: Buffer | undefined): RateCounter | undefined {
+  if (!b || b.length !== 32) return undefined;
+  return { messages: b.readDoubleLE(0), recipients: b.readDoubleLE(8), bytes: b.readDoubleLE(16), ends: b.readDoubleLE(24) };
+}
 export type ConsumeMode = 'all-or-nothing' | 'always';
 
 export interface RateRequest {
@@ -46,9 +67,9 @@ export interface RateExceeded {
 
 export class RateCounterStore {
   readonly #env: RootDatabase;
-  readonly #db: Database<RateCounter, CounterKey>;
+  readonly #db: Database<Buffer, CounterKey>;
 
-  constructor(env: RootDatabase, db: Database<RateCounter, CounterKey>) {
+  constructor(env: RootDatabase, db: Database<Buffer, CounterKey>) {
     this.#env = env;
     this.#db = db;
   }
@@ -63,7 +84,7 @@ export class RateCounterStore {
     return this.#env.transactionSync(() => {
       const pending = new Map<string, [CounterKey, RateCounter]>();
       const exceeded = this.#apply(requests, mode, now, pending);
-      for (const [k, v] of pending.values()) this.#db.putSync(k, v);
+      for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
       return exceeded;
     });
   }
@@ -91,7 +112,7 @@ export class RateCounterStore {
       results = this.#env.transactionSync(() => {
         const pending = new Map<string, [CounterKey, RateCounter]>();
         const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending));
-        for (const [k, v] of pending.values()) this.#db.putSync(k, v);
+        for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
         return out;
       });
     } catch (err) {
@@ -107,9 +128,9 @@ export class RateCounterStore {
     let exceeded: RateExceeded | null = null;
     for (const r of requests) {
       const bucket = Math.floor(now / r.windowMs);
-      const key: CounterKey = [r.key, r.windowMs, bucket];
-      const id = `${r.key}\0${r.windowMs}\0${bucket}`;
-      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? this.#db.get(key) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
+      const key = counterKey(r.key, r.windowMs, bucket);
+      const id = key;
+      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? decodeCounter(this.#db.get(key)) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
       const after = { ...prev };
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
@@ -135,7 +156,7 @@ export class RateCounterStore {
     // No resetReadTxn: lmdb-js renews the read snapshot every event turn, and a view one turn
     // old only moves a refusal from here to the exact count after DATA.
     for (const r of requests) {
-      const prev = this.#db.get([r.key, r.windowMs, Math.floor(now / r.windowMs)]);
+      const prev = decodeCounter(this.#db.get(counterKey(r.key, r.windowMs, Math.floor(now / r.windowMs))));
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
         const limit = r.limits[unit];
@@ -149,7 +170,7 @@ export class RateCounterStore {
   /** The current window's counts of one key (for the CLI and tests). */
   current(key: string, windowMs: number, now = Date.now()): RateCounter | null {
     this.#env.resetReadTxn();
-    return this.#db.get([key, windowMs, Math.floor(now / windowMs)]) ?? null;
+    return decodeCounter(this.#db.get(counterKey(key, windowMs, Math.floor(now / windowMs)))) ?? null;
   }
 
   /** Drop counters whose window ended; bounded per call. */
@@ -157,7 +178,8 @@ export class RateCounterStore {
     let removed = 0;
     await this.#env.transaction(() => {
       for (const { key, value } of this.#db.getRange({ snapshot: false, limit })) {
-        if (value.ends <= now) {
+        const c = decodeCounter(value);
+        if (!c || c.ends <= now) {
           this.#db.removeSync(key);
           removed++;
         }

@@ -15,15 +15,34 @@
  */
 import type { Config } from '../../config/index.js';
 import type { Decision, Direction, Hit, Session } from '../../core/index.js';
-import { policyStores, type RateAmounts, type RateExceeded, type RateRequest, type RateUnit } from '../../state/index.js';
+import { policyStores, RATE_UNITS, type RateAmounts, type RateExceeded, type RateRequest, type RateUnit } from '../../state/index.js';
 import { defineCheck } from '../check.js';
 import { splitAddress } from '../address.js';
 
 type KeyKind = 'clientIp' | 'sender' | 'senderDomain' | 'user';
 
+interface WindowSpec { readonly kind: KeyKind; readonly windowMs: number; readonly limits: RateAmounts; readonly units: ReadonlySet<RateUnit> }
+const KINDS = ['clientIp', 'sender', 'senderDomain', 'user'] as const;
+const compiledWindows = new WeakMap<object, WindowSpec[]>();
+
+/** The configured windows of one direction, flattened once per loaded config (asked at every command). */
+function windowsOf(limits: Config['rateLimits']['inbound']): WindowSpec[] {
+  let w = compiledWindows.get(limits);
+  if (!w) {
+    w = KINDS.flatMap((kind) => limits[kind].map((x) => ({
+      kind, windowMs: x.windowMs,
+      limits: { messages: x.messages, recipients: x.recipients, bytes: x.bytes },
+      units: new Set(RATE_UNITS.filter((u) => x[u] !== undefined)),
+    })));
+    compiledWindows.set(limits, w);
+  }
+  return w;
+}
+
 /** The counters an envelope touches, with the windows that limit `unit` (or every unit when omitted). */
 export function rateRequests(config: Config, direction: Direction, session: Session, mailFrom: string, add: RateAmounts, only?: RateUnit): RateRequest[] {
-  const limits = direction === 'inbound' ? config.rateLimits.inbound : config.rateLimits.outbound;
+  const windows = windowsOf(direction === 'inbound' ? config.rateLimits.inbound : config.rateLimits.outbound);
+  if (windows.length === 0) return [];
   const prefix = direction === 'inbound' ? 'in' : 'out';
   const domain = mailFrom === '' ? null : splitAddress(mailFrom)?.domain ?? null;
   const ids: Record<KeyKind, string | null> = {
@@ -33,13 +52,10 @@ export function rateRequests(config: Config, direction: Direction, session: Sess
     user: session.authUser,
   };
   const out: RateRequest[] = [];
-  for (const kind of ['clientIp', 'sender', 'senderDomain', 'user'] as const) {
-    const id = ids[kind];
-    if (id === null) continue;
-    for (const w of limits[kind]) {
-      if (only !== undefined && w[only] === undefined) continue;
-      out.push({ key: `${prefix}:${kind}:${id}`, windowMs: w.windowMs, limits: { messages: w.messages, recipients: w.recipients, bytes: w.bytes }, add });
-    }
+  for (const w of windows) {
+    const id = ids[w.kind];
+    if (id === null || (only !== undefined && !w.units.has(only))) continue;
+    out.push({ key: `${prefix}:${w.kind}:${id}`, windowMs: w.windowMs, limits: w.limits, add });
   }
   return out;
 }
