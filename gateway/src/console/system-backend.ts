@@ -95,8 +95,10 @@ export class SystemBackend implements ConsoleBackend {
 
   async service(name: ServiceName, action: 'status' | 'restart' | 'enable' | 'disable'): Promise<string> {
     if (action === 'status') return (await sh('systemctl', ['status', '--no-pager', '--lines=5', `${name}.service`]).catch((e: Error) => e.message));
-    if (action === 'enable' || action === 'disable') return sh('systemctl', [action, '--now', `${name}.service`]);
-    return sh('systemctl', ['restart', `${name}.service`], { timeoutMs: 90_000 });
+    // Starting a unit can take minutes on slow or emulated hardware (sshd's first start under
+    // arm64 emulation took longer than 30 s, and the menu reported the killed systemctl as a failure).
+    if (action === 'enable' || action === 'disable') return sh('systemctl', [action, '--now', `${name}.service`], { timeoutMs: 300_000 });
+    return sh('systemctl', ['restart', `${name}.service`], { timeoutMs: 300_000 });
   }
 
   async applyFirewall(ruleset: string): Promise<void> {
