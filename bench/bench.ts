@@ -30,7 +30,7 @@ const { values: opt } = parseArgs({
     messages: { type: 'string', default: '5000' },
     sessions: { type: 'string', default: '20' },
     size: { type: 'string', default: '4096' },
-    warmup: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '3000' },
     systems: { type: 'string', default: 'postfix,gateway' },
     idle: { type: 'string', default: '1000' },
     'idle-limit-mb': { type: 'string', default: '300' },
@@ -99,7 +99,8 @@ if (opt.help) {
   --messages N        messages per timed run (default 5000)
   --sessions N        concurrent client sessions (default 20)
   --size BYTES        body size per message (default 4096)
-  --warmup N          messages sent before measuring (default 200)
+  --warmup N          messages sent before measuring (default 3000: V8 is still compiling the hot
+                      paths after a few hundred; a daemon runs for days)
   --systems LIST      postfix,gateway (default both); gateway:VARIANT is the gateway with one
                       of these config variants (compared with gateway:policy-off):
 ${Object.entries(VARIANTS).map(([k, v]) => `                        ${k}: ${v.describe}`).join('\n')}
