@@ -21,8 +21,23 @@ export interface ClientDns {
 
 const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
 
+/** Results per address, reused for RESULT_TTL_MS by this process (as DNSBL results); errors are not kept. */
+const RESULT_TTL_MS = 30_000;
+const RESULT_MAX = 20_000;
+const results = new Map<string, { until: number; result: Promise<ClientDns> }>();
+
 export function clientDns(session: Session, resolve: ResolveFn): Promise<ClientDns> {
-  return sessionMemo(session, 'client-dns', () => lookupClient(session.clientIp, resolve));
+  return sessionMemo(session, 'client-dns', () => {
+    const ip = session.clientIp;
+    const now = Date.now();
+    const hit = results.get(ip);
+    if (hit && hit.until > now) return hit.result;
+    if (results.size >= RESULT_MAX) results.clear();
+    const result = lookupClient(ip, resolve);
+    results.set(ip, { until: now + RESULT_TTL_MS, result });
+    void result.then((r) => { if (r.status === 'error') results.delete(ip); }, () => results.delete(ip));
+    return result;
+  });
 }
 
 export async function lookupClient(ip: string, resolve: ResolveFn): Promise<ClientDns> {
