@@ -4,6 +4,7 @@
  * detector across chunk borders, the callout cache's TTLs, and the policy score file.
  */
 import t from 'tap';
+import type { Session } from '../../../gateway/src/core/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../../gateway/src/config/index.js';
@@ -14,7 +15,7 @@ import { CalloutCache } from '../../../gateway/src/policy/callout.js';
 import { heloIsOurs, heloProblem } from '../../../gateway/src/policy/checks/helo.js';
 import { domainMailability } from '../../../gateway/src/policy/checks/sender-verify.js';
 import { accessFileSchema } from '../../../gateway/src/policy/config.js';
-import { dnsblPrefix, lookupDnsbl, parseDnsblSpec, specMatches } from '../../../gateway/src/policy/dnsbl.js';
+import { dnsblOf, dnsblPrefix, lookupDnsbl, parseDnsblSpec, specMatches } from '../../../gateway/src/policy/dnsbl.js';
 import { POLICY_SYMBOLS, policyScores } from '../../../gateway/src/policy/scores.js';
 import { BareNewlineDetector } from '../../../gateway/src/policy/smuggling.js';
 
@@ -104,6 +105,32 @@ t.test('DNSBL specs: postscreen syntax, filters and weights', async (t) => {
   t.equal(r.sum, 1.5, '3 + 0.5 - 2; failed and unlisted zones count 0');
   t.equal(r.listed.length, 3);
   t.same(r.failed, ['slow.test: ETIMEOUT']);
+});
+
+t.test('DNSBL results are kept per client address for a while; a result with a failed zone is not', async (t) => {
+  let queries = 0;
+  let failing = true;
+  const resolve = (async (name: string) => {
+    queries++;
+    if (name.endsWith('.flaky.test') && failing) throw Object.assign(new Error('timeout'), { code: 'ETIMEOUT' });
+    if (name === '5.2.0.192.bl.test') return ['127.0.0.2'];
+    throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+  }) as unknown as ResolveFn;
+  const session = (ip: string) => ({ id: `s${Math.random()}`, listener: 'mx', kind: 'mx', direction: 'inbound', clientIp: ip, clientPort: 1, ptr: null, helo: null, tls: null, authUser: null, trustedBy: null }) as unknown as Session;
+  const cfg = { zones: ['bl.test*3'], timeoutMs: 500 };
+  t.equal((await dnsblOf(session('192.0.2.5'), cfg, resolve)).sum, 3);
+  t.equal(queries, 1);
+  t.equal((await dnsblOf(session('192.0.2.5'), cfg, resolve)).sum, 3, 'the next session of that client…');
+  t.equal(queries, 1, '…asks nothing');
+  await dnsblOf(session('192.0.2.6'), cfg, resolve);
+  t.equal(queries, 2, 'another client is looked up');
+  const flaky = { zones: ['bl.test*3', 'flaky.test*1'], timeoutMs: 500 };
+  t.same((await dnsblOf(session('192.0.2.7'), flaky, resolve)).failed, ['flaky.test: ETIMEOUT']);
+  await new Promise((r) => setImmediate(r));
+  failing = false;
+  const before = queries;
+  t.same((await dnsblOf(session('192.0.2.7'), flaky, resolve)).failed, [], 'a failed result is asked again');
+  t.equal(queries, before + 2);
 });
 
 t.test('HELO judgement', async (t) => {
