@@ -23,6 +23,10 @@ import { parse as parseYaml } from 'yaml';
 import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
+import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
+import { htmlFacts, type HtmlFacts } from './sa-html.js';
+import { mimeFacts, type MimeFacts } from './sa-mime.js';
+import { relayHeaders, type RelayHeaders } from './sa-relays.js';
 import { extractUrls } from './tokenizer.js';
 
 interface CompiledRule {
@@ -42,6 +46,7 @@ interface CompiledRule {
    */
   readonly joinedRe: RegExp | null;
   readonly meta: ((h: Uint8Array) => boolean) | null;
+  readonly evalFn: EvalFn | null;
 }
 
 export interface SaRuleSet {
@@ -49,22 +54,43 @@ export interface SaRuleSet {
   /** Evaluation order: non-meta first, metas after what they reference. */
   readonly order: readonly CompiledRule[];
   readonly byName: ReadonlyMap<string, CompiledRule>;
+  /** FreeMail plugin: is this address at a free mail provider (freemail_domains)? */
+  readonly isFreemail: (address: string) => boolean;
 }
 
 export interface SaRuleFile {
   readonly source: string;
   readonly scoreSet: number;
   readonly rules: SaRule[];
+  readonly freemail?: string[];
 }
 
-export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
+/** freemail_domains → a test (exact domains, and patterns with * and ? as FreeMail.pm). */
+export function freemailTest(domains: readonly string[]): (address: string) => boolean {
+  const exact = new Set(domains.filter((d) => !/[*?]/.test(d)));
+  const patterns = domains.filter((d) => /[*?]/.test(d)).map((d) => d.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '[^@]*').replace(/\?/g, '[^@]'));
+  const re = patterns.length > 0 ? new RegExp(`@(?:${patterns.join('|')})$`, 'i') : null;
+  return (address) => {
+    const a = address.toLowerCase();
+    const at = a.lastIndexOf('@');
+    if (at <= 0) return false;
+    return exact.has(a.slice(at + 1)) || (re !== null && re.test(a));
+  };
+}
+
+export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = []): SaRuleSet {
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
     let re: RegExp | null = null;
     if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null };
+    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
+    if (rule.type === 'eval') {
+      const fn = SA_EVALS[rule.fn ?? ''];
+      if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
+      (c as { evalFn: EvalFn | null }).evalFn = fn;
+    }
     byName.set(rule.name, c);
     compiled.push(c);
   });
@@ -97,7 +123,7 @@ export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
     order.push(c);
   };
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
-  return { rules: compiled, order, byName };
+  return { rules: compiled, order, byName, isFreemail: freemailTest(freemail) };
 }
 
 /**
@@ -184,7 +210,7 @@ export function loadSaRules(file = defaultSaRulesFile()): SaRuleSet {
   let set = cache.get(file);
   if (!set) {
     const data = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: -1 }) as SaRuleFile;
-    set = compileSaRules(data.rules);
+    set = compileSaRules(data.rules, data.freemail ?? []);
     cache.set(file, set);
   }
   return set;
@@ -234,6 +260,10 @@ interface Views {
   readonly full: string;
   /** The same texts joined, as is and lower-cased, for the literal prefilter. */
   readonly joined: Record<'body' | 'rawbody' | 'uri' | 'full', { readonly text: string; readonly lower: string }>;
+  /** Every value of a header (decoded), in order. */
+  all(name: string): string[];
+  relays(): RelayHeaders;
+  readonly rendered: string;
 }
 
 function views(msg: ParsedMessage): Views {
@@ -255,7 +285,12 @@ function views(msg: ParsedMessage): Views {
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
   const memo = new Map<string, string | undefined>();
+  let relays: RelayHeaders | null = null;
+  const getRelays = () => (relays ??= relayHeaders(get('received') ?? []));
   return {
+    all: (n) => (get(n) ?? []).map(decodeWords),
+    relays: getRelays,
+    rendered,
     joined: { body: j(bodyJoined), rawbody: j(raw.join('\n')), uri: j(uris.join('\n')), full: j(full) },
     header(name, mod) {
       const key = `${name}\u0000${mod ?? ''}`;
@@ -276,7 +311,10 @@ function views(msg: ParsedMessage): Views {
     if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
     else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
     else if (name === 'EnvelopeFrom') vals = get('return-path') ?? get('x-envelope-from');
-    else vals = get(name);
+    else if (/^x-spam-relays-/i.test(name)) {
+      const v = getRelays().headers.get(name.toLowerCase());
+      vals = v === undefined ? undefined : [v];
+    } else vals = get(name);
     if (!vals || vals.length === 0) return undefined;
     const decoded = mod === 'raw' ? vals : vals.map(decodeWords);
     if (mod === 'addr') return firstAddress(decoded[0]!);
@@ -294,10 +332,27 @@ function test(re: RegExp, s: string): boolean {
 export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   const v = views(msg);
   const h = new Uint8Array(set.rules.length);
+  let ctx: EvalContext | null = null;
+  const evalContext = (): EvalContext => {
+    if (ctx) return ctx;
+    let mime: MimeFacts | null = null;
+    let html: HtmlFacts | null = null;
+    ctx = {
+      header: (name, mod) => v.header(name, mod),
+      all: (name) => v.all(name),
+      subject: msg.subject,
+      bodyText: v.rendered,
+      mime: () => (mime ??= mimeFacts(v.full)),
+      html: () => (html ??= htmlFacts(msg.html)),
+      relays: () => v.relays(),
+      isFreemail: set.isFreemail,
+    };
+    return ctx;
+  };
   for (const c of set.order) {
     const r = c.rule;
     let hit = false;
-    if (c.literal !== null && r.type !== 'header' && r.type !== 'meta') {
+    if (c.literal !== null && r.type !== 'header' && r.type !== 'meta' && r.type !== 'eval') {
       const jt = v.joined[r.type];
       if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) continue;
     }
@@ -319,6 +374,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
       case 'uri': hit = v.uris.some((u) => test(c.re!, u)); break;
       case 'full': hit = test(c.re!, v.full); break;
       case 'meta': hit = c.meta!(h); break;
+      case 'eval': hit = c.evalFn!(evalContext(), r.args ?? []); break;
     }
     if (hit) h[c.index] = 1;
   }
