@@ -324,6 +324,12 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       skip('negative score, kept for metas only (score 0)', name);
       score = 0;
     }
+    // SpamAssassin's testing rules (T_*, 0.01 by default) say nothing a verdict could use, and some
+    // are costly (T_FILL_THIS_FORM_SHORT alone was ~1 ms per message): metas only.
+    if (name.startsWith('T_') && score !== 0) {
+      skip('testing rule (T_*), kept for metas only (score 0)', name);
+      score = 0;
+    }
     // metaOnly: rules kept for metas only (score 0), chosen by validation inside TRAIN.
     if (opts.metaOnly?.test(name) && score !== 0 && !name.startsWith('__')) {
       skip('kept for metas only (score 0): raised false positives in validation', name);

@@ -45,7 +45,8 @@ interface CompiledRule {
    * there is a miss in every paragraph, so most rules cost one pass instead of one per paragraph.
    */
   readonly joinedRe: RegExp | null;
-  readonly meta: ((h: Uint8Array) => boolean) | null;
+  /** meta rules: the expression, asking g(i) for rule i's result (evaluated on demand). */
+  readonly meta: ((g: (i: number) => number) => boolean) | null;
   readonly evalFn: EvalFn | null;
 }
 
@@ -54,6 +55,10 @@ export interface SaRuleSet {
   /** Evaluation order: non-meta first, metas after what they reference. */
   readonly order: readonly CompiledRule[];
   readonly byName: ReadonlyMap<string, CompiledRule>;
+  /** The rules that score (not __*, score ≠ 0): evaluated for every message; others on demand. */
+  readonly scoring: readonly CompiledRule[];
+  /** Per-rule CPU time in ms (non-meta rules), when compiled with timing (bench/sa-rule-cost). */
+  readonly timing: Float64Array | null;
   /** FreeMail plugin: is this address at a free mail provider (freemail_domains)? */
   readonly isFreemail: (address: string) => boolean;
 }
@@ -78,7 +83,7 @@ export function freemailTest(domains: readonly string[]): (address: string) => b
   };
 }
 
-export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = []): SaRuleSet {
+export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean } = {}): SaRuleSet {
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
@@ -102,12 +107,12 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
       if (/^[A-Za-z_]/.test(t)) {
         const ref = byName.get(t);
         if (!ref) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
-        return `h[${ref.index}]`;
+        return `g(${ref.index})`;
       }
       return t;
     }).join(' ');
     // The tokens are only numbers, h[i] and operators (metaTokens accepts nothing else).
-    (c as { meta: CompiledRule['meta'] }).meta = new Function('h', `return !!(${js});`) as (h: Uint8Array) => boolean;
+    (c as { meta: CompiledRule['meta'] }).meta = new Function('g', `return !!(${js});`) as (g: (i: number) => number) => boolean;
   }
   // Metas after their references (depth-first).
   const order: CompiledRule[] = compiled.filter((c) => c.rule.type !== 'meta');
@@ -123,7 +128,8 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     order.push(c);
   };
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
-  return { rules: compiled, order, byName, isFreemail: freemailTest(freemail) };
+  const scoring = compiled.filter((c) => !c.rule.name.startsWith('__') && c.rule.score !== 0);
+  return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail) };
 }
 
 /**
@@ -349,35 +355,48 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
     };
     return ctx;
   };
-  for (const c of set.order) {
+  // Lazy and memoised: the scoring rules are evaluated, and a sub-rule only when a meta's
+  // expression reaches it (&& and || short-circuit), so an expensive __ rule behind a false
+  // cheap one never runs. A rule no scoring rule asked for reads 0 in the result.
+  const state = new Uint8Array(set.rules.length); // 0 not yet, 1 running, 2 done
+  const g = (i: number): number => {
+    if (state[i] === 2) return h[i]!;
+    if (state[i] === 1) return 0; // a cycle (none in SpamAssassin's rules) reads false
+    state[i] = 1;
+    const c = set.rules[i]!;
+    if (set.timing && c.rule.type !== 'meta') {
+      const t0 = performance.now();
+      if (run(c)) h[i] = 1;
+      set.timing[i]! += performance.now() - t0;
+    } else if (run(c)) h[i] = 1;
+    state[i] = 2;
+    return h[i]!;
+  };
+  const run = (c: CompiledRule): boolean => {
     const r = c.rule;
-    let hit = false;
     if (c.literal !== null && r.type !== 'header' && r.type !== 'meta' && r.type !== 'eval') {
       const jt = v.joined[r.type];
-      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) continue;
+      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) return false;
     }
     switch (r.type) {
       case 'header': {
         const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);
-        if (r.op === 'exists') hit = val !== undefined;
-        else {
-          const s = val ?? r.ifUnset ?? '';
-          hit = r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
-        }
-        break;
+        if (r.op === 'exists') return val !== undefined;
+        const s = val ?? r.ifUnset ?? '';
+        return r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
       }
       case 'body':
-        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) break;
-        hit = v.body.some((p) => test(c.re!, p));
-        break;
-      case 'rawbody': hit = v.raw.some((l) => test(c.re!, l)); break;
-      case 'uri': hit = v.uris.some((u) => test(c.re!, u)); break;
-      case 'full': hit = test(c.re!, v.full); break;
-      case 'meta': hit = c.meta!(h); break;
-      case 'eval': hit = c.evalFn!(evalContext(), r.args ?? []); break;
+        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return false;
+        return v.body.some((p) => test(c.re!, p));
+      case 'rawbody': return v.raw.some((l) => test(c.re!, l));
+      case 'uri': return v.uris.some((u) => test(c.re!, u));
+      case 'full': return test(c.re!, v.full);
+      case 'meta': return c.meta!(g);
+      case 'eval': return c.evalFn!(evalContext(), r.args ?? []);
     }
-    if (hit) h[c.index] = 1;
-  }
+    return false;
+  };
+  for (const c of set.scoring) g(c.index);
   return h;
 }
 
