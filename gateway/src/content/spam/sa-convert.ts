@@ -133,7 +133,8 @@ export function inlineCaseless(src: string, caseless: boolean): string | Error {
       else if (c === ')' && --depth === 0) break;
     }
     if (j >= src.length) return new Error('inline modifier group');
-    const inner = src.slice(i + 4, j);
+    // A (?i:…) inside a (?i:…) group adds nothing.
+    const inner = src.slice(i + 4, j).replace(/\(\?i:/g, '(?:');
     if (/\(\?[a-z^-]*[:)]/.test(inner.replace(/\(\?[:=!<>]/g, ''))) return new Error('inline modifier group');
     out += `(?:${caseless ? inner : bothCases(inner)})`;
     i = j + 1;
@@ -243,6 +244,15 @@ export function splitPerlRegex(text: string): [string, string, string] | null {
   }
   return null;
 }
+
+/**
+ * Hand translations of regexes JavaScript cannot express as written, where an equivalent exists
+ * (checked against SpamAssassin's hits on TRAIN): `(?!(?i)\1)` is a case-insensitive
+ * back-reference; the pseudo header it reads is lower-case, so the whole regex may ignore case.
+ */
+const HAND_TRANSLATED: Record<string, { re: string; flags: string }> = {
+  __HELO_NOT_RDNS: { re: '^[^\\]]+ rdns=(\\S+) helo=(?!\\1)\\S', flags: 'i' },
+};
 
 /** Apply ReplaceTags templates (<A>, <post P2>, <inter W1> …) to one rule's regex text. */
 function applyReplaceTags(def: string, tags: Map<string, string>): string {
@@ -370,7 +380,7 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       if (mod && !['raw', 'addr', 'name'].includes(mod)) { skip(`header modifier :${mod}`, name); continue; }
       const parts = splitPerlRegex(rx);
       if (!parts) { skip('regex syntax', name); continue; }
-      const js = perlToJs(parts[0], parts[1]);
+      const js = HAND_TRANSLATED[name] ?? perlToJs(parts[0], parts[1]);
       if (js instanceof Error) { skip(`regex: ${js.message.split(':')[0]}`, name); continue; }
       const unset = /^\[if-unset:\s*(.*)\]$/.exec(parts[2]);
       rules.set(name, {

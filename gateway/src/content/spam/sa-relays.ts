@@ -57,10 +57,10 @@ export function parseReceived(v: string): Relay | null {
     if (/^unknown$/i.test(r) || new RegExp(`^\\[?${IP}\\]?$`).test(r)) r = '';
     return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth };
   };
-  // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO) | from RDNS ([IP])
-  if ((m = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)?(?: helo=(\\S+?))?\\)`).exec(from))) {
-    const rdns = m[1]!.startsWith('[') ? '' : m[1]!;
-    return out(m[2]!, rdns, m[3] ?? (rdns || `[${m[2]}]`));
+  // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's
+  // HELO without reverse DNS, as SpamAssassin reads it.)
+  if ((m = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`).exec(from))) {
+    return out(m[2]!, m[1]!.startsWith('[') ? '' : m[1]!, m[3]!);
   }
   if ((m = new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`).exec(from))) return out(m[1]!, '', m[2]!);
   // Postfix / sendmail: from HELO (RDNS [IP]) | from HELO ([IP]) | from HELO (ident@RDNS [IP])
@@ -69,7 +69,7 @@ export function parseReceived(v: string): Relay | null {
   }
   // qmail: from RDNS (HELO helo) (IP) | from RDNS (IP) | from unknown (HELO helo) ([IP])
   if ((m = new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i').exec(from))) return out(m[3]!, m[1]!, m[2]!);
-  if ((m = new RegExp(`^(\\S+) \\(\\[?(${IP})\\]?\\)`).exec(from))) return out(m[2]!, m[1]!, m[1]!);
+  if ((m = new RegExp(`^(\\S+) \\((${IP})\\)`).exec(from))) return out(m[2]!, m[1]!, m[1]!);
   // sendmail without PTR: from HELO [IP] | from [IP]
   if ((m = new RegExp(`^(\\S+) \\[(${IP})\\]`).exec(from))) return out(m[2]!, '', m[1]!);
   if ((m = new RegExp(`^\\[(${IP})\\]`).exec(from))) return out(m[1]!, '', `[${m[1]}]`);

@@ -286,7 +286,9 @@ function views(msg: ParsedMessage): Views {
     .slice(0, 1000).map((p) => p.slice(0, MAX_PARA));
   const raw = `${msg.text}\n${msg.html}`.split(/\r?\n/).slice(0, 5000);
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
-  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs])].slice(0, 400);
+  // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
+  const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
+  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs, ...mails])].slice(0, 400);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
@@ -313,10 +315,24 @@ function views(msg: ParsedMessage): Views {
   };
   function headerValue(name: string, mod: SaRule['mod']): string | undefined {
     let vals: string[] | undefined;
-    if (name === 'ALL') return msg.headers.map((h) => `${h.name}: ${h.value}`).join('\n');
+    if (name === 'ALL') {
+      // As SpamAssassin: the header block as received (names in their own case, folding kept).
+      const end = full.search(/\r?\n\r?\n/);
+      const block = (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
+      return mod === 'raw' ? block : decodeWords(block);
+    }
     if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
     else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
-    else if (name === 'EnvelopeFrom') vals = get('return-path') ?? get('x-envelope-from');
+    else if (name === 'EnvelopeFrom') {
+      // As SpamAssassin's get_envelope_from: the last untrusted relay's envelope-from, then
+      // (unless a fetchmail hand-over with X-Sender makes it unknowable) X-Envelope-From,
+      // Envelope-Sender, Return-Path.
+      const r = getRelays();
+      const hop = r.untrusted[0] ?? r.trusted[r.trusted.length - 1];
+      if (hop && hop.envfrom.includes('@')) vals = [hop.envfrom];
+      else if ((get('x-sender') ?? []).some((x) => x.includes('@')) && (get('received') ?? []).some((x) => x.includes('(fetchmail'))) vals = undefined;
+      else vals = get('x-envelope-from') ?? get('envelope-sender') ?? get('return-path');
+    }
     else if (/^x-spam-relays-/i.test(name)) {
       const v = getRelays().headers.get(name.toLowerCase());
       vals = v === undefined ? undefined : [v];
