@@ -14,7 +14,7 @@
  * skipped. `(?i:…)` groups become both-case classes (Node 20 has no inline modifiers).
  */
 
-export type SaRuleType = 'header' | 'body' | 'rawbody' | 'uri' | 'full' | 'meta' | 'eval';
+export type SaRuleType = 'header' | 'mimeheader' | 'body' | 'rawbody' | 'uri' | 'full' | 'meta' | 'eval';
 
 export interface SaRule {
   readonly name: string;
@@ -354,7 +354,6 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       rules.set(name, { name, type: 'meta', expr: '0', score: 0 });
       continue;
     }
-    if (raw.type === 'mimeheader') { skip('mimeheader', name); continue; }
     if (raw.type === 'meta') {
       rules.set(name, { ...base, type: 'meta', expr: raw.def.trim() });
       continue;
@@ -367,10 +366,10 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       continue;
     }
     if (replaceRules.has(name)) def = applyReplaceTags(def, tags);
-    if (raw.type === 'header') {
+    if (raw.type === 'header' || raw.type === 'mimeheader') {
       const ex = /^exists:(\S+)$/.exec(def);
       if (ex) {
-        rules.set(name, { ...base, type: 'header', header: ex[1]!, op: 'exists' });
+        rules.set(name, { ...base, type: raw.type, header: ex[1]!, op: 'exists' });
         continue;
       }
       const h = /^(\S+?)(?::(raw|addr|name|host|domain|ip|revip|first|last))?\s*(=~|!~)\s*(.*)$/.exec(def);
@@ -384,7 +383,7 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       if (js instanceof Error) { skip(`regex: ${js.message.split(':')[0]}`, name); continue; }
       const unset = /^\[if-unset:\s*(.*)\]$/.exec(parts[2]);
       rules.set(name, {
-        ...base, type: 'header', header, ...(mod ? { mod: mod as 'raw' | 'addr' | 'name' } : {}), op, re: js.re, flags: js.flags,
+        ...base, type: raw.type, header, ...(mod ? { mod: mod as 'raw' | 'addr' | 'name' } : {}), op, re: js.re, flags: js.flags,
         ...(unset ? { ifUnset: unset[1]! } : {}),
       });
       continue;

@@ -345,6 +345,13 @@ function views(msg: ParsedMessage): Views {
   }
 }
 
+function bodyLength(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const cuts = [crlf === -1 ? -1 : crlf + 4, lf === -1 ? -1 : lf + 2].filter((x) => x >= 0);
+  return cuts.length === 0 ? 0 : raw.length - Math.min(...cuts);
+}
+
 function test(re: RegExp, s: string): boolean {
   re.lastIndex = 0;
   return re.test(s);
@@ -364,6 +371,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
       all: (name) => v.all(name),
       subject: msg.subject,
       bodyText: v.rendered,
+      bodyLength: bodyLength(msg.raw),
       mime: () => (mime ??= mimeFacts(v.full)),
       html: () => (html ??= htmlFacts(msg.html)),
       relays: () => v.relays(),
@@ -390,7 +398,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   };
   const run = (c: CompiledRule): boolean => {
     const r = c.rule;
-    if (c.literal !== null && r.type !== 'header' && r.type !== 'meta' && r.type !== 'eval') {
+    if (c.literal !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
       const jt = v.joined[r.type];
       if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) return false;
     }
@@ -407,6 +415,14 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
       case 'rawbody': return v.raw.some((l) => test(c.re!, l));
       case 'uri': return v.uris.some((u) => test(c.re!, u));
       case 'full': return test(c.re!, v.full);
+      case 'mimeheader': {
+        // Any MIME part's header (decoded unless :raw), as SpamAssassin's MIMEHeader plugin.
+        const name = r.header!.toLowerCase();
+        const vals = evalContext().mime().parts.flatMap((p) => p.headers.filter((x) => x.name === name).map((x) => (r.mod === 'raw' ? x.value : decodeWords(x.value))));
+        if (r.op === 'exists') return vals.length > 0;
+        if (vals.length === 0) return r.op === '!~' ? !test(c.re!, r.ifUnset ?? '') : test(c.re!, r.ifUnset ?? '');
+        return r.op === '!~' ? !vals.some((x) => test(c.re!, x)) : vals.some((x) => test(c.re!, x));
+      }
       case 'meta': return c.meta!(g);
       case 'eval': return c.evalFn!(evalContext(), r.args ?? []);
     }
