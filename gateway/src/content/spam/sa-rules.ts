@@ -83,7 +83,7 @@ export function freemailTest(domains: readonly string[]): (address: string) => b
   };
 }
 
-export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean } = {}): SaRuleSet {
+export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean; reorder?: boolean } = {}): SaRuleSet {
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
@@ -99,21 +99,37 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     byName.set(rule.name, c);
     compiled.push(c);
   });
+  // Cost estimates (relative) for ordering a meta's && operands: cheap tests first, so an
+  // expensive body regex behind a false header test never runs (the result is the same).
+  const costMemo = new Map<string, number>();
+  const cost = (name: string, depth = 0): number => {
+    const memo = costMemo.get(name);
+    if (memo !== undefined) return memo;
+    const c = byName.get(name);
+    const r = c?.rule;
+    let v = 1;
+    if (!r) v = 1;
+    // A scoring rule runs for every message anyway: free to a meta.
+    else if (!r.name.startsWith('__') && r.score !== 0) v = 0;
+    // A regex with a required literal is mostly rejected by the substring prefilter.
+    else if (r.type === 'body' || r.type === 'rawbody' || r.type === 'full') v = c!.literal !== null ? 3 : 20 + (r.re?.length ?? 0) / 20;
+    else if (r.type === 'uri' || r.type === 'eval' || r.type === 'mimeheader') v = 5;
+    else if (r.type === 'meta' && depth < 20) v = (metaTokens(r.expr ?? '') ?? []).filter((t) => /^[A-Za-z_]/.test(t)).reduce((a, t) => a + cost(t, depth + 1), 0);
+    costMemo.set(name, v);
+    return v;
+  };
   for (const c of compiled) {
     if (c.rule.type !== 'meta') continue;
     const toks = metaTokens(c.rule.expr ?? '');
     if (!toks) throw new Error(`SpamAssassin rule ${c.rule.name}: meta syntax`);
-    const js = toks.map((t) => {
-      if (/^[A-Za-z_]/.test(t)) {
-        const ref = byName.get(t);
-        if (!ref) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
-        return `g(${ref.index})`;
-      }
-      return t;
-    }).join(' ');
-    // The tokens are only numbers, h[i] and operators (metaTokens accepts nothing else).
+    for (const t of toks) {
+      if (/^[A-Za-z_]/.test(t) && !byName.has(t)) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
+    }
+    const js = metaJs(toks, (t) => `g(${byName.get(t)!.index})`, opts.reorder === false ? () => 0 : cost);
+    // The tokens are only numbers, g(i) and operators (metaTokens accepts nothing else).
     (c as { meta: CompiledRule['meta'] }).meta = new Function('g', `return !!(${js});`) as (g: (i: number) => number) => boolean;
   }
+
   // Metas after their references (depth-first).
   const order: CompiledRule[] = compiled.filter((c) => c.rule.type !== 'meta');
   const done = new Set<string>();
@@ -130,6 +146,68 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
   const scoring = compiled.filter((c) => !c.rule.name.startsWith('__') && c.rule.score !== 0);
   return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail) };
+}
+
+/**
+ * A meta expression's tokens → JavaScript over g(i). Two rewrites that keep the result:
+ * `RULE > N` (N ≥ 1) for a single rule is always false here (a rule's result is 0 or 1:
+ * SpamAssassin's `tflags multiple` counts are not kept), so it is folded to 0 and the rule is
+ * not run; and the operands of an && chain (inside one pair of parentheses, with no || beside
+ * them) are ordered cheapest first.
+ */
+export function metaJs(toks: readonly string[], ref: (name: string) => string, cost: (name: string) => number): string {
+  // Fold RULE > N / RULE >= N+1.
+  const t: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const a = toks[i]!;
+    const before = i === 0 ? '(' : toks[i - 1]!;
+    const after = toks[i + 3];
+    if (/^[A-Za-z_]/.test(a) && (before === '(' || before === '&&' || before === '||') && (toks[i + 1] === '>' || toks[i + 1] === '>=') && /^\d/.test(toks[i + 2] ?? '')
+      && (after === undefined || after === ')' || after === '&&' || after === '||')) {
+      const n = Number(toks[i + 2]);
+      if ((toks[i + 1] === '>' && n >= 1) || (toks[i + 1] === '>=' && n > 1)) {
+        t.push('0');
+        i += 2;
+        continue;
+      }
+    }
+    t.push(a);
+  }
+  // Parse into nested groups and reorder pure && chains.
+  let pos = 0;
+  const group = (): { text: string; cost: number } => {
+    const parts: Array<{ text: string; cost: number }> = [];
+    let cur: string[] = [];
+    let curCost = 0;
+    let hasOr = false;
+    const flush = () => { parts.push({ text: cur.join(' '), cost: curCost }); cur = []; curCost = 0; };
+    const seps: string[] = [];
+    while (pos < t.length) {
+      const tok = t[pos++]!;
+      if (tok === '(') {
+        const g = group();
+        cur.push(`(${g.text})`);
+        curCost += g.cost;
+      } else if (tok === ')') break;
+      else if (tok === '&&' || tok === '||') {
+        if (tok === '||') hasOr = true;
+        flush();
+        seps.push(tok);
+      } else if (/^[A-Za-z_]/.test(tok)) {
+        cur.push(ref(tok));
+        curCost += cost(tok);
+      } else cur.push(tok);
+    }
+    flush();
+    const total = parts.reduce((a, p) => a + p.cost, 0);
+    if (hasOr || parts.length < 2) {
+      let text = parts[0]!.text;
+      for (let i = 1; i < parts.length; i++) text += ` ${seps[i - 1]} ${parts[i]!.text}`;
+      return { text, cost: total };
+    }
+    return { text: [...parts].sort((a, b) => a.cost - b.cost).map((p) => p.text).join(' && '), cost: total };
+  };
+  return group().text;
 }
 
 /**
