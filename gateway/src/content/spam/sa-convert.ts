@@ -349,7 +349,8 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
     const base = { name, score, ...(desc ? { describe: desc } : {}) };
     // Network tests (DNSBLs, URIBL, SPF, DKIM, Razor, …) read as false, as in SpamAssassin with
     // network tests off (score set 0 or 2): the metas that use them keep their meaning.
-    if (/\bnet\b/.test(flags)) {
+    // (A meta with tflags net is kept: it only combines other rules, as SpamAssassin -L runs it.)
+    if (/\bnet\b/.test(flags) && raw.type !== 'meta') {
       skip('network (tflags net): false, as SpamAssassin without network tests', name);
       rules.set(name, { name, type: 'meta', expr: '0', score: 0 });
       continue;

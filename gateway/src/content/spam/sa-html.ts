@@ -151,10 +151,11 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (STYLED.has(tag)) {
       const top = stack[stack.length - 1]!;
       const next: Style = { ...top, tag };
-      const fg = colorValue(a.color);
+      // As HTML.pm: the text colour from <font color> and <body text>; the background only from
+      // a style (HTML.pm reads a bgcolor attribute but never applies it, and SpamAssassin's
+      // scores were set with that behaviour: white text in a coloured cell is "low contrast").
+      const fg = colorValue(tag === 'font' ? a.color : tag === 'body' ? a.text : undefined);
       if (fg && fg !== 'transparent') next.fg = fg;
-      const bg = colorValue(a.bgcolor);
-      if (bg) next.bg = bg === 'transparent' ? top.bg : bg;
       const style = a.style ?? '';
       const sc = /(?:^|;)\s*color\s*:\s*([^;]+)/i.exec(style);
       if (sc) { const c = colorValue(sc[1]); if (c && c !== 'transparent') next.fg = c; }

@@ -276,7 +276,7 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   t.equal(m.textCount, 1);
   t.equal(m.parts[1]!.charset, 'utf-8');
   t.ok(m.flags.has('mime_attachment') && m.flags.has('mime_base64_count'));
-  const h = htmlFacts('<html><head><title>T</title></head><body bgcolor="#000000"><font color="black">x</font><a href="u"><img src="i" width="10%" height="100" alt="pic"></a></body></html>');
+  const h = htmlFacts('<html><head><title>T</title></head><body style="background-color: #000000"><font color="black">x</font><a href="u"><img src="i" width="10%" height="100" alt="pic"></a></body></html>');
   t.ok(h.flags.has('font_low_contrast'), 'black on a black body');
   t.equal(h.values.image_area, 80 * 100, 'percent widths assume 800x600');
   t.same(h.texts.title, ['T']);
