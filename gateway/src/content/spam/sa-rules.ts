@@ -26,6 +26,7 @@ import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
 import { htmlFacts, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
+import { requiredAlternatives } from './sa-prefilter.js';
 import { relayHeaders, type RelayHeaders } from './sa-relays.js';
 import { extractUrls } from './tokenizer.js';
 
@@ -39,6 +40,8 @@ interface CompiledRule {
    * (SpamAssassin's own body-rule base extraction does the same).
    */
   readonly literal: string | null;
+  /** When there is no single literal: lower-case strings one of which every match contains (sa-prefilter.ts). */
+  readonly alternatives: readonly string[] | null;
   /**
    * body rules without lookarounds: the same regex with the m flag run once on the paragraphs
    * joined by newlines (^ and $ then match at paragraph edges, which hold no newline); a miss
@@ -90,7 +93,8 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     let re: RegExp | null = null;
     if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
+    const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
+    const c: CompiledRule = { rule, index, re, alternatives, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
     if (rule.type === 'eval') {
       const fn = SA_EVALS[rule.fn ?? ''];
       if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
@@ -112,7 +116,7 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     // A scoring rule runs for every message anyway: free to a meta.
     else if (!r.name.startsWith('__') && r.score !== 0) v = 0;
     // A regex with a required literal is mostly rejected by the substring prefilter.
-    else if (r.type === 'body' || r.type === 'rawbody' || r.type === 'full') v = c!.literal !== null ? 3 : 20 + (r.re?.length ?? 0) / 20;
+    else if (r.type === 'body' || r.type === 'rawbody' || r.type === 'full') v = c!.literal !== null ? 3 : c!.alternatives !== null ? 3 + c!.alternatives.length / 4 : 20 + (r.re?.length ?? 0) / 20;
     else if (r.type === 'uri' || r.type === 'eval' || r.type === 'mimeheader') v = 5;
     else if (r.type === 'meta' && depth < 20) v = (metaTokens(r.expr ?? '') ?? []).filter((t) => /^[A-Za-z_]/.test(t)).reduce((a, t) => a + cost(t, depth + 1), 0);
     costMemo.set(name, v);
@@ -479,6 +483,9 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
     if (c.literal !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
       const jt = v.joined[r.type];
       if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) return false;
+    } else if (c.alternatives !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
+      const lower = v.joined[r.type].lower;
+      if (!c.alternatives.some((a) => lower.includes(a))) return false;
     }
     switch (r.type) {
       case 'header': {

@@ -9,6 +9,7 @@ import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/
 import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
 import { htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
 import { mimeFacts } from '../../../../gateway/src/content/spam/sa-mime.js';
+import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
@@ -306,4 +307,18 @@ t.test('parseDate: RFC 5322 dates, two-digit years, comments', async (t) => {
   t.equal(parseDate('22 Aug 02 13:17:22 GMT'), Date.UTC(2002, 7, 22, 13, 17, 22));
   t.equal(parseDate('garbage'), null);
   t.equal(parseDate(undefined), null);
+});
+
+t.test('requiredAlternatives: strings one of which every match contains (the prefilter for regexes without a single literal)', async (t) => {
+  t.same(requiredAlternatives('(?:foo|bar)baz?'), ['foo', 'bar']);
+  t.same(requiredAlternatives('(?:free|fr33) (?:offer|trial)'), ['offer', 'trial']);
+  t.same(requiredAlternatives('[a-z]+@example\\.com'), ['@example.com']);
+  t.same(requiredAlternatives('\\x41BC'), ['abc'], 'lower-cased, \\x escapes decoded');
+  t.same(requiredAlternatives('(?:abc)?def'), ['def'], 'an optional group requires nothing');
+  t.equal(requiredAlternatives('a|bcdef'), null, 'a branch without a 3-character literal: no prefilter');
+  t.equal(requiredAlternatives('x(?=abcd)yz'), null, 'lookarounds require nothing');
+  t.equal(requiredAlternatives('(?:ab|cdef)'), null);
+  for (const [src, text] of [['(?:foo|bar)baz?', 'xx BARba'], ['(?:free|fr33) (?:offer|trial)', 'fr33 TRIAL'], ['[a-z]+@example\\.com', 'me@EXAMPLE.com']] as const) {
+    t.ok(new RegExp(src, 'i').test(text) && requiredAlternatives(src)!.some((a) => text.toLowerCase().includes(a)), `${src}: a matching text passes the prefilter`);
+  }
 });
