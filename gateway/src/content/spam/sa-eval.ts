@@ -171,6 +171,23 @@ function similarRecipients(ctx: EvalContext): number {
   return hits / comb;
 }
 
+const upperMemo = new WeakMap<EvalContext, number | null>();
+
+/** Share (%) of upper case among the letters of the rendered body, for bodies of 200+ letters. */
+function uppercasePercent(ctx: EvalContext): number | null {
+  if (upperMemo.has(ctx)) return upperMemo.get(ctx)!;
+  const text = ctx.bodyText.slice(0, 64 * 1024);
+  let letters = 0;
+  let upper = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) { letters++; upper++; } else if (c >= 97 && c <= 122) letters++;
+  }
+  const pct = letters < 200 ? null : (upper / letters) * 100;
+  upperMemo.set(ctx, pct);
+  return pct;
+}
+
 export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   // ---- HeaderEval
   check_for_shifted_date(ctx, [min, max]) {
@@ -332,13 +349,8 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   check_for_mime: (ctx, [test]) => ctx.mime().flags.has(test!),
   // ---- BodyEval
   check_for_uppercase(ctx, [min, max]) {
-    // Share of upper-case among the letters of the rendered body, for bodies of over 200 letters.
-    const text = ctx.bodyText.slice(0, 64 * 1024);
-    const letters = text.replace(/[^A-Za-z]/g, '');
-    if (letters.length < 200) return false;
-    const upper = letters.replace(/[^A-Z]/g, '').length;
-    const pct = (upper / letters.length) * 100;
-    return pct >= Number(min) && pct <= Number(max);
+    const pct = uppercasePercent(ctx);
+    return pct !== null && pct >= Number(min) && pct <= Number(max);
   },
   // ---- HTMLEval
   html_test: (ctx, [test]) => ctx.html().flags.has(test!),
