@@ -4,17 +4,22 @@
  *
  * What each rule type sees, as in SpamAssassin:
  * - header: the named header's value, RFC 2047-decoded unless :raw, several occurrences joined
- *   by newlines; :addr the first address, :name the display name; ALL every header line;
- *   ToCc To and Cc; MESSAGEID the Message-Id family; EnvelopeFrom Return-Path. An absent header
- *   reads as its [if-unset] value, else as empty.
+ *   by newlines; :addr the first address, :name the display name; ALL the header block as
+ *   received; ToCc To and Cc; MESSAGEID the Message-Id family; EnvelopeFrom as SpamAssassin's
+ *   get_envelope_from; X-Spam-Relays-* computed from Received (sa-relays.ts). An absent header
+ *   reads as its [if-unset] value, else as empty. mimeheader: a header of any MIME part.
  * - body: the Subject, then the rendered text (HTML without tags) paragraph by paragraph,
- *   whitespace collapsed; rawbody: the decoded text and HTML line by line; uri: each link;
- *   full: the raw message.
- * - meta: an expression over other rules (true = 1); evaluated after them.
- * Regexes are compiled once (loadSaRules caches per file). The inputs are bounded (the parsed
- * text is at most 256 KiB, paragraphs 4 KiB, at most 400 links), and a rule is first run on all
- * paragraphs joined, so a rule that cannot match costs one regex pass. Hits named SA_<RULE>
- * carry SpamAssassin's score from the data; rules named __* and score-0 rules only feed metas.
+ *   whitespace collapsed; rawbody: the decoded text and HTML line by line; uri: each link and
+ *   each e-mail address in the text (as mailto:); full: the raw message.
+ * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
+ * - meta: an expression over other rules (true = 1).
+ * Evaluation is lazy: the scoring rules run for every message, a sub-rule only when a meta's
+ * expression reaches it (&& operands cheapest first, short-circuit). Regexes are compiled once
+ * (loadSaRules caches per file); a regex runs only when the text holds its required literal or
+ * one of its required alternatives (sa-prefilter.ts), and a body rule first runs once on all
+ * paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
+ * at most 400 links). Hits named SA_<RULE> carry SpamAssassin's score from the data; rules named
+ * __* and score-0 rules only feed metas.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
