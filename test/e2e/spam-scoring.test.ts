@@ -179,4 +179,22 @@ t.test("SpamAssassin's rules (rules/spamassassin/rules.yaml) through the daemon:
   t.equal(got.find((m) => m.messageId === '<sa-plain@client.test>')!.get('x-spam-status'), undefined, 'a plain message stays under the tag threshold');
   const queued = await gw.waitForLog((l) => l.event === 'queued' && String(l['symbols'] ?? '').includes('SA_REPLICA_WATCH'), { what: 'queued line with the SA symbols' });
   t.match(String(queued['symbols']), /SA_SUBJ_AS_SEEN/, 'the rule symbols are in the verdict record');
+
+  // SpamAssassin's Perl-coded tests, ported (sa-eval.ts), and its relay rules on the
+  // X-Spam-Relays-* pseudo headers (sa-relays.ts): the Date is 8 hours after our own Received
+  // header's time, and the hop before us said HELO hotmail.com from an address without rDNS.
+  const future = new Date(Date.now() + 8 * 3600_000).toUTCString().replace('GMT', '+0000');
+  const forged = [
+    'Received: from hotmail.com ([203.0.113.9]) by relay.client.test (Postfix) with SMTP id R1; ' + new Date().toUTCString().replace('GMT', '+0000'),
+    'From: offers@client.test', 'To: user@corp.test', 'Subject: quarterly figures', `Date: ${future}`,
+    'Message-ID: <sa-eval@client.test>', 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '',
+    '<html><body><p>see the figures below</p></body></html>', '',
+  ].join('\r\n');
+  t.ok((await send(gw.ports['mx']!, 'offers@client.test', 'user@corp.test', forged)).ok);
+  const [evalMsg] = (await sink.waitForMessages(3, 15_000)).filter((m) => m.messageId === '<sa-eval@client.test>');
+  const evalSymbols = evalMsg!.get('x-spam-symbols') ?? '';
+  t.match(evalSymbols, /SA_DATE_IN_FUTURE_06_12\(2\.222\)/, 'check_for_shifted_date against our Received time');
+  t.match(evalSymbols, /SA_NO_RDNS_DOTCOM_HELO\(3\.099\)/, 'a relay rule: the first untrusted relay (our client, 127.0.0.1, is trusted loopback)');
+  t.match(evalSymbols, /SA_MIME_HTML_ONLY\(0\.1\)/, 'check_for_mime_html_only on the MIME structure');
+  t.notMatch(symbols, /SA_DATE_IN_FUTURE|SA_NO_RDNS_DOTCOM_HELO/, 'the first message has neither');
 });

@@ -8,12 +8,13 @@
  * (one of the four score sets), `describe`, `tflags`. Perl regexes become JavaScript ones where
  * the meaning carries over (/x stripped, \A \z \Z, POSIX classes, possessive and atomic groups
  * loosened, a leading (?i) made a flag). Skipped, and counted by reason: `eval:` rules (Perl
- * code), network rules (tflags net: RBL, DCC, Razor, Pyzor, URIBL), SpamAssassin's pseudo
- * headers it computes from Received (X-Spam-Relays-*), `mimeheader`, regexes that do not
- * translate, and metas depending on anything skipped.
+ * code) unless ported (sa-eval.ts), network rules (tflags net: kept as always false, as SpamAssassin
+ * without network tests), SpamAssassin's other pseudo headers (X-Spam-Relays-* are computed by
+ * sa-relays.ts), `mimeheader`, regexes that do not translate, and metas depending on anything
+ * skipped. `(?i:…)` groups become both-case classes (Node 20 has no inline modifiers).
  */
 
-export type SaRuleType = 'header' | 'body' | 'rawbody' | 'uri' | 'full' | 'meta';
+export type SaRuleType = 'header' | 'mimeheader' | 'body' | 'rawbody' | 'uri' | 'full' | 'meta' | 'eval';
 
 export interface SaRule {
   readonly name: string;
@@ -29,12 +30,17 @@ export interface SaRule {
   readonly flags?: string;
   /** meta rules: the expression over rule names. */
   readonly expr?: string;
+  /** eval rules: SpamAssassin's function name (ported in sa-eval.ts) and its arguments. */
+  readonly fn?: string;
+  readonly args?: string[];
   readonly score: number;
   readonly describe?: string;
 }
 
 export interface ConvertResult {
   readonly rules: SaRule[];
+  /** freemail_domains (FreeMail plugin data: a domain, or a pattern with * and ?). */
+  readonly freemail: string[];
   readonly skipped: Record<string, string[]>;
 }
 
@@ -71,6 +77,9 @@ export function perlToJs(src: string, perlFlags: string): { re: string; flags: s
     for (const f of lead[1]!) if (!flags.includes(f)) flags += f;
     s = s.slice(lead[0].length);
   }
+  const inl = inlineCaseless(s, flags.includes('i'));
+  if (inl instanceof Error) return inl;
+  s = inl;
   if (/\(\?[a-z^-]*[:)]/.test(s.replace(/\(\?:/g, '').replace(/\(\?[=!<]/g, '').replace(/\(\?>/g, ''))) return new Error('inline modifier group');
   if (/\\[QEGKXRNpPC]|\(\?\||\(\?\(|\(\?[0-9R&]|\\g\{|\(\*/.test(s)) return new Error('Perl-only construct');
   s = s.replace(/\(\?#[^)]*\)/g, '')
@@ -95,6 +104,90 @@ export function perlToJs(src: string, perlFlags: string): { re: string; flags: s
   }
   return { re: s, flags };
 }
+
+/**
+ * Perl's case-insensitive group `(?i:…)` (JavaScript has no inline modifiers in Node 20): under
+ * the i flag it is a plain group; otherwise each letter in it becomes a class of both cases
+ * (`(?i:sum)` → `(?:[sS][uU][mM])`), ranges in classes get their other-case range.
+ */
+export function inlineCaseless(src: string, caseless: boolean): string | Error {
+  let out = '';
+  let i = 0;
+  while (i < src.length) {
+    if (src[i] === '\\') { out += src.slice(i, i + 2); i += 2; continue; }
+    if (src[i] === '[') {
+      const end = classEnd(src, i);
+      out += src.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (!src.startsWith('(?i:', i)) { out += src[i]; i++; continue; }
+    // Find the group's end.
+    let depth = 0;
+    let j = i;
+    for (; j < src.length; j++) {
+      const c = src[j]!;
+      if (c === '\\') { j++; continue; }
+      if (c === '[') { j = classEnd(src, j) - 1; continue; }
+      if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) break;
+    }
+    if (j >= src.length) return new Error('inline modifier group');
+    // A (?i:…) inside a (?i:…) group adds nothing.
+    const inner = src.slice(i + 4, j).replace(/\(\?i:/g, '(?:');
+    if (/\(\?[a-z^-]*[:)]/.test(inner.replace(/\(\?[:=!<>]/g, ''))) return new Error('inline modifier group');
+    out += `(?:${caseless ? inner : bothCases(inner)})`;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** The index just after the character class starting at src[start] === '['. */
+function classEnd(src: string, start: number): number {
+  let k = start + 1;
+  if (src[k] === '^') k++;
+  if (src[k] === ']') k++;
+  for (; k < src.length; k++) {
+    if (src[k] === '\\') { k++; continue; }
+    if (src[k] === ']') return k + 1;
+  }
+  return src.length;
+}
+
+function bothCases(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\') {
+      out += s.slice(i, i + 2);
+      // \x41, \u0041 and \cX take further characters verbatim.
+      if (s[i + 1] === 'x') { out += s.slice(i + 2, i + 4); i += 2; }
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      const end = classEnd(s, i);
+      const body = s.slice(i + 1, end - 1);
+      const extra = [...body.matchAll(/([a-zA-Z])-([a-zA-Z])|(?<!\\)([a-zA-Z])/g)]
+        .map((m) => (m[1] ? `${swap(m[1])}-${swap(m[2]!)}` : swap(m[3]!))).join('');
+      out += `[${body}${extra}]`;
+      i = end - 1;
+      continue;
+    }
+    if (c === '{') {
+      const q = /^\{\d*,?\d*\}/.exec(s.slice(i));
+      if (q) { out += q[0]; i += q[0].length - 1; continue; }
+    }
+    if (c === '(' && s[i + 1] === '?') {
+      const g = /^\(\?(?:<[A-Za-z]\w*>|[:=!]|<[=!])/.exec(s.slice(i));
+      if (g) { out += g[0]; i += g[0].length - 1; continue; }
+    }
+    out += /[a-zA-Z]/.test(c) ? `[${c}${swap(c)}]` : c;
+  }
+  return out;
+}
+
+const swap = (c: string) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase());
 
 /** Perl /x: drop unescaped whitespace and # comments outside character classes. */
 function stripExtended(s: string): string {
@@ -152,6 +245,15 @@ export function splitPerlRegex(text: string): [string, string, string] | null {
   return null;
 }
 
+/**
+ * Hand translations of regexes JavaScript cannot express as written, where an equivalent exists
+ * (checked against SpamAssassin's hits on TRAIN): `(?!(?i)\1)` is a case-insensitive
+ * back-reference; the pseudo header it reads is lower-case, so the whole regex may ignore case.
+ */
+const HAND_TRANSLATED: Record<string, { re: string; flags: string }> = {
+  __HELO_NOT_RDNS: { re: '^[^\\]]+ rdns=(\\S+) helo=(?!\\1)\\S', flags: 'i' },
+};
+
 /** Apply ReplaceTags templates (<A>, <post P2>, <inter W1> …) to one rule's regex text. */
 function applyReplaceTags(def: string, tags: Map<string, string>): string {
   let out = def;
@@ -168,7 +270,20 @@ function applyReplaceTags(def: string, tags: Map<string, string>): string {
  * Convert the concatenated text of SpamAssassin's .cf files (in load order). `scoreSet` picks
  * which of the four scores a `score` line gives (0 no net/no Bayes, 1 net, 2 Bayes, 3 both).
  */
-export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3, opts: { negative?: boolean } = {}): ConvertResult {
+/** `eval:fn('a', "b", 3)` → fn and its arguments as strings (Perl single quotes keep backslashes). */
+export function parseEval(def: string): { fn: string; args: string[] } | null {
+  const m = /^eval:([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$/.exec(def.trim());
+  if (!m) return null;
+  const args = [...m[2]!.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([^,\s]+)/g)].map((a) => a[1] ?? a[2] ?? a[3]!);
+  return { fn: m[1]!, args };
+}
+
+/**
+ * `evals`: the names of SpamAssassin's eval functions that are ported (sa-eval.ts): their rules
+ * are kept as `eval` rules; other `eval:` rules are skipped.
+ */
+export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3, opts: { negative?: boolean; evals?: ReadonlySet<string>; metaOnly?: RegExp } = {}): ConvertResult {
+  const freemail: string[] = [];
   const defs = new Map<string, Raw>();
   const scores = new Map<string, number>();
   const describe = new Map<string, string>();
@@ -193,6 +308,7 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
           break;
         }
         case 'describe': describe.set(name, rest); break;
+        case 'freemail_domains': freemail.push(...`${name} ${rest}`.split(/\s+/).filter((d) => d !== '').map((d) => d.toLowerCase())); break;
         case 'tflags': tflags.set(name, `${tflags.get(name) ?? ''} ${rest}`); break;
         case 'replace_tag': tags.set(name, rest); break;
         case 'replace_pre': case 'replace_post': case 'replace_inter':
@@ -218,35 +334,57 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       skip('negative score, kept for metas only (score 0)', name);
       score = 0;
     }
+    // SpamAssassin's testing rules (T_*, 0.01 by default) say nothing a verdict could use, and some
+    // are costly (T_FILL_THIS_FORM_SHORT alone was ~1 ms per message): metas only.
+    if (name.startsWith('T_') && score !== 0) {
+      skip('testing rule (T_*), kept for metas only (score 0)', name);
+      score = 0;
+    }
+    // metaOnly: rules kept for metas only (score 0), chosen by validation inside TRAIN.
+    if (opts.metaOnly?.test(name) && score !== 0 && !name.startsWith('__')) {
+      skip('kept for metas only (score 0): raised false positives in validation', name);
+      score = 0;
+    }
     const desc = describe.get(name);
     const base = { name, score, ...(desc ? { describe: desc } : {}) };
-    if (/\bnet\b/.test(flags)) { skip('network (tflags net)', name); continue; }
-    if (raw.type === 'mimeheader') { skip('mimeheader', name); continue; }
+    // Network tests (DNSBLs, URIBL, SPF, DKIM, Razor, …) read as false, as in SpamAssassin with
+    // network tests off (score set 0 or 2): the metas that use them keep their meaning.
+    // (A meta with tflags net is kept: it only combines other rules, as SpamAssassin -L runs it.)
+    if (/\bnet\b/.test(flags) && raw.type !== 'meta') {
+      skip('network (tflags net): false, as SpamAssassin without network tests', name);
+      rules.set(name, { name, type: 'meta', expr: '0', score: 0 });
+      continue;
+    }
     if (raw.type === 'meta') {
       rules.set(name, { ...base, type: 'meta', expr: raw.def.trim() });
       continue;
     }
     let def = raw.def.trim();
-    if (def.startsWith('eval:')) { skip('eval: (Perl code)', name); continue; }
+    if (def.startsWith('eval:')) {
+      const ev = parseEval(def);
+      if (!ev || !opts.evals?.has(ev.fn) || !['header', 'body', 'rawbody', 'full', 'uri'].includes(raw.type)) { skip('eval: (Perl code)', name); continue; }
+      rules.set(name, { ...base, type: 'eval', fn: ev.fn, args: ev.args });
+      continue;
+    }
     if (replaceRules.has(name)) def = applyReplaceTags(def, tags);
-    if (raw.type === 'header') {
+    if (raw.type === 'header' || raw.type === 'mimeheader') {
       const ex = /^exists:(\S+)$/.exec(def);
       if (ex) {
-        rules.set(name, { ...base, type: 'header', header: ex[1]!, op: 'exists' });
+        rules.set(name, { ...base, type: raw.type, header: ex[1]!, op: 'exists' });
         continue;
       }
       const h = /^(\S+?)(?::(raw|addr|name|host|domain|ip|revip|first|last))?\s*(=~|!~)\s*(.*)$/.exec(def);
       if (!h) { skip('header syntax', name); continue; }
       const [, header, mod, op, rx] = h as unknown as [string, string, string | undefined, '=~' | '!~', string];
-      if (/^X-Spam-Relays|^X-Spam-/.test(header) && header !== 'X-Spam-Flag') { skip('SpamAssassin pseudo header (X-Spam-Relays-*)', name); continue; }
+      if (/^X-Spam-/.test(header) && !/^X-Spam-Relays-(?:Trusted|Untrusted|Internal|External)$/.test(header) && header !== 'X-Spam-Flag') { skip('SpamAssassin pseudo header (X-Spam-*)', name); continue; }
       if (mod && !['raw', 'addr', 'name'].includes(mod)) { skip(`header modifier :${mod}`, name); continue; }
       const parts = splitPerlRegex(rx);
       if (!parts) { skip('regex syntax', name); continue; }
-      const js = perlToJs(parts[0], parts[1]);
+      const js = HAND_TRANSLATED[name] ?? perlToJs(parts[0], parts[1]);
       if (js instanceof Error) { skip(`regex: ${js.message.split(':')[0]}`, name); continue; }
       const unset = /^\[if-unset:\s*(.*)\]$/.exec(parts[2]);
       rules.set(name, {
-        ...base, type: 'header', header, ...(mod ? { mod: mod as 'raw' | 'addr' | 'name' } : {}), op, re: js.re, flags: js.flags,
+        ...base, type: raw.type, header, ...(mod ? { mod: mod as 'raw' | 'addr' | 'name' } : {}), op, re: js.re, flags: js.flags,
         ...(unset ? { ifUnset: unset[1]! } : {}),
       });
       continue;
@@ -288,7 +426,7 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       skip('unused (scores 0, feeds no kept meta)', name);
     }
   }
-  return { rules: [...rules.values()], skipped };
+  return { rules: [...rules.values()], skipped, freemail: [...new Set(freemail)] };
 }
 
 const META_TOKEN = /\s*(\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_]*|&&|\|\||[<>=!]=|[-+*/()<>!])/y;

@@ -4,17 +4,22 @@
  *
  * What each rule type sees, as in SpamAssassin:
  * - header: the named header's value, RFC 2047-decoded unless :raw, several occurrences joined
- *   by newlines; :addr the first address, :name the display name; ALL every header line;
- *   ToCc To and Cc; MESSAGEID the Message-Id family; EnvelopeFrom Return-Path. An absent header
- *   reads as its [if-unset] value, else as empty.
+ *   by newlines; :addr the first address, :name the display name; ALL the header block as
+ *   received; ToCc To and Cc; MESSAGEID the Message-Id family; EnvelopeFrom as SpamAssassin's
+ *   get_envelope_from; X-Spam-Relays-* computed from Received (sa-relays.ts). An absent header
+ *   reads as its [if-unset] value, else as empty. mimeheader: a header of any MIME part.
  * - body: the Subject, then the rendered text (HTML without tags) paragraph by paragraph,
- *   whitespace collapsed; rawbody: the decoded text and HTML line by line; uri: each link;
- *   full: the raw message.
- * - meta: an expression over other rules (true = 1); evaluated after them.
- * Regexes are compiled once (loadSaRules caches per file). The inputs are bounded (the parsed
- * text is at most 256 KiB, paragraphs 4 KiB, at most 400 links), and a rule is first run on all
- * paragraphs joined, so a rule that cannot match costs one regex pass. Hits named SA_<RULE>
- * carry SpamAssassin's score from the data; rules named __* and score-0 rules only feed metas.
+ *   whitespace collapsed; rawbody: the decoded text and HTML line by line; uri: each link and
+ *   each e-mail address in the text (as mailto:); full: the raw message.
+ * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
+ * - meta: an expression over other rules (true = 1).
+ * Evaluation is lazy: the scoring rules run for every message, a sub-rule only when a meta's
+ * expression reaches it (&& operands cheapest first, short-circuit). Regexes are compiled once
+ * (loadSaRules caches per file); a regex runs only when the text holds its required literal or
+ * one of its required alternatives (sa-prefilter.ts), and a body rule first runs once on all
+ * paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
+ * at most 400 links). Hits named SA_<RULE> carry SpamAssassin's score from the data; rules named
+ * __* and score-0 rules only feed metas.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,6 +28,11 @@ import { parse as parseYaml } from 'yaml';
 import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
+import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
+import { htmlFacts, type HtmlFacts } from './sa-html.js';
+import { mimeFacts, type MimeFacts } from './sa-mime.js';
+import { requiredAlternatives } from './sa-prefilter.js';
+import { relayHeaders, type RelayHeaders } from './sa-relays.js';
 import { extractUrls } from './tokenizer.js';
 
 interface CompiledRule {
@@ -35,13 +45,17 @@ interface CompiledRule {
    * (SpamAssassin's own body-rule base extraction does the same).
    */
   readonly literal: string | null;
+  /** When there is no single literal: lower-case strings one of which every match contains (sa-prefilter.ts). */
+  readonly alternatives: readonly string[] | null;
   /**
    * body rules without lookarounds: the same regex with the m flag run once on the paragraphs
    * joined by newlines (^ and $ then match at paragraph edges, which hold no newline); a miss
    * there is a miss in every paragraph, so most rules cost one pass instead of one per paragraph.
    */
   readonly joinedRe: RegExp | null;
-  readonly meta: ((h: Uint8Array) => boolean) | null;
+  /** meta rules: the expression, asking g(i) for rule i's result (evaluated on demand). */
+  readonly meta: ((g: (i: number) => number) => boolean) | null;
+  readonly evalFn: EvalFn | null;
 }
 
 export interface SaRuleSet {
@@ -49,40 +63,82 @@ export interface SaRuleSet {
   /** Evaluation order: non-meta first, metas after what they reference. */
   readonly order: readonly CompiledRule[];
   readonly byName: ReadonlyMap<string, CompiledRule>;
+  /** The rules that score (not __*, score ≠ 0): evaluated for every message; others on demand. */
+  readonly scoring: readonly CompiledRule[];
+  /** Per-rule CPU time in ms (non-meta rules), when compiled with timing (bench/sa-rule-cost). */
+  readonly timing: Float64Array | null;
+  /** FreeMail plugin: is this address at a free mail provider (freemail_domains)? */
+  readonly isFreemail: (address: string) => boolean;
 }
 
 export interface SaRuleFile {
   readonly source: string;
   readonly scoreSet: number;
   readonly rules: SaRule[];
+  readonly freemail?: string[];
 }
 
-export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
+/** freemail_domains → a test (exact domains, and patterns with * and ? as FreeMail.pm). */
+export function freemailTest(domains: readonly string[]): (address: string) => boolean {
+  const exact = new Set(domains.filter((d) => !/[*?]/.test(d)));
+  const patterns = domains.filter((d) => /[*?]/.test(d)).map((d) => d.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '[^@]*').replace(/\?/g, '[^@]'));
+  const re = patterns.length > 0 ? new RegExp(`@(?:${patterns.join('|')})$`, 'i') : null;
+  return (address) => {
+    const a = address.toLowerCase();
+    const at = a.lastIndexOf('@');
+    if (at <= 0) return false;
+    return exact.has(a.slice(at + 1)) || (re !== null && re.test(a));
+  };
+}
+
+export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean; reorder?: boolean } = {}): SaRuleSet {
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
     let re: RegExp | null = null;
     if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null };
+    const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
+    const c: CompiledRule = { rule, index, re, alternatives, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
+    if (rule.type === 'eval') {
+      const fn = SA_EVALS[rule.fn ?? ''];
+      if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
+      (c as { evalFn: EvalFn | null }).evalFn = fn;
+    }
     byName.set(rule.name, c);
     compiled.push(c);
   });
+  // Cost estimates (relative) for ordering a meta's && operands: cheap tests first, so an
+  // expensive body regex behind a false header test never runs (the result is the same).
+  const costMemo = new Map<string, number>();
+  const cost = (name: string, depth = 0): number => {
+    const memo = costMemo.get(name);
+    if (memo !== undefined) return memo;
+    const c = byName.get(name);
+    const r = c?.rule;
+    let v = 1;
+    if (!r) v = 1;
+    // A scoring rule runs for every message anyway: free to a meta.
+    else if (!r.name.startsWith('__') && r.score !== 0) v = 0;
+    // A regex with a required literal is mostly rejected by the substring prefilter.
+    else if (r.type === 'body' || r.type === 'rawbody' || r.type === 'full') v = c!.literal !== null ? 3 : c!.alternatives !== null ? 3 + c!.alternatives.length / 4 : 20 + (r.re?.length ?? 0) / 20;
+    else if (r.type === 'uri' || r.type === 'eval' || r.type === 'mimeheader') v = 5;
+    else if (r.type === 'meta' && depth < 20) v = (metaTokens(r.expr ?? '') ?? []).filter((t) => /^[A-Za-z_]/.test(t)).reduce((a, t) => a + cost(t, depth + 1), 0);
+    costMemo.set(name, v);
+    return v;
+  };
   for (const c of compiled) {
     if (c.rule.type !== 'meta') continue;
     const toks = metaTokens(c.rule.expr ?? '');
     if (!toks) throw new Error(`SpamAssassin rule ${c.rule.name}: meta syntax`);
-    const js = toks.map((t) => {
-      if (/^[A-Za-z_]/.test(t)) {
-        const ref = byName.get(t);
-        if (!ref) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
-        return `h[${ref.index}]`;
-      }
-      return t;
-    }).join(' ');
-    // The tokens are only numbers, h[i] and operators (metaTokens accepts nothing else).
-    (c as { meta: CompiledRule['meta'] }).meta = new Function('h', `return !!(${js});`) as (h: Uint8Array) => boolean;
+    for (const t of toks) {
+      if (/^[A-Za-z_]/.test(t) && !byName.has(t)) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
+    }
+    const js = metaJs(toks, (t) => `g(${byName.get(t)!.index})`, opts.reorder === false ? () => 0 : cost);
+    // The tokens are only numbers, g(i) and operators (metaTokens accepts nothing else).
+    (c as { meta: CompiledRule['meta'] }).meta = new Function('g', `return !!(${js});`) as (g: (i: number) => number) => boolean;
   }
+
   // Metas after their references (depth-first).
   const order: CompiledRule[] = compiled.filter((c) => c.rule.type !== 'meta');
   const done = new Set<string>();
@@ -97,7 +153,70 @@ export function compileSaRules(rules: readonly SaRule[]): SaRuleSet {
     order.push(c);
   };
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
-  return { rules: compiled, order, byName };
+  const scoring = compiled.filter((c) => !c.rule.name.startsWith('__') && c.rule.score !== 0);
+  return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail) };
+}
+
+/**
+ * A meta expression's tokens → JavaScript over g(i). Two rewrites that keep the result:
+ * `RULE > N` (N ≥ 1) for a single rule is always false here (a rule's result is 0 or 1:
+ * SpamAssassin's `tflags multiple` counts are not kept), so it is folded to 0 and the rule is
+ * not run; and the operands of an && chain (inside one pair of parentheses, with no || beside
+ * them) are ordered cheapest first.
+ */
+export function metaJs(toks: readonly string[], ref: (name: string) => string, cost: (name: string) => number): string {
+  // Fold RULE > N / RULE >= N+1.
+  const t: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const a = toks[i]!;
+    const before = i === 0 ? '(' : toks[i - 1]!;
+    const after = toks[i + 3];
+    if (/^[A-Za-z_]/.test(a) && (before === '(' || before === '&&' || before === '||') && (toks[i + 1] === '>' || toks[i + 1] === '>=') && /^\d/.test(toks[i + 2] ?? '')
+      && (after === undefined || after === ')' || after === '&&' || after === '||')) {
+      const n = Number(toks[i + 2]);
+      if ((toks[i + 1] === '>' && n >= 1) || (toks[i + 1] === '>=' && n > 1)) {
+        t.push('0');
+        i += 2;
+        continue;
+      }
+    }
+    t.push(a);
+  }
+  // Parse into nested groups and reorder pure && chains.
+  let pos = 0;
+  const group = (): { text: string; cost: number } => {
+    const parts: Array<{ text: string; cost: number }> = [];
+    let cur: string[] = [];
+    let curCost = 0;
+    let hasOr = false;
+    const flush = () => { parts.push({ text: cur.join(' '), cost: curCost }); cur = []; curCost = 0; };
+    const seps: string[] = [];
+    while (pos < t.length) {
+      const tok = t[pos++]!;
+      if (tok === '(') {
+        const g = group();
+        cur.push(`(${g.text})`);
+        curCost += g.cost;
+      } else if (tok === ')') break;
+      else if (tok === '&&' || tok === '||') {
+        if (tok === '||') hasOr = true;
+        flush();
+        seps.push(tok);
+      } else if (/^[A-Za-z_]/.test(tok)) {
+        cur.push(ref(tok));
+        curCost += cost(tok);
+      } else cur.push(tok);
+    }
+    flush();
+    const total = parts.reduce((a, p) => a + p.cost, 0);
+    if (hasOr || parts.length < 2) {
+      let text = parts[0]!.text;
+      for (let i = 1; i < parts.length; i++) text += ` ${seps[i - 1]} ${parts[i]!.text}`;
+      return { text, cost: total };
+    }
+    return { text: [...parts].sort((a, b) => a.cost - b.cost).map((p) => p.text).join(' && '), cost: total };
+  };
+  return group().text;
 }
 
 /**
@@ -184,7 +303,7 @@ export function loadSaRules(file = defaultSaRulesFile()): SaRuleSet {
   let set = cache.get(file);
   if (!set) {
     const data = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: -1 }) as SaRuleFile;
-    set = compileSaRules(data.rules);
+    set = compileSaRules(data.rules, data.freemail ?? []);
     cache.set(file, set);
   }
   return set;
@@ -234,6 +353,10 @@ interface Views {
   readonly full: string;
   /** The same texts joined, as is and lower-cased, for the literal prefilter. */
   readonly joined: Record<'body' | 'rawbody' | 'uri' | 'full', { readonly text: string; readonly lower: string }>;
+  /** Every value of a header (decoded), in order. */
+  all(name: string): string[];
+  relays(): RelayHeaders;
+  readonly rendered: string;
 }
 
 function views(msg: ParsedMessage): Views {
@@ -250,12 +373,19 @@ function views(msg: ParsedMessage): Views {
     .slice(0, 1000).map((p) => p.slice(0, MAX_PARA));
   const raw = `${msg.text}\n${msg.html}`.split(/\r?\n/).slice(0, 5000);
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
-  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs])].slice(0, 400);
+  // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
+  const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
+  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs, ...mails])].slice(0, 400);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
   const memo = new Map<string, string | undefined>();
+  let relays: RelayHeaders | null = null;
+  const getRelays = () => (relays ??= relayHeaders(get('received') ?? []));
   return {
+    all: (n) => (get(n) ?? []).map(decodeWords),
+    relays: getRelays,
+    rendered,
     joined: { body: j(bodyJoined), rawbody: j(raw.join('\n')), uri: j(uris.join('\n')), full: j(full) },
     header(name, mod) {
       const key = `${name}\u0000${mod ?? ''}`;
@@ -272,17 +402,41 @@ function views(msg: ParsedMessage): Views {
   };
   function headerValue(name: string, mod: SaRule['mod']): string | undefined {
     let vals: string[] | undefined;
-    if (name === 'ALL') return msg.headers.map((h) => `${h.name}: ${h.value}`).join('\n');
+    if (name === 'ALL') {
+      // As SpamAssassin: the header block as received (names in their own case, folding kept).
+      const end = full.search(/\r?\n\r?\n/);
+      const block = (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
+      return mod === 'raw' ? block : decodeWords(block);
+    }
     if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
     else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
-    else if (name === 'EnvelopeFrom') vals = get('return-path') ?? get('x-envelope-from');
-    else vals = get(name);
+    else if (name === 'EnvelopeFrom') {
+      // As SpamAssassin's get_envelope_from: the last untrusted relay's envelope-from, then
+      // (unless a fetchmail hand-over with X-Sender makes it unknowable) X-Envelope-From,
+      // Envelope-Sender, Return-Path.
+      const r = getRelays();
+      const hop = r.untrusted[0] ?? r.trusted[r.trusted.length - 1];
+      if (hop && hop.envfrom.includes('@')) vals = [hop.envfrom];
+      else if ((get('x-sender') ?? []).some((x) => x.includes('@')) && (get('received') ?? []).some((x) => x.includes('(fetchmail'))) vals = undefined;
+      else vals = get('x-envelope-from') ?? get('envelope-sender') ?? get('return-path');
+    }
+    else if (/^x-spam-relays-/i.test(name)) {
+      const v = getRelays().headers.get(name.toLowerCase());
+      vals = v === undefined ? undefined : [v];
+    } else vals = get(name);
     if (!vals || vals.length === 0) return undefined;
     const decoded = mod === 'raw' ? vals : vals.map(decodeWords);
     if (mod === 'addr') return firstAddress(decoded[0]!);
     if (mod === 'name') return displayName(decoded[0]!);
     return decoded.join('\n');
   }
+}
+
+function bodyLength(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const cuts = [crlf === -1 ? -1 : crlf + 4, lf === -1 ? -1 : lf + 2].filter((x) => x >= 0);
+  return cuts.length === 0 ? 0 : raw.length - Math.min(...cuts);
 }
 
 function test(re: RegExp, s: string): boolean {
@@ -294,34 +448,77 @@ function test(re: RegExp, s: string): boolean {
 export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   const v = views(msg);
   const h = new Uint8Array(set.rules.length);
-  for (const c of set.order) {
+  let ctx: EvalContext | null = null;
+  const evalContext = (): EvalContext => {
+    if (ctx) return ctx;
+    let mime: MimeFacts | null = null;
+    let html: HtmlFacts | null = null;
+    ctx = {
+      header: (name, mod) => v.header(name, mod),
+      all: (name) => v.all(name),
+      subject: msg.subject,
+      bodyText: v.rendered,
+      bodyLength: bodyLength(msg.raw),
+      mime: () => (mime ??= mimeFacts(v.full)),
+      html: () => (html ??= htmlFacts(msg.html)),
+      relays: () => v.relays(),
+      isFreemail: set.isFreemail,
+    };
+    return ctx;
+  };
+  // Lazy and memoised: the scoring rules are evaluated, and a sub-rule only when a meta's
+  // expression reaches it (&& and || short-circuit), so an expensive __ rule behind a false
+  // cheap one never runs. A rule no scoring rule asked for reads 0 in the result.
+  const state = new Uint8Array(set.rules.length); // 0 not yet, 1 running, 2 done
+  const g = (i: number): number => {
+    if (state[i] === 2) return h[i]!;
+    if (state[i] === 1) return 0; // a cycle (none in SpamAssassin's rules) reads false
+    state[i] = 1;
+    const c = set.rules[i]!;
+    if (set.timing && c.rule.type !== 'meta') {
+      const t0 = performance.now();
+      if (run(c)) h[i] = 1;
+      set.timing[i]! += performance.now() - t0;
+    } else if (run(c)) h[i] = 1;
+    state[i] = 2;
+    return h[i]!;
+  };
+  const run = (c: CompiledRule): boolean => {
     const r = c.rule;
-    let hit = false;
-    if (c.literal !== null && r.type !== 'header' && r.type !== 'meta') {
+    if (c.literal !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
       const jt = v.joined[r.type];
-      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) continue;
+      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) return false;
+    } else if (c.alternatives !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
+      const lower = v.joined[r.type].lower;
+      if (!c.alternatives.some((a) => lower.includes(a))) return false;
     }
     switch (r.type) {
       case 'header': {
         const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);
-        if (r.op === 'exists') hit = val !== undefined;
-        else {
-          const s = val ?? r.ifUnset ?? '';
-          hit = r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
-        }
-        break;
+        if (r.op === 'exists') return val !== undefined;
+        const s = val ?? r.ifUnset ?? '';
+        return r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
       }
       case 'body':
-        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) break;
-        hit = v.body.some((p) => test(c.re!, p));
-        break;
-      case 'rawbody': hit = v.raw.some((l) => test(c.re!, l)); break;
-      case 'uri': hit = v.uris.some((u) => test(c.re!, u)); break;
-      case 'full': hit = test(c.re!, v.full); break;
-      case 'meta': hit = c.meta!(h); break;
+        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return false;
+        return v.body.some((p) => test(c.re!, p));
+      case 'rawbody': return v.raw.some((l) => test(c.re!, l));
+      case 'uri': return v.uris.some((u) => test(c.re!, u));
+      case 'full': return test(c.re!, v.full);
+      case 'mimeheader': {
+        // Any MIME part's header (decoded unless :raw), as SpamAssassin's MIMEHeader plugin.
+        const name = r.header!.toLowerCase();
+        const vals = evalContext().mime().parts.flatMap((p) => p.headers.filter((x) => x.name === name).map((x) => (r.mod === 'raw' ? x.value : decodeWords(x.value))));
+        if (r.op === 'exists') return vals.length > 0;
+        if (vals.length === 0) return r.op === '!~' ? !test(c.re!, r.ifUnset ?? '') : test(c.re!, r.ifUnset ?? '');
+        return r.op === '!~' ? !vals.some((x) => test(c.re!, x)) : vals.some((x) => test(c.re!, x));
+      }
+      case 'meta': return c.meta!(g);
+      case 'eval': return c.evalFn!(evalContext(), r.args ?? []);
     }
-    if (hit) h[c.index] = 1;
-  }
+    return false;
+  };
+  for (const c of set.scoring) g(c.index);
   return h;
 }
 

@@ -47,7 +47,9 @@ t.test('perlToJs: /x, anchors, POSIX classes, possessive and atomic groups; refu
   t.same(perlToJs('[[:alpha:][:digit:]]+', 'i'), { re: '[a-zA-Z0-9]+', flags: 'i' });
   t.same(perlToJs('(?>a+)b++', 's'), { re: '(?:a+)b+', flags: 's' });
   t.same(perlToJs('x{,3}', ''), { re: 'x{0,3}', flags: '' });
-  t.ok(perlToJs('(?i:abc)', '') instanceof Error, 'inline modifier group');
+  t.same(perlToJs('(?i:ab[c-e]\\d)x', ''), { re: '(?:[aA][bB][c-eC-E]\\d)x', flags: '' }, '(?i:…) becomes both-case classes');
+  t.same(perlToJs('(?i:ab)x', 'i'), { re: '(?:ab)x', flags: 'i' }, 'under /i it is a plain group');
+  t.ok(perlToJs('a(?-i:b)', 'i') instanceof Error, 'other inline modifier groups do not translate');
   t.ok(perlToJs('\\Qa.b\\E', '') instanceof Error, '\\Q...\\E');
   t.same(splitPerlRegex('m{a/b}i [if-unset: x]'), ['a/b', 'i', '[if-unset: x]']);
   t.same(splitPerlRegex('/a\\/b/'), ['a\\/b', '', '']);
@@ -70,8 +72,8 @@ t.test('convertSaRules: rule types, scores by set, defaults, skipped by reason',
   t.equal(by.get('TAGGED')?.re, '[mM]oney back', 'ReplaceTags template expanded');
   t.equal(by.get('POSSESSIVE')?.re, 'a+b');
   t.same(skipped['eval: (Perl code)']?.sort(), ['NETTY', 'USES_EVAL']);
-  t.same(skipped['SpamAssassin pseudo header (X-Spam-Relays-*)'], ['RELAYS']);
-  t.same(skipped['regex: inline modifier group'], ['MODIFIER_GROUP']);
+  t.equal(by.get('RELAYS')?.header, 'X-Spam-Relays-External', 'relay pseudo headers are computed (sa-relays.ts)');
+  t.equal(by.get('MODIFIER_GROUP')?.re, '(?:[aA][bB][cC])def');
   t.same(skipped['meta needs a skipped rule'], ['NEEDS_EVAL'], 'a meta over a skipped rule is skipped');
   const noNeg = convertSaRules([{ name: 'test.cf', text: CF }], 2, { negative: false });
   t.same(noNeg.skipped['negative score, kept for metas only (score 0)'], ['NICE_ONE'], 'negative: false keeps a nice rule for metas only…');

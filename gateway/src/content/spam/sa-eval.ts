@@ -1,0 +1,395 @@
+/*
+ * content/spam/sa-eval.ts — SpamAssassin's Perl-coded tests (`eval:` rules) ported as TypeScript
+ * functions, one per SpamAssassin function name, so the rule data keeps SpamAssassin's own
+ * definitions and arguments (`header DATE_IN_PAST_06_12 eval:check_for_shifted_date('-12','-6')`
+ * becomes `{ type: eval, fn: check_for_shifted_date, args: ['-12', '-6'] }`) and every meta over
+ * them comes alive. Ported from SpamAssassin 4.0.1's HeaderEval, MIMEEval, HTMLEval, BodyEval,
+ * RelayEval and FreeMail plugins (Apache-2.0); behaviour as there unless a comment says
+ * otherwise. A function gets a lazily computed view of the message (EvalContext): header values
+ * as SpamAssassin's `get` returns them, the MIME facts (sa-mime.ts), the HTML facts (sa-html.ts),
+ * the relays (sa-relays.ts) and the freemail domain list from the rule data.
+ */
+import type { HtmlFacts } from './sa-html.js';
+import type { MimeFacts } from './sa-mime.js';
+import type { RelayHeaders } from './sa-relays.js';
+
+export interface EvalContext {
+  /** SpamAssassin's $pms->get(NAME[:mod]): joined values (decoded), undefined when absent. */
+  header(name: string, mod?: 'raw' | 'addr' | 'name'): string | undefined;
+  /** Every value of a header, in order (decoded). */
+  all(name: string): string[];
+  readonly subject: string;
+  /** Bytes of the message body as received (after the header block). */
+  readonly bodyLength: number;
+  /** Rendered body text (text part, else the HTML without tags). */
+  readonly bodyText: string;
+  mime(): MimeFacts;
+  html(): HtmlFacts;
+  relays(): RelayHeaders;
+  isFreemail(address: string): boolean;
+}
+
+export type EvalFn = (ctx: EvalContext, args: readonly string[]) => boolean;
+
+/** RFC 5322 date → ms since the epoch, or null (SpamAssassin's parse_rfc822_date, leniently). */
+export function parseDate(s: string | undefined): number | null {
+  if (!s) return null;
+  const cleaned = s.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim()
+    // Two-digit years as SpamAssassin: < 50 is 20xx.
+    .replace(/^((?:\w{3},? )?\d{1,2} \w{3} )(\d{2})( )/, (_m, a: string, y: string, b: string) => `${a}${Number(y) < 50 ? 20 : 19}${y}${b}`);
+  const t = Date.parse(cleaned);
+  return Number.isFinite(t) ? t : null;
+}
+
+const domainOf = (addr: string) => (/@([^@]*)$/.exec(addr)?.[1] ?? '').toLowerCase();
+/** SpamAssassin's crude "last two labels" used by check_equal_from_domains. */
+const lastTwo = (d: string) => d.replace(/^.+\.([^.]+\.[^.]+)$/, '$1');
+
+let dateDiffMemo: WeakMap<EvalContext, number> = new WeakMap();
+
+/** Date header minus the closest Received time (HeaderEval::_check_date_diff), in ms. */
+function dateDiff(ctx: EvalContext): number {
+  const memo = dateDiffMemo.get(ctx);
+  if (memo !== undefined) return memo;
+  let diff = 0;
+  const date = parseDate(ctx.all('resent-date')[0]) ?? parseDate(ctx.all('date')[0]);
+  if (date !== null) {
+    let received = ctx.all('received').filter((r) => /\S/.test(r));
+    // Local hand-overs at the top (localhost, fetchmail) are not the sender's clock.
+    if (received[0] && (/\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)/.test(received[0]) || /qmail \d+ invoked by uid \d+/.test(received[0]))) {
+      const rest = received.slice(1);
+      if (rest[0] && /\bby localhost with \w+ \(fetchmail-[\d.]+/.test(rest[0])) received = rest.slice(1);
+    } else if (received[0] && /\bby localhost with \w+ \(fetchmail-[\d.]+/.test(received[0])) received = received.slice(1);
+    const times = received.flatMap((r) => {
+      const m = /(\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+)/.exec(r);
+      const t = m ? parseDate(m[1]) : null;
+      return t === null ? [] : [t];
+    });
+    if (times.length > 0) {
+      let diffs = times.map((t) => date - t);
+      if (diffs.length > 1 && diffs[diffs.length - 1] === 0) diffs = diffs.slice(0, -1);
+      diffs.sort((a, b) => Math.abs(a) - Math.abs(b));
+      diff = diffs[0]!;
+    }
+  }
+  dateDiffMemo.set(ctx, diff);
+  return diff;
+}
+
+function gatedThroughReceivedRemover(ctx: EvalContext): boolean {
+  const ml = ctx.header('mailing-list');
+  if (ml !== undefined && /^contact \S+@\S+; run by ezmlm$/m.test(ml)) {
+    if (/^mailing list \S+@\S+/m.test(ctx.header('delivered-to') ?? '') && /qmail \d+ invoked (?:from network|by .{3,20})\); \d+ ... \d+/.test(ctx.header('received') ?? '')) return true;
+  }
+  const rcvd = ctx.header('received');
+  if (rcvd === undefined) return true;
+  return /from groups\.msn\.com \(\S+\.msn\.com /.test(rcvd);
+}
+
+const isIpv4 = (s: string) => /^\d{1,3}(?:\.\d{1,3}){3}$/.test(s);
+const isPrivate = (ip: string) => /^(?:10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.|0\.)/.test(ip) || ip === '::1' || /^f[cd]/i.test(ip);
+
+const cmp = (val: number, expr: string): boolean => {
+  const m = /^\s*(==|!=|<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expr);
+  if (!m) return false;
+  const n = Number(m[2]);
+  switch (m[1]) {
+    case '==': return val === n;
+    case '!=': return val !== n;
+    case '<=': return val <= n;
+    case '>=': return val >= n;
+    case '<': return val < n;
+    default: return val > n;
+  }
+};
+const num = (s: string | undefined) => (s === undefined || s === 'inf' ? Infinity : Number(s));
+
+function addrs(ctx: EvalContext, name: string): string[] {
+  return ctx.all(name).flatMap((v) => [...v.matchAll(/[^\s<>"(),;:]+@[^\s<>"(),;:]+/g)].map((m) => m[0].toLowerCase()));
+}
+
+/** Non-ASCII characters in a header value (BodyEval/HeaderEval check_illegal_chars). */
+function illegalChars(ctx: EvalContext, header: string, ratio: number, count: number): boolean {
+  let str: string;
+  if (header === 'ALL') {
+    // As SpamAssassin: the raw header block without Subject and From lines.
+    str = (ctx.header('ALL', 'raw') ?? '').split('\n').filter((l) => !/^(?:subject|from):/i.test(l)).join('\n');
+  } else str = ctx.header(header, 'raw') ?? '';
+  if (str === '') return false;
+  const illegal = (str.match(/[\x80-\xff]/g) ?? []).length;
+  if (header === 'ALL' && /[\x80-\xff]/.test(ctx.header('subject', 'raw') ?? '')) return false;
+  return illegal / str.length >= ratio && illegal >= count;
+}
+
+/**
+ * HeaderEval::_check_for_forged_hotmail_received_headers: 'forged' when a Received line claims
+ * hotmail.com without hotmail's own trace, 'none' when a hotmail.com sender has no such line.
+ */
+function hotmail(ctx: EvalContext): 'forged' | 'none' | null {
+  const rcvd = (ctx.header('received') ?? '').replace(/\s+/g, ' ');
+  if (/from mail pickup service by hotmail\.com with Microsoft SMTPSVC;/.test(rcvd)) return null;
+  const ipRe = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/;
+  const ip = ipRe.test(ctx.header('x-originating-ip') ?? '');
+  const orig = /hotmail\.com|msonline-outlook/.test(ctx.header('x-originatororg') ?? '');
+  if (gatedThroughReceivedRemover(ctx)) return null;
+  if (ip && /from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ )]/.test(rcvd)) return null;
+  if (orig && /from \S*\.outbound\.protection\.outlook\.com \(\S+\.outbound\.protection\.outlook\.com[ )]/.test(rcvd)) return null;
+  if (orig && /from \S*\.(?:eur|nam)prd\d+\.prod\.outlook\.com \(\d{1,3}(?:\.\d{1,3}){3}\)/.test(rcvd)) return null;
+  if (ip && /from \S*\.hotmail.com \(\[\d{1,3}(?:\.\d{1,3}){3}\][ ):]/.test(rcvd)) return null;
+  if (ip && /from \S+ by \S+\.hotmail(?:\.msn)?\.com with HTTP;/.test(rcvd)) return null;
+  if (ip && /from \[66\.218.\S+\] by \S+\.yahoo\.com/.test(rcvd)) return null;
+  if (/(?:from |HELO |helo=)\S*hotmail\.com\b/.test(rcvd)) return 'forged';
+  return /\bhotmail\.com$/i.test(ctx.header('from', 'addr') ?? '') ? 'none' : null;
+}
+
+/** HeaderEval::_check_recipients: how alike the To/Cc addresses are (0..1), from 5 of them. */
+function similarRecipients(ctx: EvalContext): number {
+  const inputs: string[] = [];
+  for (const n of ['to', 'cc', 'bcc']) {
+    inputs.push(...addrs(ctx, n));
+    if (inputs.length >= 5) break;
+  }
+  const address: string[] = [];
+  let prev = '';
+  for (const cur of inputs) {
+    if (cur.toLowerCase() !== prev.toLowerCase()) address.push((prev = cur));
+    if (address.length === 256) break;
+  }
+  if (address.length < 5) return 0;
+  const user = address.map((a) => a.slice(0, 2));
+  const fqhn = address.map((a) => /@(.*)/.exec(a)?.[1] ?? '');
+  const host = fqhn.map((h) => h.slice(0, 2));
+  let hits = 0;
+  let comb = 0;
+  for (let i = 0; i < address.length; i++) {
+    for (let j = i + 1; j < address.length; j++) {
+      if (user[i] === user[j]) hits++;
+      if (host[i] === host[j] && fqhn[i] !== fqhn[j]) hits++;
+      comb++;
+    }
+  }
+  return hits / comb;
+}
+
+const upperMemo = new WeakMap<EvalContext, number | null>();
+
+/** Share (%) of upper case among the letters of the rendered body, for bodies of 200+ letters. */
+function uppercasePercent(ctx: EvalContext): number | null {
+  if (upperMemo.has(ctx)) return upperMemo.get(ctx)!;
+  const text = ctx.bodyText.slice(0, 64 * 1024);
+  let letters = 0;
+  let upper = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) { letters++; upper++; } else if (c >= 97 && c <= 122) letters++;
+  }
+  const pct = letters < 200 ? null : (upper / letters) * 100;
+  upperMemo.set(ctx, pct);
+  return pct;
+}
+
+export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
+  // ---- HeaderEval
+  check_for_shifted_date(ctx, [min, max]) {
+    const d = dateDiff(ctx);
+    return (min === 'undef' || d >= 3600_000 * Number(min)) && (max === 'undef' || d < 3600_000 * Number(max));
+  },
+  subject_is_all_caps(ctx) {
+    let s = (ctx.header('subject') ?? '').trim().replace(/^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+/i, '');
+    if (!/\s/.test(s) || s.length < 10) return false;
+    s = s.replace(/[^a-zA-Z]/g, '');
+    // CHARSETS_LIKELY_TO_FP_AS_CAPS: scripts without letter case.
+    if (/=\?(?:ISO-2022-JP|EUC-JP|Shift_JIS|EUC-KR|GB2312|GBK|Big5|KOI8-R|UTF-8|windows-1251|ISO-8859-5|windows-1255|ISO-8859-8|TIS-620)\?/i.test(ctx.header('subject', 'raw') ?? '')) return false;
+    return s.length > 0 && s === s.toUpperCase();
+  },
+  check_for_missing_to_header(ctx) {
+    const to = ctx.header('to') ?? '';
+    return (to === '' ? ctx.header('apparently-to') ?? '' : to) === '';
+  },
+  check_equal_from_domains(ctx) {
+    const from = lastTwo(domainOf(ctx.header('from', 'addr') ?? ''));
+    const env = lastTwo(domainOf(ctx.header('EnvelopeFrom', 'addr') ?? ''));
+    return from !== '' && env !== '' && from !== env;
+  },
+  check_outlook_message_id(ctx) {
+    const id = ctx.header('MESSAGEID') ?? '';
+    const m = /^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}@/.exec(id);
+    if (!m) return false;
+    const token = parseInt(m[1]!, 16);
+    const expect = (ms: number) => Math.trunc((ms / 1000) * 0.0023283064365387 + 27111902.8329849);
+    if (Math.abs(token - expect(parseDate(ctx.header('date')) ?? 0)) < 250) return false;
+    // The oldest Received line's date (SpamAssassin's regex finds it at the end of the joined headers).
+    const rcvd = ctx.all('received');
+    const last = /(\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+)[^\n]*$/.exec(rcvd.join('\n'));
+    return Math.abs(token - expect(parseDate(last?.[1]) ?? 0)) >= 250;
+  },
+  check_header_count_range(ctx, [hdr, min, max]) {
+    const n = new Set(ctx.all(hdr!.toLowerCase())).size;
+    return n >= Number(min) && n <= Number(max);
+  },
+  check_for_to_in_subject(ctx, [test]) {
+    const to = ctx.header('to', 'addr') ?? '';
+    if (to === '' || !to.includes('@')) return false;
+    const subject = ctx.header('subject') ?? '';
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    if (test === 'address') return new RegExp(`\\b${esc(to)}\\b`, 'i').test(subject);
+    const user = esc(to.replace(/@.*/, ''));
+    if (user === '') return false;
+    return new RegExp(`^(?:(?:re|fw):\\s*(?:\\w+\\s+)?${user}$|${user}\\s*[,:;!?-](?:$|\\s)|${user}$|,\\s*${user}[,:;!?-]$)`, 'i').test(subject);
+  },
+  gated_through_received_hdr_remover: (ctx) => gatedThroughReceivedRemover(ctx),
+  check_ratware_name_id(ctx) {
+    const m = /<[A-Z]{28}\.([^>]+?)>/.exec(ctx.header('MESSAGEID') ?? '');
+    return m !== null && (ctx.header('from') ?? '').includes(`<${m[1]}>`) && /"[^"]+"\s*</.test(ctx.header('from') ?? '');
+  },
+  check_ratware_envelope_from(ctx) {
+    const to = ctx.header('to', 'addr') ?? '';
+    const from = ctx.header('EnvelopeFrom', 'addr') ?? '';
+    if (from === '' || to === '' || /^SRS\d[=+-]/i.test(from)) return false;
+    const m = /^([^@]+)@(.+)$/.exec(to);
+    if (!m) return false;
+    const dom = lastTwo(m[2]!.toLowerCase());
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    return new RegExp(`\\b${esc(dom)}.${esc(m[1]!)}@`, 'i').test(from);
+  },
+  check_for_forged_yahoo_received_headers(ctx) {
+    const from = ctx.header('from', 'addr') ?? '';
+    if (!/\byahoo\.com$/i.test(from)) return false;
+    let rcvd = ctx.header('received') ?? '';
+    if ((ctx.header('resent-from') ?? '') !== '' && (ctx.header('resent-to') ?? '') !== '') rcvd = ctx.header('x-received') || rcvd;
+    rcvd = rcvd.replace(/\s+/g, ' ');
+    if (gatedThroughReceivedRemover(ctx)) return false;
+    const r = ctx.relays();
+    if (r.trusted.some((x) => /\.yahoo\.com$/i.test(x.rdns)) || /\.yahoo\.com$/i.test(r.untrusted[0]?.rdns ?? '')) return false;
+    if (/by web\S+\.mail\S*\.yahoo\.com via HTTP/.test(rcvd) || /by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP/.test(rcvd) || /by smtp\S+\.yahoo\.com with SMTP/.test(rcvd)) return false;
+    if (/from \[[\d.]+\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP/.test(rcvd)) return false;
+    if (/\bmailer\d+\.bulk\.scd\.yahoo\.com\b/.test(rcvd) && /@reply\.yahoo\.com$/i.test(from)) return false;
+    if (/by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+\/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+/.test(rcvd)) return false;
+    return true;
+  },
+  check_illegal_chars(ctx, [header, ratio, count]) {
+    return illegalChars(ctx, header!, Number(ratio), Number(count));
+  },
+  // ---- RelayEval
+  helo_ip_mismatch(ctx) {
+    // An untrusted relay that says HELO with a public IPv4 address outside its own /24.
+    for (const r of ctx.relays().untrusted) {
+      if (!isIpv4(r.helo) || isPrivate(r.helo)) continue;
+      const h = /^(\d+\.\d+\.\d+\.)/.exec(r.helo);
+      if (isIpv4(r.ip) && !isPrivate(r.ip) && r.helo !== r.ip && h && !r.ip.startsWith(h[1]!)) return true;
+    }
+    return false;
+  },
+  check_for_no_rdns_dotcom_helo(ctx) {
+    // As RelayEval::_check_received_helos: the last public untrusted relay decides.
+    let hit = false;
+    for (const r of ctx.relays().untrusted) {
+      if (isPrivate(r.ip)) continue;
+      hit = r.rdns === '' && /(?:\.|^)(?:lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$/i.test(r.helo);
+    }
+    return hit;
+  },
+  check_for_forged_hotmail_received_headers: (ctx) => hotmail(ctx) === 'forged',
+  check_for_no_hotmail_received_headers: (ctx) => hotmail(ctx) === 'none',
+  similar_recipients(ctx, [min, max]) {
+    const s = similarRecipients(ctx);
+    return (min === 'undef' || s >= Number(min)) && (max === 'undef' || s < Number(max));
+  },
+  check_body_length(ctx, [min]) {
+    return ctx.bodyLength <= Number(min);
+  },
+  // DKIM and ARC results need DNS: false, as in SpamAssassin without network tests (the gateway's
+  // own DKIM/DMARC verdicts are the authentication check's symbols).
+  check_dkim_dependable: () => false,
+  check_dkim_valid: () => false,
+  check_dkim_signed: () => false,
+  check_dkim_valid_author_sig: () => false,
+  check_dkim_valid_envelopefrom: () => false,
+  check_arc_signed: () => false,
+  check_arc_valid: () => false,
+  check_mailfrom_matches_rcvd(ctx) {
+    // The envelope sender's domain matches the first untrusted relay's reverse DNS domain.
+    const env = domainOf(ctx.header('EnvelopeFrom', 'addr') ?? '');
+    const r = ctx.relays().untrusted[0];
+    if (env === '' || !r || r.rdns === '') return false;
+    const a = lastTwo(env);
+    return lastTwo(r.rdns.toLowerCase()) === a;
+  },
+  // ---- FreeMail
+  check_freemail_from(ctx, [re]) {
+    const rx = re ? new RegExp(re) : null;
+    return [...new Set([...addrs(ctx, 'from'), ...addrs(ctx, 'envelope-sender'), ...addrs(ctx, 'resent-from'), ...addrs(ctx, 'sender')])]
+      .some((a) => ctx.isFreemail(a) && (!rx || rx.test(a)));
+  },
+  check_freemail_header(ctx, [header, re]) {
+    const name = header!.replace(/:addr$/, '');
+    const rx = re ? new RegExp(re) : null;
+    const list = name === 'EnvelopeFrom' ? [(ctx.header('EnvelopeFrom', 'addr') ?? '').toLowerCase()].filter((a) => a.includes('@')) : addrs(ctx, name.toLowerCase());
+    return list.some((a) => ctx.isFreemail(a) && (!rx || rx.test(a)));
+  },
+  check_freemail_replyto(ctx, [what = 'replyto']) {
+    const from = addrs(ctx, 'from');
+    const reply = addrs(ctx, 'reply-to');
+    const fromFm = from.some((a) => ctx.isFreemail(a));
+    const replyFm = reply.some((a) => ctx.isFreemail(a));
+    const fromNotInReply = !from.some((f) => reply.includes(f));
+    if (fromFm && replyFm && fromNotInReply) return true;
+    if (what === 'replyto' && !replyFm) return false;
+    if (what === 'reply' && ((reply.length > 0 && !replyFm) || !fromFm)) return false;
+    // Freemail addresses in the body other than the reply address.
+    const body = [...new Set([...ctx.bodyText.slice(0, 64 * 1024).matchAll(/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g)].map((m) => m[0].toLowerCase()))].slice(0, 40);
+    const fmBody = body.filter((a) => ctx.isFreemail(a));
+    if (body.length >= 5 || fmBody.length >= 3) return false; // freemail_max_body_* with skip_when_over_max
+    const target = what === 'replyto' ? reply : replyFm ? reply : from;
+    return fmBody.some((b) => target.some((r) => r !== b));
+  },
+  // ---- MIMEEval
+  check_for_mime_html: (ctx) => ctx.mime().htmlCount > 0,
+  check_for_mime_html_only: (ctx) => ctx.mime().htmlCount > 0 && ctx.mime().textCount === 0,
+  check_for_mime: (ctx, [test]) => ctx.mime().flags.has(test!),
+  // ---- BodyEval
+  check_for_uppercase(ctx, [min, max]) {
+    const pct = uppercasePercent(ctx);
+    return pct !== null && pct >= Number(min) && pct <= Number(max);
+  },
+  // ---- HTMLEval
+  html_test: (ctx, [test]) => ctx.html().flags.has(test!),
+  html_tag_exists: (ctx, [tag]) => ctx.html().inside.has(tag!.toLowerCase()),
+  html_tag_balance(ctx, [tag, expr]) {
+    const v = ctx.html().inside.get(tag!.toLowerCase());
+    return v !== undefined && cmp(v, expr!);
+  },
+  html_range(ctx, [test, min, max]) {
+    const v = ctx.html().values[test!];
+    if (v === undefined) return false;
+    const hi = num(max);
+    return v > Number(min) && (hi === Infinity || v <= hi);
+  },
+  html_eval(ctx, [test, expr]) {
+    const v = ctx.html().values[test!];
+    return v !== undefined && cmp(v, expr!);
+  },
+  html_image_only(ctx, [min, max]) {
+    const h = ctx.html();
+    const len = h.values.length;
+    return h.inside.has('img') && len !== undefined && len > Number(min) && len <= Number(max);
+  },
+  html_image_ratio(ctx, [min, max]) {
+    const h = ctx.html();
+    const area = h.values.image_area ?? 0;
+    if (area <= 0) return false;
+    const r = (h.values.non_space_len ?? 0) / area;
+    return r > Number(min) && r <= Number(max);
+  },
+  html_text_match(ctx, [what, re]) {
+    const list = ctx.html().texts[what as 'comment' | 'title' | 'anchor'];
+    if (!list) return false;
+    const rx = new RegExp(re!.replace(/\(\?i\)/, ''), /^\(\?i\)/.test(re!) ? 'i' : '');
+    return list.some((s) => rx.test(s));
+  },
+};
+
+/** For tests: forget memoised per-context values. */
+export function resetEvalMemo(): void {
+  dateDiffMemo = new WeakMap();
+}

@@ -1,0 +1,188 @@
+/*
+ * content/spam/sa-html.ts — the HTML facts SpamAssassin's HTMLEval rules test (html_test,
+ * html_range, html_eval, html_tag_exists, html_tag_balance, html_image_only, html_image_ratio,
+ * html_text_match), computed by one pass of a small tag scanner over the decoded HTML part, in
+ * the manner of SpamAssassin's HTML.pm: a stack of text styles (foreground, background, font
+ * size) for low-contrast text, tags seen and their open/close balance, rendered text length,
+ * image area, comments, title and anchor texts. An approximation of a real renderer, as
+ * SpamAssassin's own is.
+ */
+
+export interface HtmlFacts {
+  /** Flags for html_test: html, font_low_contrast, font_invalid_color, font_face_bad, embeds, form_action_mailto. */
+  readonly flags: ReadonlySet<string>;
+  /** Numbers for html_range / html_eval: length, max_size, min_size, closed_extra_ratio, non_space_len, image_area. */
+  readonly values: Readonly<Record<string, number>>;
+  /** inside: tag → opened minus closed (html_tag_exists, html_tag_balance). */
+  readonly inside: ReadonlyMap<string, number>;
+  /** comment, title, anchor texts (html_text_match). */
+  readonly texts: Readonly<Record<'comment' | 'title' | 'anchor', readonly string[]>>;
+}
+
+const MAX = 256 * 1024;
+
+const NAMED: Record<string, string> = {
+  black: '#000000', white: '#ffffff', red: '#ff0000', green: '#008000', blue: '#0000ff', yellow: '#ffff00', silver: '#c0c0c0',
+  gray: '#808080', grey: '#808080', maroon: '#800000', purple: '#800080', fuchsia: '#ff00ff', lime: '#00ff00', olive: '#808000',
+  navy: '#000080', teal: '#008080', aqua: '#00ffff', orange: '#ffa500', whitesmoke: '#f5f5f5', snow: '#fffafa', ivory: '#fffff0',
+  beige: '#f5f5dc', linen: '#faf0e6', azure: '#f0ffff', lightgrey: '#d3d3d3', lightgray: '#d3d3d3', gainsboro: '#dcdcdc',
+};
+
+/** A colour as #rrggbb, 'invalid', or null when absent. */
+export function colorValue(v: string | undefined): string | null {
+  if (v === undefined) return null;
+  const s = v.trim().toLowerCase().replace(/^["']|["']$/g, '');
+  if (s === '') return null;
+  if (s === 'transparent') return 'transparent';
+  let m = /^#?([0-9a-f]{6})$/.exec(s);
+  if (m) return `#${m[1]}`;
+  m = /^#([0-9a-f])([0-9a-f])([0-9a-f])$/.exec(s);
+  if (m) return `#${m[1]}${m[1]}${m[2]}${m[2]}${m[3]}${m[3]}`;
+  if (NAMED[s]) return NAMED[s]!;
+  if (/^[a-z]+$/.test(s)) return s; // other CSS names: compared by name only
+  return 'invalid';
+}
+
+function lowContrast(fg: string, bg: string): boolean {
+  if (fg.slice(-6) === bg.slice(-6)) return true;
+  const a = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/.exec(fg);
+  const b = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/.exec(bg);
+  if (!a || !b) return false;
+  const d = (i: number) => parseInt(a[i]!, 16) - parseInt(b[i]!, 16);
+  return Math.sqrt((0.2126 * d(1)) ** 2 + (0.7152 * d(2)) ** 2 + (0.0722 * d(3)) ** 2) < 12;
+}
+
+function attrs(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of s.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?/g)) {
+    out[m[1]!.toLowerCase()] = m[2] ?? m[3] ?? m[4] ?? '';
+  }
+  return out;
+}
+
+// Tags HTML.pm knows (a shortened list; unknown tags count as "bad" in its ratios).
+const VOID = new Set(['br', 'img', 'hr', 'meta', 'link', 'input', 'area', 'base', 'col', 'param', 'wbr', 'embed', 'frame', 'basefont', 'bgsound']);
+const STYLED = new Set(['body', 'font', 'table', 'td', 'th', 'tr', 'div', 'span', 'p', 'a', 'b', 'i', 'u', 'center', 'strong', 'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'tbody', 'small', 'big', 'li', 'ul', 'ol', 'blockquote', 'pre', 'label', 'form']);
+
+interface Style { fg: string; bg: string; size: number; tag: string }
+
+function decodeEntities(t: string): string {
+  return t.replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>').replace(/&quot;/gi, '"')
+    .replace(/&#(\d+);?/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&#x([0-9a-f]+);?/gi, (_m, n: string) => String.fromCharCode(parseInt(n, 16) & 0xffff));
+}
+
+export function htmlFacts(htmlIn: string): HtmlFacts {
+  const html = htmlIn.slice(0, MAX);
+  const flags = new Set<string>();
+  const inside = new Map<string, number>();
+  const texts = { comment: [] as string[], title: [] as string[], anchor: [] as string[] };
+  const values: Record<string, number> = {};
+  if (html.trim() === '') return { flags, values, inside, texts };
+  const stack: Style[] = [{ fg: '#000000', bg: '#ffffff', size: 3, tag: '' }];
+  let length = 0;
+  let spaces = 0;
+  let maxSize = 3;
+  let minSize = 3;
+  let tags = 0;
+  let closedExtra = 0;
+  let imageArea = 0;
+  let inTitle = false;
+  let inAnchor = false;
+  let inSkip = 0;
+  let anyTag = false;
+  const onText = (raw: string) => {
+    if (inSkip > 0) return;
+    const t = decodeEntities(raw);
+    if (inTitle) texts.title.push(t);
+    if (inAnchor) texts.anchor[texts.anchor.length - 1] += t;
+    if (/\S/.test(t)) {
+      const top = stack[stack.length - 1]!;
+      if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
+      else if (lowContrast(top.fg, top.bg)) flags.add('font_low_contrast');
+    }
+    length += t.length;
+    spaces += (t.match(/\s/g) ?? []).length;
+  };
+  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|([^<]+|<)/g;
+  for (const m of html.matchAll(re)) {
+    if (m[1] !== undefined) { texts.comment.push(`<!--${m[1]}-->`); continue; }
+    if (m[2] !== undefined) { texts.comment.push(`<!${m[2]}>`); continue; }
+    if (m[6] !== undefined) { onText(m[6]); continue; }
+    const closing = m[3] === '/';
+    const tag = m[4]!.toLowerCase();
+    anyTag = true;
+    tags++;
+    if (closing) {
+      const open = inside.get(tag) ?? 0;
+      if (open <= 0) closedExtra++;
+      inside.set(tag, open - 1);
+      if (tag === 'title') inTitle = false;
+      if (tag === 'a') inAnchor = false;
+      if (tag === 'script' || tag === 'style') inSkip = Math.max(0, inSkip - 1);
+      if (STYLED.has(tag) && tag !== 'body') {
+        for (let i = stack.length - 1; i > 0; i--) {
+          if (stack[i]!.tag === tag) { stack.length = i; break; }
+        }
+      }
+      continue;
+    }
+    inside.set(tag, (inside.get(tag) ?? 0) + (VOID.has(tag) ? 0 : 1));
+    if (VOID.has(tag) && !inside.has(tag)) inside.set(tag, 0);
+    const a = attrs(m[5] ?? '');
+    if (tag === 'title') inTitle = true;
+    if (tag === 'script' || tag === 'style') inSkip++;
+    if (tag === 'a') { inAnchor = true; texts.anchor.push(''); }
+    if (tag === 'img') {
+      // As HTML.pm: an image's alt text is displayed text.
+      if (a.alt !== undefined && a.alt !== '') onText(` ${a.alt} `);
+      if (inAnchor) texts.anchor[texts.anchor.length - 1] += '<img>\n';
+      if (a.width !== undefined && a.height !== undefined) {
+        const dim = (v: string, pct: number) => {
+          const d = /^(\d+)(%)?$/.exec(v.trim());
+          const n = d ? Number(d[1]) * (d[2] ? pct : 1) : 0;
+          return n > 0 ? n : 200;
+        };
+        imageArea += dim(a.width, 8) * dim(a.height, 6);
+      }
+    }
+    if (tag === 'form' && /mailto:/i.test(a.action ?? '')) flags.add('form_action_mailto');
+    if (tag === 'object' || tag === 'embed') flags.add('embeds');
+    if (tag === 'font' && a.face !== undefined && !/^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$/i.test(a.face)) flags.add('font_face_bad');
+    if (STYLED.has(tag)) {
+      const top = stack[stack.length - 1]!;
+      const next: Style = { ...top, tag };
+      // As HTML.pm: the text colour from <font color> and <body text>; the background only from
+      // a style (HTML.pm reads a bgcolor attribute but never applies it, and SpamAssassin's
+      // scores were set with that behaviour: white text in a coloured cell is "low contrast").
+      const fg = colorValue(tag === 'font' ? a.color : tag === 'body' ? a.text : undefined);
+      if (fg && fg !== 'transparent') next.fg = fg;
+      const style = a.style ?? '';
+      const sc = /(?:^|;)\s*color\s*:\s*([^;]+)/i.exec(style);
+      if (sc) { const c = colorValue(sc[1]); if (c && c !== 'transparent') next.fg = c; }
+      const sb = /(?:^|;)\s*background(?:-color)?\s*:\s*([^;]+)/i.exec(style);
+      if (sb) {
+        const c = colorValue(sb[1]!.trim().split(/\s+/)[0]);
+        if (c && c !== 'invalid') next.bg = c === 'transparent' ? top.bg : c;
+      }
+      if (tag === 'font' && a.size !== undefined) {
+        const s = /^\s*([+-]?)(\d+)/.exec(a.size);
+        if (s) {
+          const n = Number(s[2]);
+          next.size = s[1] === '+' ? 3 + n : s[1] === '-' ? 3 - n : n;
+          if (next.size > maxSize) maxSize = next.size;
+          else if (next.size < minSize) minSize = next.size;
+        }
+      }
+      if (tag === 'body') stack[0] = { ...next, tag: '' };
+      else stack.push(next);
+    }
+  }
+  if (anyTag) flags.add('html');
+  values.length = length;
+  values.non_space_len = length - spaces;
+  values.max_size = maxSize;
+  values.min_size = minSize;
+  values.image_area = imageArea;
+  if (tags > 0) values.closed_extra_ratio = closedExtra / tags;
+  return { flags, values, inside, texts };
+}

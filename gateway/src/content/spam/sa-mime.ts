@@ -1,0 +1,106 @@
+/*
+ * content/spam/sa-mime.ts — the MIME facts SpamAssassin's Perl-coded rules look at, from the raw
+ * message (mailparser's result has no part structure): every leaf part's headers, type and
+ * transfer encoding, and the counters of SpamAssassin's MIMEEval plugin (check_for_mime:
+ * mime_qp_long_line, mime_base64_encoded_text, mime_attachment, …; mime_body_html_count and
+ * mime_body_text_count for check_for_mime_html / check_for_mime_html_only). Bounded: at most
+ * 256 KiB of the message, 200 parts, nesting 10.
+ */
+
+export interface MimePart {
+  /** Header lines of the part, lower-case name, unfolded value. */
+  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** Lower-case type/subtype (text/plain when absent). */
+  readonly type: string;
+  readonly encoding: string;
+  readonly charset: string;
+  readonly attachment: boolean;
+  /** The raw (still encoded) body of a leaf part. */
+  readonly body: string;
+}
+
+export interface MimeFacts {
+  readonly parts: readonly MimePart[];
+  readonly htmlCount: number;
+  readonly textCount: number;
+  readonly flags: ReadonlySet<string>;
+  /** Content-Type of the message itself (lower-case type/subtype). */
+  readonly topType: string;
+}
+
+const MAX = 256 * 1024;
+
+function splitHead(s: string): [string, string] {
+  const m = /\r?\n\r?\n/.exec(s);
+  return m ? [s.slice(0, m.index), s.slice(m.index + m[0].length)] : [s, ''];
+}
+
+export function headerLines(head: string): Array<{ name: string; value: string }> {
+  const out: Array<{ name: string; value: string }> = [];
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const c = line.indexOf(':');
+    if (c <= 0 || /\s/.test(line.slice(0, c))) continue;
+    out.push({ name: line.slice(0, c).toLowerCase(), value: line.slice(c + 1).trim() });
+  }
+  return out;
+}
+
+function param(value: string, name: string): string {
+  const m = new RegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(value);
+  return m ? (m[1] ?? m[2] ?? '') : '';
+}
+
+/** Walk the MIME tree of a raw message (latin1 string). */
+export function mimeFacts(raw: string): MimeFacts {
+  const parts: MimePart[] = [];
+  const flags = new Set<string>();
+  const [topHead] = splitHead(raw.slice(0, MAX));
+  const topCt = headerLines(topHead).find((h) => h.name === 'content-type')?.value ?? 'text/plain';
+  const walk = (text: string, depth: number, isTop: boolean) => {
+    if (parts.length >= 200) return;
+    const [head, body] = splitHead(text);
+    const headers = isTop ? headerLines(head).filter((h) => /^content-/.test(h.name) || h.name === 'mime-version') : headerLines(head);
+    const ct = headers.find((h) => h.name === 'content-type')?.value ?? 'text/plain';
+    const type = (/^\s*([^;\s]+)/.exec(ct)?.[1] ?? 'text/plain').toLowerCase();
+    const boundary = param(ct, 'boundary');
+    if (type.startsWith('multipart/') && boundary && depth < 10) {
+      const delim = `--${boundary}`;
+      const pieces = body.split(delim);
+      // pieces[0] is the preamble; a piece starting with -- is the epilogue.
+      for (let i = 1; i < pieces.length; i++) {
+        const p = pieces[i]!;
+        if (p.startsWith('--')) break;
+        walk(p.replace(/^[ \t]*\r?\n/, ''), depth + 1, false);
+      }
+      return;
+    }
+    const disp = headers.find((h) => h.name === 'content-disposition')?.value ?? '';
+    const encoding = (headers.find((h) => h.name === 'content-transfer-encoding')?.value ?? '').toLowerCase().trim();
+    const name = param(ct, 'name') || param(disp, 'filename');
+    parts.push({
+      headers, type, encoding, charset: param(ct, 'charset').toLowerCase(),
+      attachment: /^\s*attachment/i.test(disp) || name !== '', body: body.slice(0, MAX),
+    });
+  };
+  walk(raw.slice(0, MAX), 0, true);
+  let htmlCount = 0;
+  let textCount = 0;
+  for (const p of parts) {
+    // As MIMEEval: text/html and text/plain parts, attachments included.
+    if (p.type === 'text/html') htmlCount++;
+    else if (p.type === 'text/plain' || p.type === 'text') textCount++;
+    if (p.attachment || !p.type.startsWith('text/')) flags.add('mime_attachment');
+    if (p.encoding === 'quoted-printable') {
+      flags.add('mime_qp_count');
+      if (p.body.split(/\r?\n/).some((l) => l.length > 77)) flags.add('mime_qp_long_line');
+    } else if (p.encoding === 'base64') {
+      flags.add('mime_base64_count');
+      if (p.type.startsWith('text/') && !p.attachment) {
+        // MIMEEval: a text part in base64 whose decoded content is plain ASCII text.
+        const decoded = Buffer.from(p.body.replace(/\s+/g, ''), 'base64').toString('latin1');
+        if (decoded !== '' && !/[^\x09\x0a\x0d\x20-\x7e]/.test(decoded)) flags.add('mime_base64_encoded_text');
+      }
+    }
+  }
+  return { parts, htmlCount, textCount, flags, topType: (/^\s*([^;\s]+)/.exec(topCt)?.[1] ?? 'text/plain').toLowerCase() };
+}

@@ -1,0 +1,103 @@
+/*
+ * content/spam/sa-relays.ts — SpamAssassin's relay pseudo headers (X-Spam-Relays-Trusted,
+ * -Untrusted, -Internal, -External) from the message's Received headers, in SpamAssassin's
+ * format: one `[ ip=… rdns=… helo=… by=… ident=… envfrom=… intl=0|1 id=… auth=… msa=0 ]` per
+ * relay, newest first, so its rules on them (RDNS_NONE, HELO_*, first-external-relay tests …)
+ * run unchanged.
+ *
+ * Parsed: the common trace formats (Postfix/sendmail `from HELO (RDNS [IP])`, qmail `from RDNS
+ * (HELO x) (IP)`, Exim `from RDNS ([IP] helo=x)`, Microsoft SMTPSVC `from HELO ([IP])`). Lines
+ * without a relay address (local delivery, fetchmail's POP3 hand-over, `qmail invoked by uid`)
+ * are skipped, as SpamAssassin's parser does. Trust path: relays from loopback addresses at the
+ * top are trusted (SpamAssassin always trusts 127/8); the first relay with another address — in
+ * the daemon, the client our own Received header records — and every relay below it are
+ * untrusted. No internal_networks: internal = trusted, external = untrusted.
+ */
+
+export interface Relay {
+  readonly ip: string;
+  readonly rdns: string;
+  readonly helo: string;
+  readonly by: string;
+  readonly ident: string;
+  readonly envfrom: string;
+  readonly id: string;
+  readonly auth: string;
+}
+
+export interface RelayHeaders {
+  readonly trusted: readonly Relay[];
+  readonly untrusted: readonly Relay[];
+  /** The pseudo header values, by lower-case name (x-spam-relays-trusted …). */
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+const IPV4 = String.raw`(?:\d{1,3}\.){3}\d{1,3}`;
+const IPV6 = String.raw`(?:IPv6:)?[0-9a-fA-F]*:[0-9a-fA-F:.]+`;
+const IP = `(?:${IPV4}|${IPV6})`;
+
+const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
+
+/** One Received header value (unfolded) → a relay, or null when it records no relay address. */
+export function parseReceived(v: string): Relay | null {
+  const s = v.replace(/\s+/g, ' ').trim();
+  if (/\bwith (?:POP3|IMAP)\b|\(fetchmail|qmail \d+ invoked by uid|^from userid \d+|\bwith local(?:-\w+)?\b|^by \S+ \(Postfix, from userid/i.test(s)) return null;
+  const by = /\bby ([^\s;()]+)/.exec(s)?.[1] ?? '';
+  const id = /\bid ([^\s;()]+)/.exec(s)?.[1] ?? '';
+  const envfrom = /\(envelope-from <?([^\s<>()]*)>?\)/i.exec(s)?.[1] ?? '';
+  const auth = /\bwith (E?SMTPS?A|LMTPS?A)\b/i.exec(s)?.[1] ?? (/\(authenticated\b|\bauthenticated (?:sender|as|user|bits)/i.test(s) ? 'authenticated' : '');
+  const from = /^from (.*?)(?: by |;|$)/.exec(s)?.[1] ?? '';
+  if (from === '') return null;
+  let m: RegExpExecArray | null;
+  const out = (ip: string, rdns: string, helo: string, ident = ''): Relay | null => {
+    const a = clean(ip).replace(/^IPv6:/i, '');
+    if (!new RegExp(`^${IP}$`).test(a)) return null;
+    let r = rdns.trim();
+    if (/^unknown$|^\[?${IP}\]?$/i.test(r) || /\(may be forged\)/.test(r)) r = r.replace(/\(may be forged\)/, '').trim();
+    if (/^unknown$/i.test(r) || new RegExp(`^\\[?${IP}\\]?$`).test(r)) r = '';
+    return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth };
+  };
+  // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's
+  // HELO without reverse DNS, as SpamAssassin reads it.)
+  if ((m = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`).exec(from))) {
+    return out(m[2]!, m[1]!.startsWith('[') ? '' : m[1]!, m[3]!);
+  }
+  if ((m = new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`).exec(from))) return out(m[1]!, '', m[2]!);
+  // Postfix / sendmail: from HELO (RDNS [IP]) | from HELO ([IP]) | from HELO (ident@RDNS [IP])
+  if ((m = new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`).exec(from))) {
+    return out(m[4]!, m[3]!, m[1]!, m[2] ?? '');
+  }
+  // qmail: from RDNS (HELO helo) (IP) | from RDNS (IP) | from unknown (HELO helo) ([IP])
+  if ((m = new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i').exec(from))) return out(m[3]!, m[1]!, m[2]!);
+  if ((m = new RegExp(`^(\\S+) \\((${IP})\\)`).exec(from))) return out(m[2]!, m[1]!, m[1]!);
+  // sendmail without PTR: from HELO [IP] | from [IP]
+  if ((m = new RegExp(`^(\\S+) \\[(${IP})\\]`).exec(from))) return out(m[2]!, '', m[1]!);
+  if ((m = new RegExp(`^\\[(${IP})\\]`).exec(from))) return out(m[1]!, '', `[${m[1]}]`);
+  return null;
+}
+
+export function isLoopback(ip: string): boolean {
+  return /^127\./.test(ip) || ip === '::1';
+}
+
+export function formatRelay(r: Relay, intl: boolean): string {
+  return `[ ip=${r.ip} rdns=${r.rdns} helo=${r.helo} by=${r.by} ident=${r.ident} envfrom=${r.envfrom} intl=${intl ? 1 : 0} id=${r.id} auth=${r.auth} msa=0 ]`;
+}
+
+/** The relay pseudo headers from the Received header values (newest first). */
+export function relayHeaders(received: readonly string[]): RelayHeaders {
+  const trusted: Relay[] = [];
+  const untrusted: Relay[] = [];
+  for (const v of received.slice(0, 50)) {
+    const r = parseReceived(v);
+    if (!r) continue;
+    if (untrusted.length === 0 && isLoopback(r.ip)) trusted.push(r);
+    else untrusted.push(r);
+  }
+  const t = trusted.map((r) => formatRelay(r, true)).join(' ');
+  const u = untrusted.map((r) => formatRelay(r, false)).join(' ');
+  return {
+    trusted, untrusted,
+    headers: new Map([['x-spam-relays-trusted', t], ['x-spam-relays-internal', t], ['x-spam-relays-untrusted', u], ['x-spam-relays-external', u]]),
+  };
+}

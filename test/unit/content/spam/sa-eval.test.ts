@@ -1,0 +1,324 @@
+/*
+ * Unit tests of SpamAssassin's Perl-coded tests ported as functions (content/spam/sa-eval.ts),
+ * the relay pseudo headers (sa-relays.ts), the MIME and HTML facts they read (sa-mime.ts,
+ * sa-html.ts), mimeheader rules, and the lazy meta evaluation (metaJs): for every ported
+ * function a message it fires on and one it must not fire on.
+ */
+import t from 'tap';
+import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/sa-convert.js';
+import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
+import { htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
+import { mimeFacts } from '../../../../gateway/src/content/spam/sa-mime.js';
+import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
+import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
+import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
+import type { SaRule } from '../../../../gateway/src/content/spam/sa-convert.js';
+
+const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
+const FREEMAIL = ['freemail.test', 'yahoo.com', 'hotmail.com', 'mail.*'];
+
+/** Does the eval rule fn(args) fire on this message? */
+async function fires(fn: string, args: string[], raw: string): Promise<boolean> {
+  const rule: SaRule = { name: 'X', type: 'eval', fn, args, score: 1 };
+  const set = compileSaRules([rule], FREEMAIL);
+  return saHits(set, await parseMessage(crlf(raw))).length === 1;
+}
+
+const HDR = 'From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: hello there friend\nDate: Thu, 22 Aug 2002 13:00:00 +0000\nMessage-ID: <1@example.org>\n';
+const RCVD = (date: string) => `Received: from mx.example.org (mx.example.org [192.0.2.10]) by gw.example.net (Postfix) with ESMTP id ABC; ${date}\n`;
+
+interface Case { fn: string; args?: string[]; yes: string; no: string; why: string }
+
+const plainHtml = (html: string) => `${HDR}MIME-Version: 1.0\nContent-Type: text/html\n\n${html}\n`;
+const alt = (text: string, html: string) => `${HDR}MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\n${text}\n--b1\nContent-Type: text/html\n\n${html}\n--b1--\n`;
+
+const CASES: Case[] = [
+  {
+    fn: 'check_for_shifted_date', args: ['6', '12'], why: 'Date 8 h after the Received time',
+    yes: `${RCVD('Thu, 22 Aug 2002 05:00:00 +0000')}${HDR}\nbody\n`, no: `${RCVD('Thu, 22 Aug 2002 12:59:00 +0000')}${HDR}\nbody\n`,
+  },
+  {
+    fn: 'check_for_shifted_date', args: ['undef', '-96'], why: 'Date 5 days before the Received time',
+    yes: `${RCVD('Tue, 27 Aug 2002 13:00:00 +0000')}${HDR}\nbody\n`, no: `${RCVD('Thu, 22 Aug 2002 14:00:00 +0000')}${HDR}\nbody\n`,
+  },
+  {
+    fn: 'subject_is_all_caps', why: 'several words, all capitals',
+    yes: `${HDR.replace('hello there friend', 'MAKE MONEY FAST NOW')}\nx\n`, no: `${HDR.replace('hello there friend', 'Re: MAKEMONEYFAST')}\nx\n`,
+  },
+  { fn: 'check_for_missing_to_header', why: 'no To', yes: `${HDR.replace('To: bob@example.net\n', '')}\nx\n`, no: `${HDR}\nx\n` },
+  {
+    fn: 'check_equal_from_domains', why: 'From and envelope sender in different domains',
+    yes: `Return-Path: <bounce@other.test>\n${HDR}\nx\n`, no: `Return-Path: <alice@mail.example.org>\n${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_outlook_message_id', why: 'Outlook-style id whose time token disagrees with Date and Received',
+    yes: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}${HDR.replace('<1@example.org>', '<00001234abcd$00000000$00000000@pc>')}\nx\n`,
+    no: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}${HDR.replace('<1@example.org>', '<000001c249db$00000000$00000000@pc>')}\nx\n`,
+  },
+  {
+    fn: 'check_header_count_range', args: ['Subject', '2', '999'], why: 'two different Subject headers',
+    yes: `${HDR}Subject: another\n\nx\n`, no: `${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_for_to_in_subject', args: ['user'], why: 'the Subject starts with the recipient\'s local part',
+    yes: `${HDR.replace('hello there friend', 'bob, a special offer')}\nx\n`, no: `${HDR}\nx\n`,
+  },
+  { fn: 'gated_through_received_hdr_remover', why: 'no Received at all', yes: `${HDR}\nx\n`, no: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}${HDR}\nx\n` },
+  {
+    fn: 'check_ratware_name_id', why: 'Message-ID <28 capitals.localpart> and a quoted From name with that address',
+    yes: `From: "Bob" <deals@x.test>\nTo: a@b.test\nSubject: s\nMessage-ID: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.deals@x.test>\n\nx\n`,
+    no: `${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_ratware_envelope_from', why: 'envelope sender built from the recipient domain and user',
+    yes: `Return-Path: <example.net.bob@spammer.test>\n${HDR}\nx\n`, no: `Return-Path: <alice@example.org>\n${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_for_forged_yahoo_received_headers', why: 'a yahoo.com sender through no Yahoo server',
+    yes: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}From: x@yahoo.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+    no: `Received: from web1.mail.yahoo.com by web1.mail.yahoo.com via HTTP; Thu, 22 Aug 2002 13:00:00 +0000\nFrom: x@yahoo.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+  },
+  {
+    fn: 'check_illegal_chars', args: ['Subject', '0.00', '2'], why: 'raw 8-bit bytes in the Subject',
+    yes: `From: a@b.test\nTo: c@d.test\nSubject: caf\u00e9 \u00e9t\u00e9\n\nx\n`, no: `${HDR}\nx\n`,
+  },
+  {
+    fn: 'helo_ip_mismatch', why: 'HELO an IPv4 address outside the relay\'s /24',
+    yes: `Received: from 198.51.100.7 ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `Received: from 203.0.113.7 ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_for_no_rdns_dotcom_helo', why: 'HELO hotmail.com from an address without reverse DNS',
+    yes: `Received: from hotmail.com ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `Received: from hotmail.com (mx.hotmail.com [203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_for_forged_hotmail_received_headers', why: 'a Received line claims hotmail.com without hotmail\'s trace',
+    yes: `Received: from hotmail.com ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\nFrom: x@hotmail.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+    no: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}From: x@hotmail.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+  },
+  {
+    fn: 'check_for_no_hotmail_received_headers', why: 'a hotmail.com sender with no hotmail Received line',
+    yes: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}From: x@hotmail.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+    no: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}${HDR}\nx\n`,
+  },
+  {
+    fn: 'similar_recipients', args: ['0.65', 'undef'], why: 'five recipients alike in user and host prefix',
+    yes: `From: a@b.test\nTo: aa1@xx1.test, aa2@xx2.test, aa3@xx3.test, aa4@xx4.test, aa5@xx5.test\nSubject: s\n\nx\n`,
+    no: `From: a@b.test\nTo: bob@one.test, carol@two.test, dave@three.test, erin@four.test, frank@five.test\nSubject: s\n\nx\n`,
+  },
+  { fn: 'check_body_length', args: ['10'], why: 'a body of at most 10 bytes', yes: `${HDR}\nhi\n`, no: `${HDR}\nthis body is longer than ten bytes\n` },
+  {
+    fn: 'check_mailfrom_matches_rcvd', why: 'the envelope sender\'s domain is the first relay\'s reverse DNS domain',
+    yes: `Return-Path: <a@example.org>\n${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}${HDR}\nx\n`,
+    no: `Return-Path: <a@elsewhere.test>\n${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_freemail_from', why: 'From at a freemail domain (a pattern too)',
+    yes: `From: x@mail.example\nTo: a@b.test\nSubject: s\n\nx\n`, no: `${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_freemail_header', args: ['Reply-To', '\\d@'], why: 'a freemail Reply-To whose local part ends in a digit',
+    yes: `${HDR}Reply-To: win2024@freemail.test\n\nx\n`, no: `${HDR}Reply-To: win@freemail.test\n\nx\n`,
+  },
+  {
+    fn: 'check_freemail_replyto', args: ['replyto'], why: 'From and Reply-To at freemail, different addresses',
+    yes: `From: a@freemail.test\nReply-To: b@yahoo.com\nTo: c@d.test\nSubject: s\n\nx\n`,
+    no: `From: a@freemail.test\nReply-To: a@freemail.test\nTo: c@d.test\nSubject: s\n\nx\n`,
+  },
+  { fn: 'check_for_mime_html', why: 'an HTML part', yes: alt('t', '<p>h</p>'), no: `${HDR}\nplain\n` },
+  { fn: 'check_for_mime_html_only', why: 'HTML without a text part', yes: plainHtml('<p>hi</p>'), no: alt('t', '<p>h</p>') },
+  {
+    fn: 'check_for_mime', args: ['mime_qp_long_line'], why: 'a quoted-printable line over 76 characters',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n${'a'.repeat(90)}\n`,
+    no: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nshort=\n line\n`,
+  },
+  {
+    fn: 'check_for_mime', args: ['mime_base64_encoded_text'], why: 'a plain ASCII text part sent in base64',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${Buffer.from('just plain text').toString('base64')}\n`,
+    no: `${HDR}\nplain\n`,
+  },
+  {
+    fn: 'check_for_uppercase', args: ['75', '100'], why: 'a body mostly in capitals',
+    yes: `${HDR}\n${'BUY NOW CHEAP PILLS '.repeat(15)}\n`, no: `${HDR}\n${'a normal sentence here. '.repeat(15)}\n`,
+  },
+  { fn: 'html_test', args: ['html'], why: 'HTML with tags', yes: plainHtml('<p>hi</p>'), no: `${HDR}\nplain <3\n` },
+  {
+    fn: 'html_test', args: ['font_low_contrast'], why: 'near-white text on white',
+    yes: plainHtml('<body><font color="#fefefe">hidden words</font> visible</body>'), no: plainHtml('<body><font color="#333333">dark words</font></body>'),
+  },
+  {
+    fn: 'html_test', args: ['font_face_bad'], why: 'a font face that is no font name',
+    yes: plainHtml('<font face="$$$">x</font>'), no: plainHtml('<font face="Arial, Helvetica">x</font>'),
+  },
+  { fn: 'html_tag_exists', args: ['center'], why: 'a <center> tag', yes: plainHtml('<center>x</center>'), no: plainHtml('<p>x</p>') },
+  {
+    fn: 'html_tag_balance', args: ['body', '!= 0'], why: 'an unclosed <body>',
+    yes: plainHtml('<html><body>x</html>'), no: plainHtml('<html><body>x</body></html>'),
+  },
+  {
+    fn: 'html_range', args: ['max_size', '5', '6'], why: 'font size 6 (3 + 3)',
+    yes: plainHtml('<font size="+3">BIG</font>'), no: plainHtml('<font size="2">small</font>'),
+  },
+  { fn: 'html_eval', args: ['length', '< 10'], why: 'under 10 characters of text', yes: plainHtml('<p>hi</p>'), no: plainHtml(`<p>${'words '.repeat(10)}</p>`) },
+  {
+    fn: 'html_image_only', args: ['0', '400'], why: 'an image with little text',
+    yes: plainHtml('<img src="http://x.test/a.png"> buy'), no: plainHtml(`<img src="http://x.test/a.png"> ${'text '.repeat(100)}`),
+  },
+  {
+    fn: 'html_image_ratio', args: ['0.000', '0.002'], why: 'a big image and two words',
+    yes: plainHtml('<img src="a.png" width="600" height="400"> buy now'), no: plainHtml(`<img src="a.png" width="10" height="10"> ${'text '.repeat(50)}`),
+  },
+  {
+    fn: 'html_text_match', args: ['comment', '<!-- saved from url=\\(\\d{4}\\)'], why: 'a "saved from url" comment',
+    yes: plainHtml('<!-- saved from url=(0022)http://x.test/ --><p>x</p>'), no: plainHtml('<!-- a comment --><p>x</p>'),
+  },
+];
+
+t.test('every ported eval function: a message it fires on and one it must not', async (t) => {
+  const tested = new Set<string>();
+  for (const c of CASES) {
+    tested.add(c.fn);
+    t.equal(await fires(c.fn, c.args ?? [], c.yes), true, `${c.fn}(${(c.args ?? []).join(', ')}) fires: ${c.why}`);
+    t.equal(await fires(c.fn, c.args ?? [], c.no), false, `${c.fn}(${(c.args ?? []).join(', ')}) silent otherwise`);
+  }
+  for (const fn of Object.keys(SA_EVALS).filter((f) => /^check_(dkim|arc)_/.test(f))) {
+    tested.add(fn);
+    t.equal(await fires(fn, [], `DKIM-Signature: v=1; d=example.org; s=s; b=abc\n${HDR}\nx\n`), false, `${fn}: false without network, as SpamAssassin's -L`);
+  }
+  t.same(Object.keys(SA_EVALS).filter((f) => !tested.has(f)), [], 'no ported function without a test');
+});
+
+t.test('parseEval and the converter: ported eval rules kept, others skipped, their metas alive', async (t) => {
+  t.same(parseEval("eval:check_for_shifted_date('-6', '-3')"), { fn: 'check_for_shifted_date', args: ['-6', '-3'] });
+  t.same(parseEval("eval:check_freemail_header('Reply-To', '\\d@')"), { fn: 'check_freemail_header', args: ['Reply-To', '\\d@'] });
+  t.same(parseEval('eval:html_test("html")'), { fn: 'html_test', args: ['html'] });
+  const cf = `header DATE_FUT eval:check_for_shifted_date('6', '12')
+header NOT_PORTED eval:check_something_else()
+meta BOTH DATE_FUT && HTML_M
+body HTML_M eval:html_test('html')
+header RBL eval:check_rbl('x', 'zen.example.')
+tflags RBL net
+meta NOT_RBL !RBL && HTML_M
+mimeheader ATT_EXE Content-Type =~ /name="?[^"]+\\.exe/i
+freemail_domains freemail.test yahoo.*
+`;
+  const { rules, skipped, freemail } = convertSaRules([{ name: 't.cf', text: cf }], 2, { evals: new Set(Object.keys(SA_EVALS)) });
+  const by = new Map(rules.map((r) => [r.name, r]));
+  t.same(by.get('DATE_FUT'), { name: 'DATE_FUT', score: 1, type: 'eval', fn: 'check_for_shifted_date', args: ['6', '12'] });
+  t.equal(by.get('BOTH')?.type, 'meta', 'a meta over ported evals is kept');
+  t.same(skipped['eval: (Perl code)'], ['NOT_PORTED']);
+  t.same(by.get('RBL'), { name: 'RBL', type: 'meta', expr: '0', score: 0 }, 'a network rule reads false');
+  t.equal(by.get('ATT_EXE')?.type, 'mimeheader');
+  t.same(freemail, ['freemail.test', 'yahoo.*']);
+  const set = compileSaRules(rules, freemail);
+  const att = await parseMessage(crlf(`${HDR}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b\nContent-Type: application/octet-stream; name="invoice.exe"\n\nMZ\n--b--\n`));
+  t.same(saHits(set, att).map((h) => h.name).sort(), ['SA_ATT_EXE', 'SA_HTML_M', 'SA_NOT_RBL'], 'mimeheader sees a part header; !network is true');
+});
+
+t.test('freemailTest: exact domains and patterns', async (t) => {
+  const fm = freemailTest(['yahoo.com', 'mail.*', 'web?.de']);
+  t.ok(fm('X@Yahoo.com'));
+  t.ok(fm('x@mail.ru'));
+  t.ok(fm('x@web1.de'));
+  t.notOk(fm('x@notyahoo.com'));
+  t.notOk(fm('x@sub.mail.ru.example'), 'a pattern matches the whole domain, * not across the end');
+  t.notOk(fm('no-at-sign'));
+});
+
+t.test('parseReceived: common trace formats, as SpamAssassin reads them', async (t) => {
+  const r = (s: string) => {
+    const x = parseReceived(s);
+    return x && { ip: x.ip, rdns: x.rdns, helo: x.helo, by: x.by };
+  };
+  t.same(r('from SERVER2 (mail.nomioan.gr [195.167.25.66]) by webnote.net (8.9.3/8.9.3) with ESMTP id UAA00879'), { ip: '195.167.25.66', rdns: 'mail.nomioan.gr', helo: 'SERVER2', by: 'webnote.net' });
+  t.same(r('from dd_it7 ([210.97.77.167]) by webnote.net (8.9.3/8.9.3) with ESMTP id NAA04623'), { ip: '210.97.77.167', rdns: '', helo: 'dd_it7', by: 'webnote.net' }, 'sendmail HELO without rDNS');
+  t.same(r('from keromail-com.mr.outblaze.com (203.117.141.101) by SERVER2 with SMTP; Tue, 27 Aug 2002 22:33:42 +0300'), { ip: '203.117.141.101', rdns: 'keromail-com.mr.outblaze.com', helo: 'keromail-com.mr.outblaze.com', by: 'SERVER2' }, 'qmail');
+  t.same(r('from unknown (HELO pc1) (198.51.100.4) by mx.test with SMTP'), { ip: '198.51.100.4', rdns: '', helo: 'pc1', by: 'mx.test' });
+  t.same(r('from mail.example.com ([192.0.2.1] helo=smtp.example.com) by mx.test with esmtp (Exim 4.96)'), { ip: '192.0.2.1', rdns: 'mail.example.com', helo: 'smtp.example.com', by: 'mx.test' }, 'Exim');
+  t.same(r('from pc.example (unknown [203.0.113.5]) by gw.test (TuxHat) with ESMTP id Q1'), { ip: '203.0.113.5', rdns: '', helo: 'pc.example', by: 'gw.test' }, 'our own Received: unknown PTR is no rDNS');
+  t.equal(r('from mail.webnote.net [193.120.211.219] by localhost with POP3 (fetchmail-5.9.0) for zzzz@localhost'), null, 'fetchmail hand-over skipped');
+  t.equal(r('(qmail 1234 invoked by uid 500); 22 Aug 2002'), null);
+  t.equal(parseReceived('from x (y [192.0.2.1]) by z with ESMTPA id 1')?.auth, 'ESMTPA');
+  t.equal(parseReceived('from x (y [192.0.2.1]) by z (envelope-from <a@b.test>) id 1')?.envfrom, 'a@b.test');
+});
+
+t.test('relayHeaders: loopback relays at the top are trusted, the first other one and all below untrusted', async (t) => {
+  const h = relayHeaders([
+    'from localhost (localhost [127.0.0.1]) by mx.test (Postfix) with ESMTP id A1',
+    'from relay.example (relay.example [198.51.100.2]) by mx.test with ESMTP id A2',
+    'from localhost (localhost [127.0.0.1]) by relay.example with ESMTP id A3',
+  ]);
+  t.equal(h.trusted.length, 1);
+  t.equal(h.untrusted.length, 2, 'a loopback relay below an untrusted one is untrusted');
+  t.equal(h.headers.get('x-spam-relays-untrusted'), '[ ip=198.51.100.2 rdns=relay.example helo=relay.example by=mx.test ident= envfrom= intl=0 id=A2 auth= msa=0 ] [ ip=127.0.0.1 rdns=localhost helo=localhost by=relay.example ident= envfrom= intl=0 id=A3 auth= msa=0 ]');
+  t.equal(h.headers.get('x-spam-relays-external'), h.headers.get('x-spam-relays-untrusted'));
+  t.match(h.headers.get('x-spam-relays-trusted'), /^\[ ip=127\.0\.0\.1 .* intl=1 /);
+});
+
+t.test('relay header rules and EnvelopeFrom through the evaluator', async (t) => {
+  const cf = `header __RDNS_NONE X-Spam-Relays-External =~ /^[^\\]]+ rdns= /
+meta RDNS_NONE __RDNS_NONE
+header ENV_B EnvelopeFrom:addr =~ /\\@b\\.test$/
+header MID_CASE ALL =~ /\\nMessage-Id: /
+`;
+  const set = compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2).rules);
+  const names = async (s: string) => saHits(set, await parseMessage(crlf(s))).map((h) => h.name).sort();
+  t.same(await names('Received: from pc ([203.0.113.5]) by gw.test with SMTP id 1\nReturn-Path: <x@b.test>\nFrom: a@c.test\nMessage-Id: <1@c>\n\nx\n'), ['SA_ENV_B', 'SA_MID_CASE', 'SA_RDNS_NONE']);
+  t.same(await names('Received: from pc (pc.example [203.0.113.5]) by gw.test with SMTP id 1\nReturn-Path: <x@c.test>\nFrom: a@c.test\nMessage-ID: <1@c>\n\nx\n'), [], 'ALL keeps the header names\' own case');
+  t.same(await names('Received: from pc (pc.example [203.0.113.5]) by gw.test (envelope-from <y@b.test>) id 1\nReturn-Path: <x@c.test>\nFrom: a@c.test\n\nx\n'), ['SA_ENV_B'], 'the last relay\'s envelope-from comes first');
+});
+
+t.test('mimeFacts and htmlFacts', async (t) => {
+  const m = mimeFacts('Content-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\nt\r\n--i\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<b>h</b>\r\n--i--\r\n--o\r\nContent-Type: application/pdf; name="a.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--o--\r\n');
+  t.same(m.parts.map((p) => p.type), ['text/plain', 'text/html', 'application/pdf'], 'nested multiparts walked');
+  t.equal(m.htmlCount, 1);
+  t.equal(m.textCount, 1);
+  t.equal(m.parts[1]!.charset, 'utf-8');
+  t.ok(m.flags.has('mime_attachment') && m.flags.has('mime_base64_count'));
+  const h = htmlFacts('<html><head><title>T</title></head><body style="background-color: #000000"><font color="black">x</font><a href="u"><img src="i" width="10%" height="100" alt="pic"></a></body></html>');
+  t.ok(h.flags.has('font_low_contrast'), 'black on a black body');
+  t.equal(h.values.image_area, 80 * 100, 'percent widths assume 800x600');
+  t.same(h.texts.title, ['T']);
+  t.match(h.texts.anchor[0], /<img>/);
+  t.equal(h.inside.get('body'), 0);
+  t.equal(htmlFacts('').flags.size, 0);
+});
+
+t.test('metaJs: && operands cheapest first, RULE > N folded, meaning kept', async (t) => {
+  const cost: Record<string, number> = { A: 1, B: 50, C: 2 };
+  const js = (e: string) => metaJs(e.split(' '), (x) => x.toLowerCase(), (x) => cost[x] ?? 1);
+  t.equal(js('B && ! A && C'), '! a && c && b');
+  t.equal(js('( B || A ) && C'), 'c && (b || a)', '|| keeps its order');
+  t.equal(js('B > 4 || A'), '0 || a', 'a 0/1 result is never > 4');
+  t.equal(js('! B > 1'), '! b > 1', 'not folded where ! binds first');
+  t.equal(js('A + B > 1'), 'a + b > 1', 'sums are not folded');
+  // The same truth table before and after.
+  for (const [a, b, c] of [[0, 0, 0], [1, 0, 1], [1, 1, 1], [0, 1, 1]]) {
+    const g = (x: string) => ({ a, b, c } as Record<string, number>)[x]!;
+    const run = (src: string) => new Function('a', 'b', 'c', `return !!(${src});`)(g('a'), g('b'), g('c')) as boolean;
+    t.equal(run(js('B && ! A && C')), run('b && ! a && c'));
+  }
+});
+
+t.test('parseDate: RFC 5322 dates, two-digit years, comments', async (t) => {
+  t.equal(parseDate('Thu, 22 Aug 2002 13:17:22 +0100 (IST)'), Date.UTC(2002, 7, 22, 12, 17, 22));
+  t.equal(parseDate('22 Aug 02 13:17:22 GMT'), Date.UTC(2002, 7, 22, 13, 17, 22));
+  t.equal(parseDate('garbage'), null);
+  t.equal(parseDate(undefined), null);
+});
+
+t.test('requiredAlternatives: strings one of which every match contains (the prefilter for regexes without a single literal)', async (t) => {
+  t.same(requiredAlternatives('(?:foo|bar)baz?'), ['foo', 'bar']);
+  t.same(requiredAlternatives('(?:free|fr33) (?:offer|trial)'), ['offer', 'trial']);
+  t.same(requiredAlternatives('[a-z]+@example\\.com'), ['@example.com']);
+  t.same(requiredAlternatives('\\x41BC'), ['abc'], 'lower-cased, \\x escapes decoded');
+  t.same(requiredAlternatives('(?:abc)?def'), ['def'], 'an optional group requires nothing');
+  t.equal(requiredAlternatives('a|bcdef'), null, 'a branch without a 3-character literal: no prefilter');
+  t.equal(requiredAlternatives('x(?=abcd)yz'), null, 'lookarounds require nothing');
+  t.equal(requiredAlternatives('(?:ab|cdef)'), null);
+  for (const [src, text] of [['(?:foo|bar)baz?', 'xx BARba'], ['(?:free|fr33) (?:offer|trial)', 'fr33 TRIAL'], ['[a-z]+@example\\.com', 'me@EXAMPLE.com']] as const) {
+    t.ok(new RegExp(src, 'i').test(text) && requiredAlternatives(src)!.some((a) => text.toLowerCase().includes(a)), `${src}: a matching text passes the prefilter`);
+  }
+});
