@@ -53,7 +53,7 @@ t.test('auto-learn: confident spam is learned (by auto-learn); off by default', 
   await scanContent(ctx(off, store, raw('new1@x', 'cheap pills casino winner lottery')), [spam]);
   await new Promise((r) => setTimeout(r, 100));
   t.equal(store.learnedRecord('mid:<new1@x>'), undefined, 'off by default');
-  const on = parseConfig({ spam: { bayes: { minLearned: 3, autoLearn: { enabled: true, spamAtOrAbove: 5 } }, features: { enabled: false } } });
+  const on = parseConfig({ spam: { bayes: { minLearned: 3, autoLearn: { enabled: true, spamAtOrAbove: 3 } }, features: { enabled: false } } });
   const r = await scanContent(ctx(on, store, raw('new2@x', 'cheap pills casino winner lottery')), [spam]);
   t.ok(r.hits.some((h) => h.name === 'BAYES_SPAM_99'));
   await t.resolveMatch((async () => {

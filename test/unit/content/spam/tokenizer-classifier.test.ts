@@ -101,6 +101,6 @@ t.test('rules/scores/spam.yaml scores exactly the emitted spam symbols', async (
   t.same(inFile, [...new Set(SPAM_SYMBOLS)].sort());
   const s = loadContentScores().spam;
   t.ok(s.score('SPAM_GTUBE') >= 15, 'GTUBE alone reaches the default reject threshold');
-  t.ok(s.score('BAYES_SPAM_99') >= 5, 'a confident Bayes alone tags');
+  t.ok(s.score('BAYES_SPAM_99') >= 3 && s.score('BAYES_SPAM_99') < 5, 'a confident Bayes alone does not tag (tag 5): one more symbol must agree');
   t.ok(s.score('BAYES_HAM_05') < 0);
 });
