@@ -130,7 +130,7 @@ export class RateCounterStore {
       const bucket = Math.floor(now / r.windowMs);
       const key = counterKey(r.key, r.windowMs, bucket);
       const id = key;
-      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? decodeCounter(this.#db.get(key)) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
+      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? decodeCounter(this.#db.getBinaryFast(key)) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
       const after = { ...prev };
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
@@ -156,7 +156,7 @@ export class RateCounterStore {
     // No resetReadTxn: lmdb-js renews the read snapshot every event turn, and a view one turn
     // old only moves a refusal from here to the exact count after DATA.
     for (const r of requests) {
-      const prev = decodeCounter(this.#db.get(counterKey(r.key, r.windowMs, Math.floor(now / r.windowMs))));
+      const prev = decodeCounter(this.#db.getBinaryFast(counterKey(r.key, r.windowMs, Math.floor(now / r.windowMs))));
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
         const limit = r.limits[unit];
@@ -170,7 +170,7 @@ export class RateCounterStore {
   /** The current window's counts of one key (for the CLI and tests). */
   current(key: string, windowMs: number, now = Date.now()): RateCounter | null {
     this.#env.resetReadTxn();
-    return decodeCounter(this.#db.get(counterKey(key, windowMs, Math.floor(now / windowMs)))) ?? null;
+    return decodeCounter(this.#db.getBinaryFast(counterKey(key, windowMs, Math.floor(now / windowMs)))) ?? null;
   }
 
   /** Drop counters whose window ended; bounded per call. */

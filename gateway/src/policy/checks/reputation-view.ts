@@ -62,12 +62,29 @@ export function alignedDkimDomain(hits: readonly Hit[], auth: AuthenticationOutc
  */
 const memos = new WeakMap<Session, Map<string, ReputationLook>>();
 
+/**
+ * Across sessions, a record read from the store is reused for RECENT_MS by this process (most
+ * clients send several messages in a row, each on a new connection); what this process learns
+ * drops the key at once, another receiver's lesson or a reset is seen within RECENT_MS.
+ */
+const RECENT_MS = 1000;
+const recent = new Map<string, { until: number; store: ReputationStore; record: ReputationRecord | null }>();
+
+function readRecent(store: ReputationStore, key: string, halfLifeMs: number, now: number): ReputationRecord | null {
+  const hit = recent.get(key);
+  if (hit && hit.until > now && hit.store === store) return hit.record;
+  const record = store.get(key, halfLifeMs, now);
+  if (recent.size >= 10_000) recent.clear();
+  recent.set(key, { until: now + RECENT_MS, store, record });
+  return record;
+}
+
 export function look(store: ReputationStore, config: Config, scope: ReputationScope, key: string, now = Date.now(), session?: Session): ReputationLook {
   const memo = session ? memos.get(session) : undefined;
   const hit = memo?.get(key);
   if (hit) return hit;
   const r = config.reputation;
-  const record = store.get(key, r.halfLifeMs, now);
+  const record = session ? readRecent(store, key, r.halfLifeMs, now) : store.get(key, r.halfLifeMs, now);
   const cls = record ? classify(record.counts, r).cls : 'unknown';
   const l: ReputationLook = { scope, key, cls, record };
   if (session) {
@@ -107,7 +124,11 @@ export function learnFromVerdict(store: ReputationStore, config: Config, session
   const kinds = lessonsOf(config, verdict, auth);
   const learnt = keys.filter((k): k is string => k !== null);
   memos.delete(session); // the session's next message reads what this one taught
-  return store.record(learnt.flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now);
+  // Forget the keys now and again once the batched write is committed (a read in between would
+  // keep the old record).
+  const forget = () => { for (const k of learnt) recent.delete(k); };
+  forget();
+  return store.record(learnt.flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now).then(forget);
 }
 
 /**
@@ -120,5 +141,7 @@ export function learnFromReject(store: ReputationStore, config: Config, session:
   if (!config.reputation.enabled || session.direction !== 'inbound' || taught.has(session)) return Promise.resolve();
   taught.add(session);
   memos.delete(session);
-  return store.record([{ key: clientKey(config, session.clientIp), kind: 'reject' }], config.reputation.halfLifeMs, now);
+  const key = clientKey(config, session.clientIp);
+  recent.delete(key);
+  return store.record([{ key, kind: 'reject' }], config.reputation.halfLifeMs, now).then(() => { recent.delete(key); });
 }
