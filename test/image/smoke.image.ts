@@ -7,10 +7,14 @@
  *   3. a change made through the menu takes effect: Hostname → the new FQDN in the banner;
  *   4. syslog export set in the menu (TCP to a listener on the host, reached from the guest as
  *      10.0.2.2): "Send a test event" arrives as an RFC 5424 frame with octet counting;
- *   5. mail routing set in the menu (relay domain → an smtp-sink on the host): a message sent to
- *      the appliance arrives at the sink, and its mail-flow events at the syslog collector;
- *   6. through the menu: the admin's SSH key, the host as management network, SSH on; then over
- *      SSH (key only; root refused): `systemctl --failed` lists nothing, the system is "running".
+ *   5. mail routing set in the menu (relay domain → an smtp-sink on the host);
+ *   6. through the menu: the admin's SSH key and password, the host as management network, SSH
+ *      on; then over SSH (key only; root refused): `systemctl --failed` lists nothing, the
+ *      system is "running";
+ *   7. over SSH with sudo, a local virus signature file (the image ships no signatures and the
+ *      test is offline; until clamd can scan, the gateway defers all mail with 451);
+ *   8. a message sent to the appliance arrives at the sink, and its mail-flow events at the
+ *      syslog collector; an EICAR attachment is refused with 554 in the session.
  * Not a *.test.ts file: `npm test` does not run it (a TCG boot takes minutes). Run by
  * test/image/run.sh, which builds the image first unless told to reuse one:
  *   TUXHAT_IMAGE=path.qcow2  the image to boot (default image-build/out/ARCH/image/tuxhat-*-ARCH.qcow2)
@@ -24,6 +28,12 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, makeMessage, repoRoot, run, smtpTalk, startSink, waitFor, SmtpClient, type RunResult, type Sink, type TransactionResult } from '../e2e/harness/index.js';
 import { Vm, type Arch } from './harness/vm.js';
+import { messageWithAttachment } from '../e2e/harness/mime.js';
+
+const ADMIN_PASSWORD = 'smoke-admin-passw0rd';
+// The EICAR anti-virus test file (68 bytes) and its MD5, for a local .hdb signature.
+const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+const EICAR_MD5 = '44d88612fea8a8f36de82e1278abb02f';
 
 const ARCH = (process.env['TUXHAT_IMAGE_ARCH'] ?? 'amd64') as Arch;
 const OUT = join(repoRoot(), 'image-build', 'out', ARCH);
@@ -151,7 +161,7 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
     .catch(() => `(no test event; frames received: ${collector.frames.join(' | ') || 'none'})`);
   t.match(testFrame, /^<\d+>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) \S+ tuxhat \S+ test - \{"level":30,"event":"test"/, 'RFC 5424 frame, octet-counted, MSGID test');
 
-  // 5. Mail routing through the menu, then a message relayed to the host's sink.
+  // 5. Mail routing through the menu (a message is relayed to the host's sink in step 8).
   m = vm.mark();
   await vm.type('4');
   m = await vm.answer('Enter an option: ', '1', { from: m });
@@ -164,31 +174,7 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   m = await vm.answer('Enter an option: ', '0', { from: m });
   await vm.expect('Main menu', { from: m });
 
-  // The menu's reload starts new receivers; until they listen the old ones (without the new
-  // domain) answer, and refuse the recipient. Retry until the new configuration serves. Each
-  // refused session teaches the reputation store a reject against 10.0.2.0/24; after five (slow
-  // emulation, arm64) that network is "bad" and the new receivers greylist it (451 4.7.1): the
-  // retry after greylisting.delayMs (5 min) passes, as a real MTA's would.
-  const subject = `image smoke ${Date.now()}`;
-  let sent: TransactionResult | undefined;
-  await waitFor(async () => {
-    const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
-    try {
-      if ((await c.command('EHLO smoke.client.test')).code !== 250) return false;
-      sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
-      return sent.ok;
-    } finally {
-      await c.quit();
-    }
-  }, { timeoutMs: 720_000, intervalMs: 15_000, what: 'the relay domain to be served' }).catch(() => undefined);
-  t.ok(sent?.ok, `message accepted by the appliance (${sent ? [sent.mail, ...sent.rcpt, ...(sent.data ? [sent.data] : [])].map((r) => r.raw.join(' ')).join(' / ') : 'no transaction'})`);
-  const [msg] = await sink.waitForMessages(1, 240_000).catch(() => []);
-  t.equal(msg?.get('subject'), subject, 'the message arrived at the internal server on the host');
-  t.same(msg?.rcptTo, ['user@smoke.test']);
-  t.match(msg?.get('received') ?? '', new RegExp(NEW_FQDN.replace(/\./g, '\\.')), 'Received header names the appliance');
-  t.comment(`relayed after ${elapsed()}`);
-
-  // 6. Units, read over SSH as an administrator would: the menu sets the admin's key, lets the
+  // 6. SSH as an administrator would use it: the menu sets the admin's key and password, lets the
   //    host (10.0.2.2 as the guest sees it) in as a management network and turns SSH on.
   const key = join(dir, 'admin_key');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'smoke-admin', '-f', key]);
@@ -198,6 +184,13 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   m = await vm.answer('Enter an option: ', '2', { from: m });
   m = await vm.answer('Paste one public key', pub, { from: m });
   t.match(await vm.expect(/Authorized key set\.|Failed[^\n]*/, { from: m, timeoutMs: 60_000 }), /Authorized key set\./, 'SSH key set in the menu');
+  m = await vm.answer('Press Enter to continue', '', { from: m });
+  // The admin's password: sudo asks for it (the account is locked until it is set).
+  m = await vm.answer('Enter an option: ', '7', { from: m });
+  m = await vm.answer('Enter an option: ', '1', { from: m });
+  m = await vm.answer('New admin password: ', ADMIN_PASSWORD, { from: m });
+  m = await vm.answer('Again: ', ADMIN_PASSWORD, { from: m });
+  t.match(await vm.expect(/Admin password changed\.|Failed[^\n]*/, { from: m, timeoutMs: 60_000 }), /Admin password changed\./, 'admin password set in the menu');
   m = await vm.answer('Press Enter to continue', '', { from: m });
   m = await vm.answer('Enter an option: ', '8', { from: m });
   m = await vm.answer('empty = keep): ', '10.0.2.2/32', { from: m });
@@ -220,6 +213,64 @@ t.test(`appliance image ${ARCH}: boot, console menu, SMTP, relay, syslog, units`
   const root = await run('ssh', ['-i', key, '-p', String(sshPort), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
     '-o', 'UserKnownHostsFile=/dev/null', 'root@127.0.0.1', 'true'], { timeoutMs: 120_000 });
   t.not(root.code, 0, 'root cannot log in over SSH');
+
+  // 7. Virus signatures. The image ships none (freshclam fetches them at first boot; this test
+  //    runs offline), and the gateway defers every message while clamd cannot scan (451 4.7.1:
+  //    never unscanned mail). As an administrator of an offline site would, load a local
+  //    signature file over SSH with sudo — here the EICAR test file's hash — and let clamd start
+  //    without the official databases (Debian's unit requires main and daily).
+  const script = [
+    'set -e',
+    'install -d /etc/systemd/system/clamav-daemon.service.d',
+    "printf '[Unit]\\nConditionPathExistsGlob=\\n' > /etc/systemd/system/clamav-daemon.service.d/smoke-local-signatures.conf",
+    `printf '%s\\n' '${EICAR_MD5}:${EICAR.length}:TuxHat.Smoke.EICAR' > /var/lib/clamav/smoke.hdb`,
+    'chown clamav:clamav /var/lib/clamav/smoke.hdb',
+    'systemctl daemon-reload',
+    'systemctl restart clamav-daemon',
+    'for i in $(seq 1 600); do [ -S /run/clamav/clamd.ctl ] && echo CLAMD-UP && exit 0; sleep 1; done',
+    'exit 1',
+  ].join('\n');
+  const loaded = await ssh(`echo ${Buffer.from(script).toString('base64')} | base64 -d > /tmp/smoke-sig.sh && echo '${ADMIN_PASSWORD}' | sudo -S -p '' sh /tmp/smoke-sig.sh`);
+  t.match(loaded.stdout, /CLAMD-UP/, `local signatures loaded, clamd listening (${loaded.stderr.trim().split('\n').slice(-2).join(' ')})`);
+  t.comment(`clamd up after ${elapsed()}`);
+
+  // 8. A message relayed to the host's sink. The menu's reload (step 5) started new receivers;
+  //    while old ones (without the new domain) still answer, they refuse the recipient: retry
+  //    until the new configuration serves. Each refused session teaches the reputation store a
+  //    reject against 10.0.2.0/24; after five (slow emulation, arm64) that network is "bad" and
+  //    the new receivers greylist it (451 4.7.1): the retry after greylisting.delayMs (5 min)
+  //    passes, as a real MTA's would.
+  const subject = `image smoke ${Date.now()}`;
+  let sent: TransactionResult | undefined;
+  await waitFor(async () => {
+    const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
+    try {
+      if ((await c.command('EHLO smoke.client.test')).code !== 250) return false;
+      sent = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: makeMessage({ from: 'sender@client.example.org', to: 'user@smoke.test', subject }) });
+      return sent.ok;
+    } finally {
+      await c.quit();
+    }
+  }, { timeoutMs: 720_000, intervalMs: 15_000, what: 'the relay domain to be served' }).catch(() => undefined);
+  t.ok(sent?.ok, `message accepted by the appliance (${sent ? [sent.mail, ...sent.rcpt, ...(sent.data ? [sent.data] : [])].map((r) => r.raw.join(' ')).join(' / ') : 'no transaction'})`);
+  const [msg] = await sink.waitForMessages(1, 240_000).catch(() => []);
+  t.equal(msg?.get('subject'), subject, 'the message arrived at the internal server on the host');
+  t.same(msg?.rcptTo, ['user@smoke.test']);
+  t.match(msg?.get('received') ?? '', new RegExp(NEW_FQDN.replace(/\./g, '\\.')), 'Received header names the appliance');
+  t.comment(`relayed after ${elapsed()}`);
+
+  // A virus from the internet is refused in the session.
+  const infected = await waitFor(async () => {
+    const c = await SmtpClient.connect(smtpPort, { timeoutMs: 60_000 });
+    try {
+      if ((await c.command('EHLO smoke.client.test')).code !== 250) return undefined;
+      const r = await c.send({ from: 'sender@client.example.org', to: ['user@smoke.test'], message: messageWithAttachment({ from: 'sender@client.example.org', to: 'user@smoke.test', subject: 'eicar', filename: 'eicar.com', content: EICAR }) });
+      return r.data && r.data.code !== 451 ? r : undefined;
+    } finally {
+      await c.quit();
+    }
+  }, { timeoutMs: 600_000, intervalMs: 15_000, what: 'a verdict on the EICAR message' }).catch(() => undefined);
+  t.equal(infected?.data?.code, 554, `EICAR refused in the session (${infected?.data?.raw.join(' ') ?? 'no verdict'})`);
 
   // Mail-flow events went the same way as the test event.
   const flow = await waitFor(() => collector.frames.find((f) => / tuxhat \S+ (queued|delivered|verdict) - \{/.test(f)), { timeoutMs: 60_000, what: 'mail-flow events at the collector', detail: () => collector.frames.join('\n') }).catch(() => undefined);
