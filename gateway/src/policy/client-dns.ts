@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import type { Session } from '../core/index.js';
 import { reverseName, type ResolveFn } from '../dns/index.js';
+import { recentResults } from './recent-results.js';
 import { sessionMemo } from './session-state.js';
 
 export interface ClientDns {
@@ -21,23 +22,11 @@ export interface ClientDns {
 
 const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
 
-/** Results per address, reused for RESULT_TTL_MS by this process (as DNSBL results); errors are not kept. */
-const RESULT_TTL_MS = 30_000;
-const RESULT_MAX = 20_000;
-const results = new Map<string, { until: number; result: Promise<ClientDns> }>();
+/** Results per address, reused for 30 s by this process (as DNSBL results); errors are not kept. */
+const recent = recentResults<ClientDns>({ ttlMs: 30_000, max: 20_000, keep: (r) => r.status !== 'error' });
 
 export function clientDns(session: Session, resolve: ResolveFn): Promise<ClientDns> {
-  return sessionMemo(session, 'client-dns', () => {
-    const ip = session.clientIp;
-    const now = Date.now();
-    const hit = results.get(ip);
-    if (hit && hit.until > now) return hit.result;
-    if (results.size >= RESULT_MAX) results.clear();
-    const result = lookupClient(ip, resolve);
-    results.set(ip, { until: now + RESULT_TTL_MS, result });
-    void result.then((r) => { if (r.status === 'error') results.delete(ip); }, () => results.delete(ip));
-    return result;
-  });
+  return sessionMemo(session, 'client-dns', () => recent.get(session.clientIp, () => lookupClient(session.clientIp, resolve)));
 }
 
 export async function lookupClient(ip: string, resolve: ResolveFn): Promise<ClientDns> {

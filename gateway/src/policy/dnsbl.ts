@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import type { Session } from '../core/index.js';
 import { reverseName, type ResolveFn } from '../dns/index.js';
 import { DNSBL_SPEC } from './config.js';
+import { recentResults } from './recent-results.js';
 import { sessionMemo } from './session-state.js';
 
 export interface DnsblSpec {
@@ -113,27 +114,10 @@ function specsOf(zones: readonly string[]): DnsblSpec[] {
   return s;
 }
 
-/**
- * Results per client address and zone list, reused for RESULT_TTL_MS by this process (postscreen
- * keeps them an hour): a client that connects again soon — most MTAs open several connections —
- * costs no lookups at all, not even cached ones. A result with a failed zone is not kept.
- */
-export const RESULT_TTL_MS = 30_000;
-const RESULT_MAX = 20_000;
-const results = new Map<string, { until: number; result: Promise<DnsblResult> }>();
-
-function cachedLookup(ip: string, zones: readonly string[], specs: readonly DnsblSpec[], resolve: ResolveFn, timeoutMs: number, now = Date.now()): Promise<DnsblResult> {
-  const key = `${ip}\0${zones.join(',')}`;
-  const hit = results.get(key);
-  if (hit && hit.until > now) return hit.result;
-  if (results.size >= RESULT_MAX) results.clear();
-  const result = lookupDnsbl(ip, specs, resolve, timeoutMs);
-  results.set(key, { until: now + RESULT_TTL_MS, result });
-  void result.then((r) => { if (r.failed.length > 0) results.delete(key); }, () => results.delete(key));
-  return result;
-}
+/** Results per client address and zone list, reused for 30 s by this process; a result with a failed zone is not kept. */
+const recent = recentResults<DnsblResult>({ ttlMs: 30_000, max: 20_000, keep: (r) => r.failed.length === 0 });
 
 /** The client's DNSBL sum, once per session. */
 export function dnsblOf(session: Session, cfg: { zones: readonly string[]; timeoutMs: number }, resolve: ResolveFn): Promise<DnsblResult> {
-  return sessionMemo(session, 'dnsbl', () => cachedLookup(session.clientIp, cfg.zones, specsOf(cfg.zones), resolve, cfg.timeoutMs));
+  return sessionMemo(session, 'dnsbl', () => recent.get(`${session.clientIp}\0${cfg.zones.join(',')}`, () => lookupDnsbl(session.clientIp, specsOf(cfg.zones), resolve, cfg.timeoutMs)));
 }

@@ -81,12 +81,7 @@ export class RateCounterStore {
    */
   consume(requests: readonly RateRequest[], mode: ConsumeMode, now = Date.now()): RateExceeded | null {
     if (requests.length === 0) return null;
-    return this.#env.transactionSync(() => {
-      const pending = new Map<string, [CounterKey, RateCounter]>();
-      const exceeded = this.#apply(requests, mode, now, pending);
-      for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
-      return exceeded;
-    });
+    return this.#commit([{ requests, mode, now }])[0]!;
   }
 
   /**
@@ -109,17 +104,22 @@ export class RateCounterStore {
     const batch = this.#queue.splice(0);
     let results: Array<RateExceeded | null>;
     try {
-      results = this.#env.transactionSync(() => {
-        const pending = new Map<string, [CounterKey, RateCounter]>();
-        const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending));
-        for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
-        return out;
-      });
+      results = this.#commit(batch);
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
     }
     batch.forEach((b, i) => b.resolve(results[i]!));
+  }
+
+  /** Requests applied in order in one write transaction; the first limit each exceeded, or null. */
+  #commit(batch: ReadonlyArray<{ requests: readonly RateRequest[]; mode: ConsumeMode; now: number }>): Array<RateExceeded | null> {
+    return this.#env.transactionSync(() => {
+      const pending = new Map<string, [CounterKey, RateCounter]>();
+      const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending));
+      for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
+      return out;
+    });
   }
 
   /** One request inside the caller's write transaction; what it adds goes to `pending`. */
