@@ -19,6 +19,7 @@ import type { Hit, Session } from '../core/index.js';
 import type { ResolveFn } from '../dns/index.js';
 import { splitAddress } from './address.js';
 import { clientDns } from './client-dns.js';
+import { then, type Maybe } from './maybe.js';
 import { accessFileSchema, type AccessEntry, type AccessFile, type AccessLists } from './config.js';
 import { policyScores } from './scores.js';
 import { transactionMemo } from './session-state.js';
@@ -242,14 +243,16 @@ export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdic
  * The access verdict for the recipient being checked, once per transaction and recipient.
  * Other rcpt checks (DNSBL threshold, greylisting) await this to honour allow entries.
  */
-export function accessVerdict(ctx: { config: Config; session: Session; envelope: { mailFrom: string }; recipient?: string; resolve: ResolveFn }): Promise<AccessVerdict> {
+export function accessVerdict(ctx: { config: Config; session: Session; envelope: { mailFrom: string }; recipient?: string; resolve: ResolveFn }): Maybe<AccessVerdict> {
+  const access = accessOf(ctx.config);
+  if (access.empty) return NO_VERDICT;
   const recipient = ctx.recipient ?? '';
   // The sender is part of the key: HELO and MAIL checks of the next transaction ask before
   // MAIL has reset the transaction memo.
-  return transactionMemo(ctx.session, `access:${ctx.envelope.mailFrom.toLowerCase()}\0${recipient.toLowerCase()}`, async () => {
-    const access = accessOf(ctx.config);
-    if (access.empty) return { action: 'none', hits: [] };
-    const ptr = access.needsPtr ? (await clientDns(ctx.session, ctx.resolve)).verified : null;
-    return evaluateAccess(access, { ip: ctx.session.clientIp, ptr, sender: ctx.envelope.mailFrom, recipient });
+  return transactionMemo(ctx.session, `access:${ctx.envelope.mailFrom.toLowerCase()}\0${recipient.toLowerCase()}`, () => {
+    const evaluate = (ptr: string | null) => evaluateAccess(access, { ip: ctx.session.clientIp, ptr, sender: ctx.envelope.mailFrom, recipient });
+    return access.needsPtr ? then(clientDns(ctx.session, ctx.resolve), (r) => evaluate(r.verified)) : evaluate(null);
   });
 }
+
+const NO_VERDICT: AccessVerdict = Object.freeze({ action: 'none', hits: [] });

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import type { Session } from '../core/index.js';
 import { reverseName, type ResolveFn } from '../dns/index.js';
+import type { Maybe } from './maybe.js';
 import { recentResults } from './recent-results.js';
 import { sessionMemo } from './session-state.js';
 
@@ -25,7 +26,7 @@ const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
 /** Results per address, reused for 30 s by this process (as DNSBL results); errors are not kept. */
 const recent = recentResults<ClientDns>({ ttlMs: 30_000, max: 20_000, keep: (r) => r.status !== 'error' });
 
-export function clientDns(session: Session, resolve: ResolveFn): Promise<ClientDns> {
+export function clientDns(session: Session, resolve: ResolveFn): Maybe<ClientDns> {
   return sessionMemo(session, 'client-dns', () => recent.get(session.clientIp, () => lookupClient(session.clientIp, resolve)));
 }
 

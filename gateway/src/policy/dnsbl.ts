@@ -10,10 +10,12 @@
  * is named in the detail, never defers mail (a slow list must not stop the mail flow).
  */
 import { isIP } from 'node:net';
-import type { Session } from '../core/index.js';
+import type { Hit, Session } from '../core/index.js';
 import { reverseName, type ResolveFn } from '../dns/index.js';
 import { DNSBL_SPEC } from './config.js';
+import type { Maybe } from './maybe.js';
 import { recentResults } from './recent-results.js';
+import { policyScores } from './scores.js';
 import { sessionMemo } from './session-state.js';
 
 export interface DnsblSpec {
@@ -118,6 +120,19 @@ function specsOf(zones: readonly string[]): DnsblSpec[] {
 const recent = recentResults<DnsblResult>({ ttlMs: 30_000, max: 20_000, keep: (r) => r.failed.length === 0 });
 
 /** The client's DNSBL sum, once per session. */
-export function dnsblOf(session: Session, cfg: { zones: readonly string[]; timeoutMs: number }, resolve: ResolveFn): Promise<DnsblResult> {
+export function dnsblOf(session: Session, cfg: { zones: readonly string[]; timeoutMs: number }, resolve: ResolveFn): Maybe<DnsblResult> {
   return sessionMemo(session, 'dnsbl', () => recent.get(`${session.clientIp}\0${cfg.zones.join(',')}`, () => lookupDnsbl(session.clientIp, specsOf(cfg.zones), resolve, cfg.timeoutMs)));
+}
+
+const hitsOf = new WeakMap<DnsblResult, Hit[]>();
+
+/** The DNSBL_SUM symbol of a result (none when the sum is 0), built once per result. */
+export function dnsblHits(r: DnsblResult): Hit[] {
+  let hits = hitsOf.get(r);
+  if (!hits) {
+    const detail = [...r.listed, ...r.failed.map((f) => `failed ${f}`)].join(' ');
+    hits = r.sum !== 0 ? [{ name: 'DNSBL_SUM', score: r.sum * policyScores().score('DNSBL_SUM'), detail: `sum ${r.sum}: ${detail}` }] : [];
+    hitsOf.set(r, hits);
+  }
+  return hits;
 }

@@ -8,15 +8,16 @@
  * recipient) so each is done once per session or transaction, whichever check asks first.
  */
 import type { Decision, Hit, Session, SmtpPhase } from '../core/index.js';
+import { memoSlot, type Maybe } from './maybe.js';
 
 interface State {
   connect: Hit[];
   helo: Hit[];
   tx: Hit[];
   /** Session-wide memo (PTR, DNSBL). */
-  memo: Map<string, Promise<unknown>>;
+  memo: Map<string, { get(): Maybe<unknown> }>;
   /** Per-transaction memo (access verdicts per recipient); reset at MAIL. */
-  txMemo: Map<string, Promise<unknown>>;
+  txMemo: Map<string, { get(): Maybe<unknown> }>;
 }
 
 const states = new WeakMap<Session, State>();
@@ -30,26 +31,23 @@ function stateOf(session: Session): State {
   return s;
 }
 
-/** Run `fn` once per session for `key`; later callers get the same promise. */
-export function sessionMemo<T>(session: Session, key: string, fn: () => Promise<T>): Promise<T> {
-  const s = stateOf(session);
-  let p = s.memo.get(key) as Promise<T> | undefined;
-  if (!p) {
-    p = fn();
-    s.memo.set(key, p);
-  }
-  return p;
+/** Run `fn` once per session for `key`; later callers get its value (synchronously once known). */
+export function sessionMemo<T>(session: Session, key: string, fn: () => Maybe<T>): Maybe<T> {
+  return memoIn(stateOf(session).memo, key, fn);
 }
 
 /** Run `fn` once per transaction (MAIL FROM … end of DATA) for `key`. */
-export function transactionMemo<T>(session: Session, key: string, fn: () => Promise<T>): Promise<T> {
-  const s = stateOf(session);
-  let p = s.txMemo.get(key) as Promise<T> | undefined;
-  if (!p) {
-    p = fn();
-    s.txMemo.set(key, p);
+export function transactionMemo<T>(session: Session, key: string, fn: () => Maybe<T>): Maybe<T> {
+  return memoIn(stateOf(session).txMemo, key, fn);
+}
+
+function memoIn<T>(memo: Map<string, { get(): Maybe<unknown> }>, key: string, fn: () => Maybe<T>): Maybe<T> {
+  let slot = memo.get(key);
+  if (!slot) {
+    slot = memoSlot(fn());
+    memo.set(key, slot);
   }
-  return p;
+  return slot.get() as Maybe<T>;
 }
 
 /**

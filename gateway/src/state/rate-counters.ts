@@ -48,6 +48,20 @@ function decodeCounter(b: Buffer | undefined): RateCounter | undefined {
 }
 export type ConsumeMode = 'all-or-nothing' | 'always';
 
+/** How long peek() trusts counts this process read or wrote, when they are far from the limit. */
+const VIEW_MS = 1000;
+/** "Far": this request would bring no limited unit above this share of its limit. */
+const VIEW_NEAR = 0.5;
+const VIEW_MAX = 10_000;
+
+function farFromLimits(c: RateCounter | undefined, r: RateRequest): boolean {
+  for (const unit of RATE_UNITS) {
+    const limit = r.limits[unit];
+    if (limit !== undefined && (c?.[unit] ?? 0) + (r.add[unit] ?? 0) > limit * VIEW_NEAR) return false;
+  }
+  return true;
+}
+
 export interface RateRequest {
   /** e.g. 'ip:192.0.2.7', 'from:a@example.com', 'user:alice@example.com', 'domain:example.com'. */
   readonly key: string;
@@ -114,23 +128,51 @@ export class RateCounterStore {
 
   /** Requests applied in order in one write transaction; the first limit each exceeded, or null. */
   #commit(batch: ReadonlyArray<{ requests: readonly RateRequest[]; mode: ConsumeMode; now: number }>): Array<RateExceeded | null> {
-    return this.#env.transactionSync(() => {
-      const pending = new Map<string, [CounterKey, RateCounter]>();
-      const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending));
+    const pending = new Map<string, [CounterKey, RateCounter]>();
+    const read = new Map<CounterKey, RateCounter | undefined>();
+    const out = this.#env.transactionSync(() => {
+      const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending, read));
       for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
       return out;
     });
+    // What was just read and written is the exact count at this moment: peek() may use it for a while.
+    const at = Date.now();
+    for (const [k, v] of read) this.#remember(k, v, at);
+    for (const [k, v] of pending.values()) this.#remember(k, v, at);
+    return out;
+  }
+
+  /**
+   * peek()'s view of counters: key → the counts last read or written by this process and when.
+   * Only an early answer rides on it (the exact count is the write transaction after DATA), and
+   * only while the counts are far from the limit: within VIEW_NEAR of a limit, or older than
+   * VIEW_MS, peek() reads the store. One LMDB read per counter per command was a third of the
+   * policy stage's cost in the daemon.
+   */
+  readonly #view = new Map<CounterKey, { counter: RateCounter | undefined; at: number }>();
+
+  #remember(key: CounterKey, counter: RateCounter | undefined, at: number): void {
+    if (this.#view.size >= VIEW_MAX) this.#view.clear();
+    this.#view.set(key, { counter, at });
+  }
+
+  #read(key: CounterKey, r: RateRequest, now: number): RateCounter | undefined {
+    const seen = this.#view.get(key);
+    if (seen && now - seen.at < VIEW_MS && farFromLimits(seen.counter, r)) return seen.counter;
+    const counter = decodeCounter(this.#db.getBinaryFast(key));
+    this.#remember(key, counter, now);
+    return counter;
   }
 
   /** One request inside the caller's write transaction; what it adds goes to `pending`. */
-  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, pending: Map<string, [CounterKey, RateCounter]>): RateExceeded | null {
+  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, pending: Map<string, [CounterKey, RateCounter]>, read: Map<CounterKey, RateCounter | undefined>): RateExceeded | null {
     const next = new Map<string, [CounterKey, RateCounter]>();
     let exceeded: RateExceeded | null = null;
     for (const r of requests) {
       const bucket = Math.floor(now / r.windowMs);
       const key = counterKey(r.key, r.windowMs, bucket);
       const id = key;
-      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? decodeCounter(this.#db.getBinaryFast(key)) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
+      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? this.#readInTxn(key, read) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
       const after = { ...prev };
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
@@ -146,17 +188,25 @@ export class RateCounterStore {
     return exceeded;
   }
 
+  #readInTxn(key: CounterKey, read: Map<CounterKey, RateCounter | undefined>): RateCounter | undefined {
+    if (read.has(key)) return read.get(key);
+    const c = decodeCounter(this.#db.getBinaryFast(key));
+    read.set(key, c);
+    return c;
+  }
+
   /**
    * Would `requests` fit? Read-only (no write lock, no transaction): the early answer at MAIL and
    * RCPT. The exact check-and-count is consume()/consumeBatched() once, after DATA; a burst that
-   * races past this answer is refused there.
+   * races past this answer is refused there. Counts below half a limit may be up to VIEW_MS old
+   * (this process's own counts are always current); nearer the limit the store is read.
    */
   peek(requests: readonly RateRequest[], now = Date.now()): RateExceeded | null {
     if (requests.length === 0) return null;
     // No resetReadTxn: lmdb-js renews the read snapshot every event turn, and a view one turn
     // old only moves a refusal from here to the exact count after DATA.
     for (const r of requests) {
-      const prev = decodeCounter(this.#db.getBinaryFast(counterKey(r.key, r.windowMs, Math.floor(now / r.windowMs))));
+      const prev = this.#read(counterKey(r.key, r.windowMs, Math.floor(now / r.windowMs)), r, now);
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
         const limit = r.limits[unit];

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { configSchema } from '../../../gateway/src/config/schema.js';
 import type { AuthenticationOutcome, Verdict } from '../../../gateway/src/core/index.js';
-import { alignedDkimDomain, learnFromReject, learnFromVerdict, lessonsOf, reputationScores, symbolsOf, REPUTATION_SYMBOLS } from '../../../gateway/src/policy/checks/reputation-view.js';
+import { alignedDkimDomain, learnFromReject, learnFromVerdict, lessonsOf, look, reputationScores, symbolsOf, symbolsOfLooks, REPUTATION_SYMBOLS } from '../../../gateway/src/policy/checks/reputation-view.js';
 import { openState, policyStores, zeroCounts } from '../../../gateway/src/state/index.js';
 import type { Session } from '../../../gateway/src/core/index.js';
 
@@ -62,4 +62,25 @@ t.test('learning: a session teaches one reject, for the network only; outbound t
   t.equal(Math.round(store.get('dkim:example.com', day)!.counts.ham), 1, 'and for the aligned DKIM domain');
   await learnFromVerdict(store, config, session('inbound'), 'a@example.com', verdict({ action: 'defer' }), auth());
   t.equal(Math.round(store.get('from:example.com', day)!.counts.ham), 1, 'a deferral teaches nothing');
+});
+
+t.test('a client\'s next session sees what this process just learnt, before the batched write lands', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const store = policyStores(st).reputation;
+  const session = (): Session => ({ id: 'y', listener: 'mx', kind: 'mx', direction: 'inbound', clientIp: '203.0.113.77', clientPort: 1, ptr: null, helo: '', tls: null, authUser: null, trustedBy: null });
+  const key = 'ip:203.0.113.0/24';
+  t.equal(look(store, config, 'ip', key, Date.now(), session()).record, null, 'nothing known yet (and that is now reused)');
+  const written = learnFromVerdict(store, config, session(), 'a@example.net', verdict(), auth());
+  t.equal(store.get(key, config.reputation.halfLifeMs), null, 'the batched write has not landed yet');
+  const seen = look(store, config, 'ip', key, Date.now(), session());
+  t.equal(Math.round(seen.record!.counts.ham), 1, 'the reused record already has the lesson');
+  await written;
+  t.equal(Math.round(store.get(key, config.reputation.halfLifeMs)!.counts.ham), 1, 'and the store agrees once written');
+  const spam = verdict({ action: 'reject' });
+  for (let i = 0; i < 9; i++) void learnFromVerdict(store, config, session(), 'a@example.net', spam, auth());
+  const after = look(store, config, 'ip', key, Date.now(), session());
+  t.equal(Math.round(after.record!.counts.spam), 9);
+  t.equal(after.cls, 'bad', 'classified from the reused record');
+  t.same(symbolsOfLooks([after]).map((h) => h.name), ['REPUTATION_IP_BAD'], 'its symbol');
 });

@@ -106,6 +106,31 @@ t.test('rate counters: batched requests of one turn stay exact', async (t) => {
   t.equal(burst.filter((r) => r === null).length, 120, 'exactly 120 of 200 fit');
 });
 
+t.test('rate counters: peek trusts what a process saw only far from the limit, and only for a second', async (t) => {
+  const dir = t.testdir({});
+  // Two StateEnvs on one directory: two receivers, each with its own view of the counters.
+  const a = openState(dir);
+  const b = openState(dir);
+  t.teardown(() => { a.close(); b.close(); });
+  const ra = policyStores(a).rates;
+  const rb = policyStores(b).rates;
+  const now = Date.now();
+  const req = (n: number, key = 'in:clientIp:198.51.100.9') => [{ key, windowMs: 3600_000, limits: { messages: 100 }, add: { messages: n } }];
+  t.equal(ra.peek(req(1), now), null, 'A reads 0: one more fits');
+  t.equal(rb.consume(req(100), 'all-or-nothing', now), null, 'B fills the window');
+  t.equal(ra.peek(req(1), now), null, "A's view (0, far from the limit) is still trusted within the second: the exact count after DATA refuses");
+  t.equal(ra.consume(req(1), 'all-or-nothing', now)?.wouldBe, 101, 'the write transaction sees the real count');
+  t.equal(ra.peek(req(1), now)?.wouldBe, 101, 'and A saw it there: its view is now the real count');
+  t.equal(rb.peek(req(1), now)?.wouldBe, 101, 'B counted 100 itself: its view is near the limit');
+
+  // Near the limit the store is always read.
+  const k = 'in:clientIp:198.51.100.10';
+  t.equal(ra.consume(req(60, k), 'all-or-nothing', now), null, 'A counts 60 itself');
+  t.equal(rb.consume(req(40, k), 'all-or-nothing', now), null, 'B counts the last 40');
+  await new Promise((r) => setImmediate(r)); // another process's commit is seen from the next event turn
+  t.equal(ra.peek(req(1, k), now)?.wouldBe, 101, 'A, above half the limit, reads the store and refuses at once');
+});
+
 t.test('greylist triplets with an injected clock', async (t) => {
   const st = openState(t.testdir({}));
   t.teardown(() => st.close());

@@ -6,15 +6,16 @@
 import type { Decision } from '../../core/index.js';
 import { accessVerdict } from '../access.js';
 import { defineCheck } from '../check.js';
+import { then, type Maybe } from '../maybe.js';
 
 export const accessLists = defineCheck({
   name: 'access_lists',
   phase: 'rcpt',
   timeoutMs: 15_000,
-  async run(ctx): Promise<Decision> {
+  run(ctx): Maybe<Decision> {
     if (ctx.recipient?.toLowerCase() === 'postmaster') return { action: 'accept' };
-    const v = await accessVerdict(ctx);
-    if (v.action === 'deny') return { action: 'reject', reply: 'ACCESS_DENIED', detail: v.reply ?? `<${ctx.recipient}>`, hits: v.hits };
-    return { action: 'accept', hits: v.hits };
+    return then(accessVerdict(ctx), (v): Decision => v.action === 'deny'
+      ? { action: 'reject', reply: 'ACCESS_DENIED', detail: v.reply ?? `<${ctx.recipient}>`, hits: v.hits }
+      : { action: 'accept', hits: v.hits });
   },
 });

@@ -8,17 +8,19 @@
 import type { Hit } from '../../core/index.js';
 import { defineCheck } from '../check.js';
 import { clientDns } from '../client-dns.js';
+import { then, type Maybe } from '../maybe.js';
 import { policyScores } from '../scores.js';
 
 export const clientPtr = defineCheck({
   name: 'client_ptr',
   phase: 'helo',
   timeoutMs: 15_000,
-  async run({ config, session, resolve }): Promise<Hit[]> {
+  run({ config, session, resolve }): Maybe<Hit[]> {
     if (!config.policy.hygiene.checkPtr || session.kind !== 'mx') return [];
-    const r = await clientDns(session, resolve);
-    if (r.status === 'none') return [policyScores().hit('RDNS_NONE', session.clientIp)];
-    if (r.status === 'mismatch') return [policyScores().hit('RDNS_MISMATCH', `${session.clientIp} -> ${r.names.join(',')}`)];
-    return [];
+    return then(clientDns(session, resolve), (r) => {
+      if (r.status === 'none') return [policyScores().hit('RDNS_NONE', session.clientIp)];
+      if (r.status === 'mismatch') return [policyScores().hit('RDNS_MISMATCH', `${session.clientIp} -> ${r.names.join(',')}`)];
+      return [];
+    });
   },
 });

@@ -16,7 +16,7 @@ import type { AuthenticationOutcome, Hit, ReplyKey, Session, Verdict } from '../
 import { policyStores, ReputationStore, type RateExceeded, type StateEnvs } from '../../state/index.js';
 import { goodReputation, greylistable, greylistDecision } from './greylist.js';
 import { describeExceeded, rateRequests } from './rate-limit.js';
-import { alignedDkimDomain, clientKey, look, reputationScores, senderDomainKey, symbolsOf } from './reputation-view.js';
+import { alignedDkimDomain, clientKey, look, senderDomainKey, symbolsOfLooks } from './reputation-view.js';
 
 export interface DataStageContext {
   readonly config: Config;
@@ -49,11 +49,11 @@ function reputationHitsOf(ctx: DataStageContext, contentHits: readonly Hit[], au
   const store = policyStores(ctx.state).reputation;
   const from = senderDomainKey(ctx.mailFrom);
   const dkim = alignedDkimDomain(contentHits, auth);
-  return symbolsOf([
+  return symbolsOfLooks([
     look(store, config, 'ip', clientKey(config, session.clientIp), Date.now(), session),
     ...(from ? [look(store, config, 'from', from, Date.now(), session)] : []),
     ...(dkim ? [look(store, config, 'dkim', ReputationStore.key('dkim', dkim), Date.now(), session)] : []),
-  ], reputationScores());
+  ]);
 }
 
 export async function afterVerdict(ctx: DataStageContext, verdict: Verdict, auth: AuthenticationOutcome | null): Promise<DataStageOutcome> {

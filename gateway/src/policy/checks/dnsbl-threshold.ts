@@ -9,22 +9,23 @@
 import type { Decision } from '../../core/index.js';
 import { accessVerdict } from '../access.js';
 import { defineCheck } from '../check.js';
-import { dnsblOf } from '../dnsbl.js';
-import { policyScores } from '../scores.js';
+import { dnsblHits, dnsblOf } from '../dnsbl.js';
+import { then, type Maybe } from '../maybe.js';
 
 export const dnsblThreshold = defineCheck({
   name: 'dnsbl_threshold',
   phase: 'rcpt',
   timeoutMs: 15_000,
-  async run(ctx): Promise<Decision> {
+  run(ctx): Maybe<Decision> {
     const cfg = ctx.config.policy.dnsbl;
     if (cfg.zones.length === 0 || cfg.rejectAt === 'connect' || ctx.session.kind !== 'mx') return { action: 'accept' };
     if (ctx.recipient?.toLowerCase() === 'postmaster') return { action: 'accept' };
-    const r = await dnsblOf(ctx.session, cfg, ctx.resolve);
-    const detail = [...r.listed, ...r.failed.map((f) => `failed ${f}`)].join(' ');
-    const hits = r.sum !== 0 ? [{ name: 'DNSBL_SUM', score: r.sum * policyScores().score('DNSBL_SUM'), detail: `sum ${r.sum}: ${detail}` }] : [];
-    if (cfg.rejectAt !== 'rcpt' || r.sum < cfg.threshold) return { action: 'accept', hits };
-    if ((await accessVerdict(ctx)).action === 'allow') return { action: 'accept', hits };
-    return { action: 'reject', reply: 'DNSBL_REJECT', detail: `[${ctx.session.clientIp}] ${r.listed.join(' ')}`, hits };
+    return then(dnsblOf(ctx.session, cfg, ctx.resolve), (r) => {
+      const hits = dnsblHits(r);
+      if (cfg.rejectAt !== 'rcpt' || r.sum < cfg.threshold) return { action: 'accept', hits };
+      return then(accessVerdict(ctx), (v): Decision => v.action === 'allow'
+        ? { action: 'accept', hits }
+        : { action: 'reject', reply: 'DNSBL_REJECT', detail: `[${ctx.session.clientIp}] ${r.listed.join(' ')}`, hits });
+    });
   },
 });

@@ -10,25 +10,25 @@ import type { Decision } from '../../core/index.js';
 import { accessOf, evaluateAccess } from '../access.js';
 import { defineCheck } from '../check.js';
 import { clientDns } from '../client-dns.js';
-import { dnsblOf } from '../dnsbl.js';
-import { policyScores } from '../scores.js';
+import { dnsblHits, dnsblOf } from '../dnsbl.js';
+import { then, type Maybe } from '../maybe.js';
 
 export const dnsbl = defineCheck({
   name: 'dnsbl',
   phase: 'connect',
   timeoutMs: 15_000,
-  async run({ config, session, resolve }): Promise<Decision> {
+  run({ config, session, resolve }): Maybe<Decision> {
     const cfg = config.policy.dnsbl;
     if (cfg.zones.length === 0 || cfg.rejectAt !== 'connect' || session.kind !== 'mx') return { action: 'accept' };
-    const r = await dnsblOf(session, cfg, resolve);
-    const detail = [...r.listed, ...r.failed.map((f) => `failed ${f}`)].join(' ');
-    const hits = r.sum !== 0 ? [{ name: 'DNSBL_SUM', score: r.sum * policyScores().score('DNSBL_SUM'), detail: `sum ${r.sum}: ${detail}` }] : [];
-    if (r.sum >= cfg.threshold) {
+    return then(dnsblOf(session, cfg, resolve), (r) => {
+      const hits = dnsblHits(r);
+      if (r.sum < cfg.threshold) return { action: 'accept', hits };
       const access = accessOf(config);
-      const ptr = access.needsPtr ? (await clientDns(session, resolve)).verified : null;
-      const allowed = evaluateAccess({ ...access, users: new Map(), domains: new Map() }, { ip: session.clientIp, ptr, sender: '', recipient: '' }).action === 'allow';
-      if (!allowed) return { action: 'reject', reply: 'DNSBL_REJECT', detail: `[${session.clientIp}] ${r.listed.join(' ')}`, hits };
-    }
-    return { action: 'accept', hits };
+      const judge = (ptr: string | null): Decision => {
+        const allowed = evaluateAccess({ ...access, users: new Map(), domains: new Map() }, { ip: session.clientIp, ptr, sender: '', recipient: '' }).action === 'allow';
+        return allowed ? { action: 'accept', hits } : { action: 'reject', reply: 'DNSBL_REJECT', detail: `[${session.clientIp}] ${r.listed.join(' ')}`, hits };
+      };
+      return access.needsPtr ? then(clientDns(session, resolve), (d) => judge(d.verified)) : judge(null);
+    });
   },
 });

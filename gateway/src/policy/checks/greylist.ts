@@ -13,6 +13,7 @@ import type { Config } from '../../config/index.js';
 import type { Decision, Hit, Session } from '../../core/index.js';
 import { GreylistStore, maskedNetwork, policyStores, type GreylistResult, type PolicyStores } from '../../state/index.js';
 import { defineCheck } from '../check.js';
+import { then, type Maybe } from '../maybe.js';
 import { splitAddress } from '../address.js';
 import { clientKey, look, senderDomainKey } from './reputation-view.js';
 import { accessVerdict } from '../access.js';
@@ -67,18 +68,20 @@ export const greylist = defineCheck({
   name: 'greylist',
   phase: 'rcpt',
   timeoutMs: 1000,
-  async run(ctx): Promise<Decision | Hit[]> {
+  run(ctx): Maybe<Decision | Hit[]> {
     const { config, session, envelope, recipient, state } = ctx;
     if (!state || !recipient || config.greylisting.atRcpt === 'off' || !greylistable(config, session)) return [];
-    // The access lists run beside this check (same phase); their answer is memoised per transaction.
-    if ((await accessVerdict({ ...ctx, recipient })).action === 'allow') return [];
     // Checks of a phase run side by side: no triplet for a recipient relay_access refuses.
     const domain = splitAddress(recipient)?.domain;
     if (!domain || !Object.hasOwn(config.domains, domain)) return [];
-    const stores = policyStores(state);
-    const rep = config.reputation.enabled ? look(stores.reputation, config, 'ip', clientKey(config, session.clientIp), Date.now(), session).cls : 'unknown';
-    if (rep === 'good' || goodReputation(stores, config, session, envelope.mailFrom)) return [];
-    if (rep !== 'bad' && config.greylisting.atRcpt === 'bad') return [];
-    return greylistDecision(stores, config, session, envelope.mailFrom, [recipient], `reputation ${rep}`);
+    // The access lists run beside this check (same phase); their answer is memoised per transaction.
+    return then(accessVerdict({ ...ctx, recipient }), (v): Decision | Hit[] => {
+      if (v.action === 'allow') return [];
+      const stores = policyStores(state);
+      const rep = config.reputation.enabled ? look(stores.reputation, config, 'ip', clientKey(config, session.clientIp), Date.now(), session).cls : 'unknown';
+      if (rep === 'good' || goodReputation(stores, config, session, envelope.mailFrom)) return [];
+      if (rep !== 'bad' && config.greylisting.atRcpt === 'bad') return [];
+      return greylistDecision(stores, config, session, envelope.mailFrom, [recipient], `reputation ${rep}`);
+    });
   },
 });

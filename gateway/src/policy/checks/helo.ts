@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { Decision, Hit } from '../../core/index.js';
 import { accessVerdict } from '../access.js';
 import { defineCheck } from '../check.js';
+import { then, type Maybe } from '../maybe.js';
 import { policyScores } from '../scores.js';
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$/i;
@@ -35,7 +36,7 @@ export const helo = defineCheck({
   name: 'helo',
   phase: 'helo',
   timeoutMs: 15_000,
-  async run(ctx): Promise<Decision> {
+  run(ctx): Maybe<Decision> {
     const { config, session } = ctx;
     const cfg = config.policy.hygiene;
     if (session.kind !== 'mx' || (cfg.heloInvalid === 'off' && cfg.heloOurs === 'off')) return { action: 'accept' };
@@ -51,7 +52,8 @@ export const helo = defineCheck({
       hits.push(policyScores().hit('HELO_OURS', session.helo));
       if (cfg.heloOurs === 'reject') reject ??= { action: 'reject', reply: 'HELO_OURS', detail: `<${session.helo}>` };
     }
-    if (reject && (await accessVerdict({ ...ctx, recipient: '' })).action === 'allow') reject = null;
-    return reject ? { ...reject, hits } : { action: 'accept', hits };
+    if (!reject) return { action: 'accept', hits };
+    const refusal = reject;
+    return then(accessVerdict({ ...ctx, recipient: '' }), (v): Decision => v.action === 'allow' ? { action: 'accept', hits } : { ...refusal, hits });
   },
 });

@@ -10,6 +10,9 @@ import { accessOf } from '../access.js';
 import { defineCheck } from '../check.js';
 import { clientDns } from '../client-dns.js';
 import { dnsblOf } from '../dnsbl.js';
+import { isPromise, type Maybe } from '../maybe.js';
+
+const quiet = (v: Maybe<unknown>): void => { if (isPromise(v)) v.catch(() => undefined); };
 
 export const prefetch = defineCheck({
   name: 'prefetch',
@@ -19,8 +22,8 @@ export const prefetch = defineCheck({
     if (session.kind !== 'mx') return [];
     const p = config.policy;
     // Both never reject (failures are part of their result); the catch is belt and braces.
-    if (p.dnsbl.zones.length > 0) dnsblOf(session, p.dnsbl, resolve).catch(() => undefined);
-    if (p.hygiene.checkPtr || accessOf(config).needsPtr) clientDns(session, resolve).catch(() => undefined);
+    if (p.dnsbl.zones.length > 0) quiet(dnsblOf(session, p.dnsbl, resolve));
+    if (p.hygiene.checkPtr || accessOf(config).needsPtr) quiet(clientDns(session, resolve));
     return [];
   },
 });

@@ -11,6 +11,7 @@ import type { Decision } from '../../core/index.js';
 import { splitAddress } from '../address.js';
 import { CalloutCache, probeHosts } from '../callout.js';
 import { defineCheck } from '../check.js';
+import type { Maybe } from '../maybe.js';
 import { staticRecipients } from '../recipients.js';
 
 let cache: { cfg: Config['policy']['recipientVerification']; cache: CalloutCache } | null = null;
@@ -28,7 +29,7 @@ export const recipientVerify = defineCheck({
   name: 'recipient_verify',
   phase: 'rcpt',
   timeoutMs: 60_000,
-  async run({ config, session, recipient }): Promise<Decision> {
+  run({ config, session, recipient }): Maybe<Decision> {
     if (session.trustedBy !== null || !recipient || recipient.toLowerCase() === 'postmaster') return { action: 'accept' };
     const parsed = splitAddress(recipient);
     if (!parsed) return { action: 'accept' };
@@ -41,9 +42,10 @@ export const recipientVerify = defineCheck({
     }
     const route = config.domains[parsed.domain]?.route;
     if (route?.transport !== 'smtp') return { action: 'accept' };
-    const r = await calloutCache(config).lookup(address, () => probeHosts(route.hosts, `${parsed.local}@${parsed.domain}`, { helo: config.hostname, timeoutMs: cfg.timeoutMs }));
-    if (r.status === 'accept') return { action: 'accept' };
-    if (r.status === 'reject') return { action: 'reject', reply: 'UNKNOWN_RECIPIENT', detail: `<${recipient}>` };
-    return { action: 'defer', reply: 'RECIPIENT_VERIFY_TEMPFAIL', detail: `<${recipient}>` };
+    return calloutCache(config).lookup(address, () => probeHosts(route.hosts, `${parsed.local}@${parsed.domain}`, { helo: config.hostname, timeoutMs: cfg.timeoutMs })).then((r): Decision => {
+      if (r.status === 'accept') return { action: 'accept' };
+      if (r.status === 'reject') return { action: 'reject', reply: 'UNKNOWN_RECIPIENT', detail: `<${recipient}>` };
+      return { action: 'defer', reply: 'RECIPIENT_VERIFY_TEMPFAIL', detail: `<${recipient}>` };
+    });
   },
 });

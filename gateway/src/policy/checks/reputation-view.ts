@@ -14,7 +14,7 @@
 import type { Config } from '../../config/index.js';
 import type { AuthenticationOutcome, Hit, Session, Verdict } from '../../core/index.js';
 import { loadScores, type ScoreTable } from '../../content/scores.js';
-import { classify, maskedNetwork, ReputationStore, type ReputationClass, type ReputationKind, type ReputationRecord, type ReputationScope } from '../../state/index.js';
+import { classify, decay, maskedNetwork, ReputationStore, zeroCounts, type ReputationClass, type ReputationKind, type ReputationRecord, type ReputationScope } from '../../state/index.js';
 import { splitAddress } from '../address.js';
 
 export const REPUTATION_SYMBOLS = [
@@ -65,33 +65,79 @@ const memos = new WeakMap<Session, Map<string, ReputationLook>>();
 /**
  * Across sessions, a record read from the store is reused for RECENT_MS by this process (most
  * clients send several messages in a row, each on a new connection); what this process learns
- * drops the key at once, another receiver's lesson or a reset is seen within RECENT_MS.
+ * is applied to the reused record at once (the same arithmetic as the store's), so only another
+ * receiver's lesson or a reset waits up to RECENT_MS. The look (class and symbols) is kept with
+ * the record: most messages of a busy client find both ready.
  */
 const RECENT_MS = 1000;
-const recent = new Map<string, { until: number; store: ReputationStore; record: ReputationRecord | null }>();
+interface Recent {
+  until: number;
+  readonly store: ReputationStore;
+  record: ReputationRecord | null;
+  /** When it was read (a sequence number): a read between a lesson and its commit misses the lesson. */
+  readonly readSeq: number;
+  look?: { config: Config; scope: ReputationScope; look: ReputationLook; hits: Hit[] };
+}
+const recent = new Map<string, Recent>();
+let seq = 0;
 
-function readRecent(store: ReputationStore, key: string, halfLifeMs: number, now: number): ReputationRecord | null {
+function readRecent(store: ReputationStore, key: string, halfLifeMs: number, now: number): Recent {
   const hit = recent.get(key);
-  if (hit && hit.until > now && hit.store === store) return hit.record;
-  const record = store.get(key, halfLifeMs, now);
+  if (hit && hit.until > now && hit.store === store) return hit;
+  const e: Recent = { until: now + RECENT_MS, store, record: store.get(key, halfLifeMs, now), readSeq: ++seq };
   if (recent.size >= 10_000) recent.clear();
-  recent.set(key, { until: now + RECENT_MS, store, record });
-  return record;
+  recent.set(key, e);
+  return e;
+}
+
+/** Apply this process's lesson to a reused record (as ReputationStore.flush does to the stored one). */
+function teachRecent(store: ReputationStore, key: string, kinds: readonly ReputationKind[], halfLifeMs: number, now: number): void {
+  const e = recent.get(key);
+  if (!e || e.store !== store) return;
+  const r = e.record;
+  const counts = r ? decay(r.counts, now - r.at, halfLifeMs) : zeroCounts();
+  for (const k of kinds) counts[k] += 1;
+  e.record = { counts, at: now, since: r?.since ?? now };
+  delete e.look;
+}
+
+/** Once a lesson is committed: a record read while it was pending lacks it, so read it again. */
+function afterCommit(keys: readonly string[], learntAt: number): void {
+  for (const k of keys) {
+    const e = recent.get(k);
+    if (e && e.readSeq > learntAt) recent.delete(k);
+  }
+}
+
+function lookOf(config: Config, scope: ReputationScope, key: string, record: ReputationRecord | null): ReputationLook {
+  return { scope, key, cls: record ? classify(record.counts, config.reputation).cls : 'unknown', record };
 }
 
 export function look(store: ReputationStore, config: Config, scope: ReputationScope, key: string, now = Date.now(), session?: Session): ReputationLook {
-  const memo = session ? memos.get(session) : undefined;
+  if (!session) return lookOf(config, scope, key, store.get(key, config.reputation.halfLifeMs, now));
+  const memo = memos.get(session);
   const hit = memo?.get(key);
   if (hit) return hit;
-  const r = config.reputation;
-  const record = session ? readRecent(store, key, r.halfLifeMs, now) : store.get(key, r.halfLifeMs, now);
-  const cls = record ? classify(record.counts, r).cls : 'unknown';
-  const l: ReputationLook = { scope, key, cls, record };
-  if (session) {
-    if (memo) memo.set(key, l);
-    else memos.set(session, new Map([[key, l]]));
+  const e = readRecent(store, key, config.reputation.halfLifeMs, now);
+  if (e.look?.config !== config || e.look.scope !== scope) {
+    const l = lookOf(config, scope, key, e.record);
+    e.look = { config, scope, look: l, hits: symbolsOf([l], reputationScores()) };
   }
+  const l = e.look.look;
+  if (memo) memo.set(key, l);
+  else memos.set(session, new Map([[key, l]]));
   return l;
+}
+
+/** The symbols of looks, reusing those computed with a reused record. */
+export function symbolsOfLooks(looks: readonly ReputationLook[]): Hit[] {
+  const hits: Hit[] = [];
+  for (const l of looks) {
+    const e = recent.get(l.key)?.look;
+    if (e?.look === l) hits.push(...e.hits);
+    else hits.push(...symbolsOf([l], reputationScores()));
+  }
+  return hits;
 }
 
 export function symbolsOf(looks: readonly ReputationLook[], scores: ScoreTable): Hit[] {
@@ -124,11 +170,9 @@ export function learnFromVerdict(store: ReputationStore, config: Config, session
   const kinds = lessonsOf(config, verdict, auth);
   const learnt = keys.filter((k): k is string => k !== null);
   memos.delete(session); // the session's next message reads what this one taught
-  // Forget the keys now and again once the batched write is committed (a read in between would
-  // keep the old record).
-  const forget = () => { for (const k of learnt) recent.delete(k); };
-  forget();
-  return store.record(learnt.flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now).then(forget);
+  for (const k of learnt) teachRecent(store, k, kinds, config.reputation.halfLifeMs, now);
+  const at = seq;
+  return store.record(learnt.flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now).then(() => afterCommit(learnt, at));
 }
 
 /**
@@ -142,6 +186,7 @@ export function learnFromReject(store: ReputationStore, config: Config, session:
   taught.add(session);
   memos.delete(session);
   const key = clientKey(config, session.clientIp);
-  recent.delete(key);
-  return store.record([{ key, kind: 'reject' }], config.reputation.halfLifeMs, now).then(() => { recent.delete(key); });
+  teachRecent(store, key, ['reject'], config.reputation.halfLifeMs, now);
+  const at = seq;
+  return store.record([{ key, kind: 'reject' }], config.reputation.halfLifeMs, now).then(() => afterCommit([key], at));
 }

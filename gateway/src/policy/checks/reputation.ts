@@ -7,7 +7,7 @@
 import type { Hit } from '../../core/index.js';
 import { policyStores } from '../../state/index.js';
 import { defineCheck } from '../check.js';
-import { clientKey, look, reputationScores, senderDomainKey, symbolsOf } from './reputation-view.js';
+import { clientKey, look, senderDomainKey, symbolsOfLooks } from './reputation-view.js';
 
 export const reputation = defineCheck({
   name: 'reputation',
@@ -18,6 +18,6 @@ export const reputation = defineCheck({
     const store = policyStores(state).reputation;
     const from = senderDomainKey(envelope.mailFrom);
     const looks = [look(store, config, 'ip', clientKey(config, session.clientIp), Date.now(), session), ...(from ? [look(store, config, 'from', from, Date.now(), session)] : [])];
-    return symbolsOf(looks, reputationScores());
+    return symbolsOfLooks(looks);
   },
 });

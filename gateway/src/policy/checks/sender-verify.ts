@@ -14,13 +14,17 @@ import type { ResolveFn } from '../../dns/index.js';
 import { accessVerdict } from '../access.js';
 import { CalloutCache, probeHosts } from '../callout.js';
 import { splitAddress } from '../address.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, type PolicyContext } from '../check.js';
+import { then, type Maybe } from '../maybe.js';
+import { recentResults } from '../recent-results.js';
 
 const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
 
 export type DomainMailability = 'ok' | 'nxdomain' | 'no-mail' | 'null-mx' | 'temperror';
 
-export async function domainMailability(domain: string, resolve: ResolveFn): Promise<{ status: DomainMailability; detail?: string; hosts?: string[] }> {
+export interface Mailability { readonly status: DomainMailability; readonly detail?: string; readonly hosts?: string[] }
+
+export async function domainMailability(domain: string, resolve: ResolveFn): Promise<Mailability> {
   const negative = (err: unknown) => NEGATIVE.has((err as { code?: string }).code ?? '');
   try {
     const mx = await resolve(domain, 'MX');
@@ -46,29 +50,35 @@ export const senderVerify = defineCheck({
   // Above the resolver's own deadline (timeoutMs × tries × servers), so a DNS timeout is
   // answered 450 4.1.8 by this check rather than the generic policy tempfail.
   timeoutMs: 60_000,
-  async run(ctx): Promise<Decision> {
+  run(ctx): Maybe<Decision> {
     const { config, session, envelope, resolve } = ctx;
     if (!config.policy.senderVerification.enabled || session.kind !== 'mx' || envelope.mailFrom === '') return { action: 'accept' };
     const domain = splitAddress(envelope.mailFrom)?.domain;
     if (!domain || domain.startsWith('[')) return { action: 'accept' };
-    const r = await domainMailability(domain, resolve);
-    if (r.status === 'ok' && !config.policy.senderVerification.callout) return { action: 'accept' };
-    if ((await accessVerdict({ ...ctx, recipient: '' })).action === 'allow') return { action: 'accept' };
-    if (r.status === 'ok') {
-      const addresses = await hostAddresses(r.hosts ?? [], resolve, config.policy.senderVerification.calloutPort);
-      const cfg = config.policy.recipientVerification;
-      const p = await senderCache(config).lookup(envelope.mailFrom.toLowerCase(), () => probeHosts(addresses, envelope.mailFrom, { helo: config.hostname, timeoutMs: cfg.timeoutMs }));
-      if (p.status === 'accept') return { action: 'accept' };
-      if (p.status === 'reject') return { action: 'reject', reply: 'SENDER_UNDELIVERABLE', detail: `<${envelope.mailFrom}>: ${p.reply}` };
-      return { action: 'defer', reply: 'SENDER_CALLOUT_TEMPFAIL', detail: `<${envelope.mailFrom}>` };
-    }
-    if (r.status === 'temperror') return { action: 'defer', reply: 'SENDER_VERIFY_TEMPFAIL', detail: `<${envelope.mailFrom}>: ${domain}: ${r.detail ?? ''}` };
-    const why = { nxdomain: 'no such domain', 'no-mail': 'no MX or A/AAAA record', 'null-mx': 'the domain accepts no mail (null MX)' }[r.status];
-    return { action: 'reject', reply: 'SENDER_DOMAIN_UNKNOWN', detail: `<${envelope.mailFrom}>: ${domain}: ${why}` };
+    return then(recentMailability.get(domain, () => domainMailability(domain, resolve)), (r) => {
+      if (r.status === 'ok' && !config.policy.senderVerification.callout) return { action: 'accept' };
+      return then(accessVerdict({ ...ctx, recipient: '' }), (v) => v.action === 'allow' ? { action: 'accept' } : refuseOrProbe(ctx, domain, r));
+    });
   },
 });
 
-/** `[ip]:port` of the first address of each of the first two mail hosts. */
+/** A sender domain's answer is reused for 30 s by this process (the resolver's cache still honours TTLs); a temperror is not kept. */
+const recentMailability = recentResults<Mailability>({ ttlMs: 30_000, max: 20_000, keep: (r) => r.status !== 'temperror' });
+
+async function refuseOrProbe({ config, envelope, resolve }: PolicyContext, domain: string, r: Mailability): Promise<Decision> {
+  if (r.status === 'ok') {
+    const addresses = await hostAddresses(r.hosts ?? [], resolve, config.policy.senderVerification.calloutPort);
+    const cfg = config.policy.recipientVerification;
+    const p = await senderCache(config).lookup(envelope.mailFrom.toLowerCase(), () => probeHosts(addresses, envelope.mailFrom, { helo: config.hostname, timeoutMs: cfg.timeoutMs }));
+    if (p.status === 'accept') return { action: 'accept' };
+    if (p.status === 'reject') return { action: 'reject', reply: 'SENDER_UNDELIVERABLE', detail: `<${envelope.mailFrom}>: ${p.reply}` };
+    return { action: 'defer', reply: 'SENDER_CALLOUT_TEMPFAIL', detail: `<${envelope.mailFrom}>` };
+  }
+  if (r.status === 'temperror') return { action: 'defer', reply: 'SENDER_VERIFY_TEMPFAIL', detail: `<${envelope.mailFrom}>: ${domain}: ${r.detail ?? ''}` };
+  const why = { nxdomain: 'no such domain', 'no-mail': 'no MX or A/AAAA record', 'null-mx': 'the domain accepts no mail (null MX)' }[r.status];
+  return { action: 'reject', reply: 'SENDER_DOMAIN_UNKNOWN', detail: `<${envelope.mailFrom}>: ${domain}: ${why}` };
+}
+
 async function hostAddresses(hosts: readonly string[], resolve: ResolveFn, port: number): Promise<string[]> {
   const out: string[] = [];
   for (const h of hosts.slice(0, 2)) {

@@ -13,19 +13,21 @@
 import type { Decision } from '../../core/index.js';
 import { spfFor } from '../../content/checks/spf-memo.js';
 import { defineCheck } from '../check.js';
+import type { Maybe } from '../maybe.js';
 
 export const spfEarly = defineCheck({
   name: 'spf_early',
   phase: 'mail',
   // SPF can chain 10 lookups, each with the dns deadline; a deadline here is 451 POLICY_TEMPFAIL.
   timeoutMs: 20_000,
-  async run({ config, session, envelope, resolve }): Promise<Decision> {
+  run({ config, session, envelope, resolve }): Maybe<Decision> {
     if (session.direction !== 'inbound' || !config.authentication.enabled || !config.authentication.earlySpfReject) return { action: 'accept' };
-    const spf = await spfFor({ session, sender: envelope.mailFrom, mta: config.hostname, resolver: resolve as never });
-    const result = spf.status.result;
-    const detail = `${spf.domain}: ${result}`;
-    if (result === 'fail') return { action: 'reject', reply: 'SPF_REJECT', detail: spf.domain, hits: [{ name: 'SPF_FAIL', score: 0, detail }] };
-    if (result === 'temperror') return { action: 'defer', reply: 'AUTH_TEMPFAIL', hits: [{ name: 'SPF_TEMPFAIL', score: 0, detail }] };
-    return { action: 'accept' };
+    return spfFor({ session, sender: envelope.mailFrom, mta: config.hostname, resolver: resolve as never }).then((spf): Decision => {
+      const result = spf.status.result;
+      const detail = `${spf.domain}: ${result}`;
+      if (result === 'fail') return { action: 'reject', reply: 'SPF_REJECT', detail: spf.domain, hits: [{ name: 'SPF_FAIL', score: 0, detail }] };
+      if (result === 'temperror') return { action: 'defer', reply: 'AUTH_TEMPFAIL', hits: [{ name: 'SPF_TEMPFAIL', score: 0, detail }] };
+      return { action: 'accept' };
+    });
   },
 });
