@@ -69,6 +69,10 @@ interface CompiledLevel {
   readonly clientIps: BlockList | null;
   readonly senders: CompiledEntry<AddressMatch>[];
   readonly recipients: CompiledEntry<AddressMatch>[];
+  /** The first matching entry of each list, found through an index (see FirstMatch). */
+  readonly firstClient: FirstMatch<ClientKey, ClientMatch>;
+  readonly firstSender: FirstMatch<AddressKey, AddressMatch>;
+  readonly firstRecipient: FirstMatch<AddressKey, AddressMatch>;
   /** Some client entry needs the PTR name (so look it up only then). */
   readonly needsPtr: boolean;
 }
@@ -129,6 +133,78 @@ export function compileAddress(match: string): AddressMatch {
   return (a) => a.domain === m;
 }
 
+/**
+ * The first entry of a list that matches, in list order, without testing every entry: exact
+ * names and addresses, `user@` prefixes and `*.domain` suffixes are looked up in maps (a suffix
+ * by walking the name's parent domains), and only regexes and IP/CIDR entries are tested one by
+ * one, and only those before the best indexed candidate. Lists of thousands of entries cost a
+ * few map look-ups per recipient.
+ */
+export type FirstMatch<S, M> = (subject: S, ipListed?: boolean) => CompiledEntry<M> | undefined;
+
+/** Where an entry is found: under an exact key, under a `.suffix` key, or by testing it (null). */
+type IndexKey = { suffix: boolean; key: string } | null;
+
+function indexedFirstMatch<S, M>(entries: readonly CompiledEntry<M>[], indexOf: (e: CompiledEntry<M>) => IndexKey,
+  keysOf: (s: S) => { exact: readonly string[]; name: string | null }, test: (e: CompiledEntry<M>, s: S, ipListed: boolean) => boolean): FirstMatch<S, M> {
+  const exact = new Map<string, number>();
+  const suffix = new Map<string, number>();
+  const scan: number[] = [];
+  entries.forEach((e, i) => {
+    const ix = indexOf(e);
+    if (ix === null) scan.push(i);
+    else {
+      const map = ix.suffix ? suffix : exact;
+      if (!map.has(ix.key)) map.set(ix.key, i);
+    }
+  });
+  return (subject, ipListed = false) => {
+    let best = Infinity;
+    const consider = (i: number | undefined) => { if (i !== undefined && i < best) best = i; };
+    const k = keysOf(subject);
+    if (exact.size > 0) for (const key of k.exact) consider(exact.get(key));
+    if (k.name !== null && suffix.size > 0) {
+      for (let dot = k.name.indexOf('.'); dot !== -1; dot = k.name.indexOf('.', dot + 1)) consider(suffix.get(k.name.slice(dot)));
+    }
+    for (const i of scan) {
+      if (i > best) break;
+      if (test(entries[i]!, subject, ipListed)) return entries[i];
+    }
+    return best === Infinity ? undefined : entries[best];
+  };
+}
+
+/** Keys mirror compileAddress: `@addr` for an address, `local@` for a local part, `domain`, `.suffix`. */
+function addressIndex(e: CompiledEntry<AddressMatch>): IndexKey {
+  if (regexOf(e.entry.match)) return null;
+  const m = e.entry.match.toLowerCase();
+  const at = m.indexOf('@');
+  if (m.endsWith('@')) return at === m.length - 1 ? { suffix: false, key: m } : null;
+  if (at !== -1) return { suffix: false, key: `@${m}` };
+  if (m.startsWith('*.') || m.startsWith('.')) return { suffix: true, key: m.slice(m.indexOf('.')) };
+  return { suffix: false, key: m };
+}
+
+function addressFirstMatch(entries: readonly CompiledEntry<AddressMatch>[]): FirstMatch<AddressKey, AddressMatch> {
+  return indexedFirstMatch(entries, addressIndex, (a: AddressKey) => {
+    const at = a.lower.indexOf('@');
+    return { exact: at === -1 ? [`@${a.lower}`, a.domain] : [`@${a.lower}`, a.lower.slice(0, at + 1), a.domain], name: a.domain };
+  }, (e, a) => e.test(a));
+}
+
+/** Keys mirror compileClient: the PTR name, `.suffix`; IP/CIDR entries and regexes are tested. */
+function clientIndex(e: CompiledEntry<ClientMatch>): IndexKey {
+  if (e.isIp || regexOf(e.entry.match)) return null;
+  const name = e.entry.match.toLowerCase().replace(/\.$/, '');
+  if (name.startsWith('*.') || name.startsWith('.')) return { suffix: true, key: name.slice(name.indexOf('.')) };
+  return { suffix: false, key: name };
+}
+
+function clientFirstMatch(entries: readonly CompiledEntry<ClientMatch>[]): FirstMatch<ClientKey, ClientMatch> {
+  return indexedFirstMatch(entries, clientIndex, (c: ClientKey) => ({ exact: c.ptr === null ? [] : [c.ptr], name: c.ptr }),
+    (e, c, ipListed) => (e.isIp ? ipListed && e.test(c) : e.test(c)));
+}
+
 function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
   let needsPtr = false;
   const clients: CompiledEntry<ClientMatch>[] = [];
@@ -142,11 +218,16 @@ function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
       clients.push({ entry, test: c.test, isIp: c.isIp === true });
     }
   }
+  const senders = lists.flatMap((l) => l.senders.map((entry) => ({ entry, test: compileAddress(entry.match) })));
+  const recipients = lists.flatMap((l) => l.recipients.map((entry) => ({ entry, test: compileAddress(entry.match) })));
   return {
     clients,
     clientIps: anyIp ? ips : null,
-    senders: lists.flatMap((l) => l.senders.map((entry) => ({ entry, test: compileAddress(entry.match) }))),
-    recipients: lists.flatMap((l) => l.recipients.map((entry) => ({ entry, test: compileAddress(entry.match) }))),
+    senders,
+    recipients,
+    firstClient: clientFirstMatch(clients),
+    firstSender: addressFirstMatch(senders),
+    firstRecipient: addressFirstMatch(recipients),
     needsPtr,
   };
 }
@@ -214,13 +295,13 @@ export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdic
     if (!level) continue;
     const matched: Array<[string, AccessEntry]> = [];
     const ipListed = level.clientIps !== null && level.clientIps.check(client.ip);
-    const c = level.clients.find((e) => (e.isIp ? ipListed && e.test(client) : e.test(client)));
+    const c = level.firstClient(client, ipListed);
     if (c) matched.push(['clients', c.entry]);
     if (s.sender !== '') {
-      const snd = level.senders.find((e) => e.test(sender));
+      const snd = level.firstSender(sender);
       if (snd) matched.push(['senders', snd.entry]);
     }
-    const r = level.recipients.find((e) => e.test(recipient));
+    const r = level.firstRecipient(recipient);
     if (r) matched.push(['recipients', r.entry]);
     for (const [list, e] of matched) {
       if (e.action === 'score') hits.push({ name: 'ACCESS_SCORE', score: e.score ?? scores.score('ACCESS_SCORE'), detail: `${name} ${list}: ${e.match}` });

@@ -22,8 +22,9 @@ export function policyStores(st: StateEnvs): PolicyStores {
   if (!s) {
     const rep = st.cache.openDB<ReputationRecord, string>('reputation', { encoding: 'msgpack' });
     const grey = st.cache.openDB<GreylistEntry, Triplet>('greylist', { encoding: 'msgpack', keyEncoding: 'ordered-binary' });
-    // 'ratelimit2': string keys and fixed binary values (the first format was msgpack under array keys).
-    const rates = st.cache.openDB<Buffer, string>('ratelimit2', { encoding: 'binary' });
+    // 'ratelimit3': one binary record of every window per scope key ('ratelimit2' had one per
+    // window, the first format msgpack under array keys; counters restart on upgrade).
+    const rates = st.cache.openDB<Buffer, string>('ratelimit3', { encoding: 'binary' });
     s = { reputation: new ReputationStore(st.cache, rep), greylist: new GreylistStore(st.cache, grey), rates: new RateCounterStore(st.cache, rates) };
     opened.set(st, s);
     const reputation = s.reputation;

@@ -1,9 +1,10 @@
 /*
  * state/rate-counters.ts — fixed-window rate counters shared by every worker process, in the
- * cache environment (named db `ratelimit`).
+ * cache environment (named db `ratelimit3`).
  *
- * A counter is [scope key, window ms, window number] → { messages, recipients, bytes }. A
- * request names several counters (client, sender, user, domain; each with several windows) and
+ * A counter is [scope key, window ms, window number] → { messages, recipients, bytes }; all the
+ * windows of one scope key live in one record (one read and one write per key per message, not
+ * one per window). A request names several counters (client, sender, user, domain; each with several windows) and
  * how much to add; the check and the addition happen in ONE LMDB write transaction
  * (transactionSync: the environment's write lock is held across processes), so under any
  * concurrency exactly `limit` units fit in a window. Windows are aligned to the epoch (fixed,
@@ -24,28 +25,52 @@ export interface RateCounter {
   readonly ends: number;
 }
 
-/** `scope key \0 window ms \0 window number`: a string key, cheaper than an array key per get. */
-type CounterKey = string;
-const counterKey = (key: string, windowMs: number, bucket: number): CounterKey => `${key}\0${windowMs}\0${bucket}`;
+/** One window of a scope key as stored: its length, when it ends (which names the window), its counts. */
+interface StoredWindow {
+  readonly windowMs: number;
+  readonly counter: RateCounter;
+}
+type ScopeRecord = readonly StoredWindow[];
 
 /**
- * Stored as four float64 (messages, recipients, bytes, ends): decoding a msgpack record was most of
- * the cost of a read, and MAIL and RCPT read every counter of the client. Anything else stored
- * under a key (another format) reads as no counter.
+ * A record is five float64 per window (window ms, ends, messages, recipients, bytes): decoding a
+ * msgpack record was most of the cost of a read. Anything else stored under a key reads as no counter.
  */
-function encodeCounter(c: RateCounter): Buffer {
-  const b = Buffer.allocUnsafe(32);
-  b.writeDoubleLE(c.messages, 0);
-  b.writeDoubleLE(c.recipients, 8);
-  b.writeDoubleLE(c.bytes, 16);
-  b.writeDoubleLE(c.ends, 24);
+function encodeRecord(windows: ScopeRecord): Buffer {
+  const b = Buffer.allocUnsafe(40 * windows.length);
+  windows.forEach((w, i) => {
+    b.writeDoubleLE(w.windowMs, 40 * i);
+    b.writeDoubleLE(w.counter.ends, 40 * i + 8);
+    b.writeDoubleLE(w.counter.messages, 40 * i + 16);
+    b.writeDoubleLE(w.counter.recipients, 40 * i + 24);
+    b.writeDoubleLE(w.counter.bytes, 40 * i + 32);
+  });
   return b;
 }
 
-function decodeCounter(b: Buffer | undefined): RateCounter | undefined {
-  if (!b || b.length !== 32) return undefined;
-  return { messages: b.readDoubleLE(0), recipients: b.readDoubleLE(8), bytes: b.readDoubleLE(16), ends: b.readDoubleLE(24) };
+function decodeRecord(b: Buffer | undefined): ScopeRecord {
+  if (!b || b.length === 0 || b.length % 40 !== 0) return [];
+  const out: StoredWindow[] = [];
+  for (let o = 0; o < b.length; o += 40) {
+    out.push({ windowMs: b.readDoubleLE(o), counter: { ends: b.readDoubleLE(o + 8), messages: b.readDoubleLE(o + 16), recipients: b.readDoubleLE(o + 24), bytes: b.readDoubleLE(o + 32) } });
+  }
+  return out;
 }
+
+/** The counts of the window of `windowMs` that contains `now`, if the record has them. */
+function counterAt(record: ScopeRecord, windowMs: number, now: number): RateCounter | undefined {
+  const ends = (Math.floor(now / windowMs) + 1) * windowMs;
+  for (const w of record) if (w.windowMs === windowMs) return w.counter.ends === ends ? w.counter : undefined;
+  return undefined;
+}
+
+/** `record` with one window's counts replaced (windows that ended before `now` dropped). */
+function withCounter(record: ScopeRecord, windowMs: number, counter: RateCounter, now: number): ScopeRecord {
+  const out = record.filter((w) => w.windowMs !== windowMs && w.counter.ends > now);
+  out.push({ windowMs, counter });
+  return out;
+}
+
 export type ConsumeMode = 'all-or-nothing' | 'always';
 
 /** How long peek() trusts counts this process read or wrote, when they are far from the limit. */
@@ -81,9 +106,9 @@ export interface RateExceeded {
 
 export class RateCounterStore {
   readonly #env: RootDatabase;
-  readonly #db: Database<Buffer, CounterKey>;
+  readonly #db: Database<Buffer, string>;
 
-  constructor(env: RootDatabase, db: Database<Buffer, CounterKey>) {
+  constructor(env: RootDatabase, db: Database<Buffer, string>) {
     this.#env = env;
     this.#db = db;
   }
@@ -128,51 +153,32 @@ export class RateCounterStore {
 
   /** Requests applied in order in one write transaction; the first limit each exceeded, or null. */
   #commit(batch: ReadonlyArray<{ requests: readonly RateRequest[]; mode: ConsumeMode; now: number }>): Array<RateExceeded | null> {
-    const pending = new Map<string, [CounterKey, RateCounter]>();
-    const read = new Map<CounterKey, RateCounter | undefined>();
+    // Scope key → its record as this transaction leaves it (read once, written once).
+    const records = new Map<string, ScopeRecord>();
+    const written = new Set<string>();
     const out = this.#env.transactionSync(() => {
-      const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, pending, read));
-      for (const [k, v] of pending.values()) this.#db.putSync(k, encodeCounter(v));
+      const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, records, written));
+      for (const k of written) this.#db.putSync(k, encodeRecord(records.get(k)!));
       return out;
     });
     // What was just read and written is the exact count at this moment: peek() may use it for a while.
     const at = Date.now();
-    for (const [k, v] of read) this.#remember(k, v, at);
-    for (const [k, v] of pending.values()) this.#remember(k, v, at);
+    for (const [k, r] of records) this.#remember(k, r, at);
     return out;
   }
 
-  /**
-   * peek()'s view of counters: key → the counts last read or written by this process and when.
-   * Only an early answer rides on it (the exact count is the write transaction after DATA), and
-   * only while the counts are far from the limit: within VIEW_NEAR of a limit, or older than
-   * VIEW_MS, peek() reads the store. One LMDB read per counter per command was a third of the
-   * policy stage's cost in the daemon.
-   */
-  readonly #view = new Map<CounterKey, { counter: RateCounter | undefined; at: number }>();
-
-  #remember(key: CounterKey, counter: RateCounter | undefined, at: number): void {
-    if (this.#view.size >= VIEW_MAX) this.#view.clear();
-    this.#view.set(key, { counter, at });
-  }
-
-  #read(key: CounterKey, r: RateRequest, now: number): RateCounter | undefined {
-    const seen = this.#view.get(key);
-    if (seen && now - seen.at < VIEW_MS && farFromLimits(seen.counter, r)) return seen.counter;
-    const counter = decodeCounter(this.#db.getBinaryFast(key));
-    this.#remember(key, counter, now);
-    return counter;
-  }
-
-  /** One request inside the caller's write transaction; what it adds goes to `pending`. */
-  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, pending: Map<string, [CounterKey, RateCounter]>, read: Map<CounterKey, RateCounter | undefined>): RateExceeded | null {
-    const next = new Map<string, [CounterKey, RateCounter]>();
+  /** One request inside the caller's write transaction; what it adds goes to `records` (keys in `written`). */
+  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, records: Map<string, ScopeRecord>, written: Set<string>): RateExceeded | null {
+    const next: Array<{ key: string; windowMs: number; counter: RateCounter }> = [];
     let exceeded: RateExceeded | null = null;
     for (const r of requests) {
-      const bucket = Math.floor(now / r.windowMs);
-      const key = counterKey(r.key, r.windowMs, bucket);
-      const id = key;
-      const prev = next.get(id)?.[1] ?? pending.get(id)?.[1] ?? this.#readInTxn(key, read) ?? { messages: 0, recipients: 0, bytes: 0, ends: (bucket + 1) * r.windowMs };
+      let record = records.get(r.key);
+      if (!record) {
+        record = decodeRecord(this.#db.getBinaryFast(r.key));
+        records.set(r.key, record);
+      }
+      const prev = next.find((n) => n.key === r.key && n.windowMs === r.windowMs)?.counter ?? counterAt(record, r.windowMs, now)
+        ?? { messages: 0, recipients: 0, bytes: 0, ends: (Math.floor(now / r.windowMs) + 1) * r.windowMs };
       const after = { ...prev };
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
@@ -181,18 +187,41 @@ export class RateCounterStore {
         if (add > 0 && limit !== undefined && wouldBe > limit && !exceeded) exceeded = { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
         after[unit] = wouldBe;
       }
-      next.set(id, [key, after]);
+      const same = next.findIndex((n) => n.key === r.key && n.windowMs === r.windowMs);
+      if (same === -1) next.push({ key: r.key, windowMs: r.windowMs, counter: after });
+      else next[same] = { key: r.key, windowMs: r.windowMs, counter: after };
     }
     if (exceeded && mode === 'all-or-nothing') return exceeded;
-    for (const [id, kv] of next) pending.set(id, kv);
+    for (const n of next) {
+      records.set(n.key, withCounter(records.get(n.key)!, n.windowMs, n.counter, now));
+      written.add(n.key);
+    }
     return exceeded;
   }
 
-  #readInTxn(key: CounterKey, read: Map<CounterKey, RateCounter | undefined>): RateCounter | undefined {
-    if (read.has(key)) return read.get(key);
-    const c = decodeCounter(this.#db.getBinaryFast(key));
-    read.set(key, c);
-    return c;
+  /**
+   * peek()'s view of scope keys: key → the record last read or written by this process and when.
+   * Only an early answer rides on it (the exact count is the write transaction after DATA), and
+   * only while the counts are far from the limit: within VIEW_NEAR of a limit, or older than
+   * VIEW_MS, peek() reads the store. One LMDB read per counter per command was a third of the
+   * policy stage's cost in the daemon.
+   */
+  readonly #view = new Map<string, { record: ScopeRecord; at: number }>();
+
+  #remember(key: string, record: ScopeRecord, at: number): void {
+    if (this.#view.size >= VIEW_MAX) this.#view.clear();
+    this.#view.set(key, { record, at });
+  }
+
+  #counter(r: RateRequest, now: number): RateCounter | undefined {
+    const seen = this.#view.get(r.key);
+    if (seen && now - seen.at < VIEW_MS) {
+      const c = counterAt(seen.record, r.windowMs, now);
+      if (farFromLimits(c, r)) return c;
+    }
+    const record = decodeRecord(this.#db.getBinaryFast(r.key));
+    this.#remember(r.key, record, now);
+    return counterAt(record, r.windowMs, now);
   }
 
   /**
@@ -206,7 +235,7 @@ export class RateCounterStore {
     // No resetReadTxn: lmdb-js renews the read snapshot every event turn, and a view one turn
     // old only moves a refusal from here to the exact count after DATA.
     for (const r of requests) {
-      const prev = this.#read(counterKey(r.key, r.windowMs, Math.floor(now / r.windowMs)), r, now);
+      const prev = this.#counter(r, now);
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
         const limit = r.limits[unit];
@@ -220,16 +249,15 @@ export class RateCounterStore {
   /** The current window's counts of one key (for the CLI and tests). */
   current(key: string, windowMs: number, now = Date.now()): RateCounter | null {
     this.#env.resetReadTxn();
-    return decodeCounter(this.#db.getBinaryFast(counterKey(key, windowMs, Math.floor(now / windowMs)))) ?? null;
+    return counterAt(decodeRecord(this.#db.getBinaryFast(key)), windowMs, now) ?? null;
   }
 
-  /** Drop counters whose window ended; bounded per call. */
+  /** Drop keys whose every window ended; bounded per call. */
   async sweep(now = Date.now(), limit = 50_000): Promise<number> {
     let removed = 0;
     await this.#env.transaction(() => {
       for (const { key, value } of this.#db.getRange({ snapshot: false, limit })) {
-        const c = decodeCounter(value);
-        if (!c || c.ends <= now) {
+        if (decodeRecord(value).every((w) => w.counter.ends <= now)) {
           this.#db.removeSync(key);
           removed++;
         }

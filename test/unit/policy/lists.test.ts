@@ -252,3 +252,41 @@ t.test('session state: hits per session and transaction, a refused recipient kee
   t.notOk(isAllowListed(session));
   t.equal(await memo(), 2, 'memo reset at MAIL');
 });
+
+t.test('the first entry in list order decides, whether it is found in the index or by testing', async (t) => {
+  // Entries of every kind over a small universe, so that several match one subject; the indexed
+  // answer must be the one a plain scan in order gives.
+  const domains = ['a.test', 'b.a.test', 'c.b.a.test', 'x.test', 'y.x.test'];
+  const locals = ['alice', 'bob', 'bounce'];
+  let seed = 7;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const kinds = [
+    () => `${locals[rnd(3)]}@${domains[rnd(5)]}`, () => `${locals[rnd(3)]}@`, () => domains[rnd(5)]!,
+    () => `*.${domains[rnd(5)]}`, () => `.${domains[rnd(5)]}`, () => `/^${locals[rnd(3)]}@.*${domains[rnd(5)]!.replace(/\./g, '\\.')}$/`,
+  ];
+  const entries = Array.from({ length: 400 }, () => ({ match: kinds[rnd(kinds.length)]!(), action: 'score' as const, score: 1 }));
+  const a = compileAccess([accessFileSchema.parse({ global: { senders: entries, recipients: entries } })]);
+  const scan = entries.map((e) => ({ e, test: compileAddress(e.match) }));
+  let checked = 0;
+  for (const local of [...locals, 'carol']) {
+    for (const domain of [...domains, 'z.test', 'q.c.b.a.test']) {
+      const address = `${local}@${domain}`;
+      const want = scan.find((x) => x.test(address))?.e.match;
+      const got = evaluateAccess(a, { ip: '192.0.2.1', ptr: null, sender: address, recipient: 'nobody@elsewhere.test' }).hits[0]?.detail;
+      t.equal(got, want === undefined ? undefined : `global senders: ${want}`, address);
+      checked++;
+    }
+  }
+  t.equal(checked, 28);
+  // Clients: IP entries, names, suffixes and regexes in one list.
+  const clients = [
+    { match: '/^mx\\d\\.b\\.a\\.test$/', action: 'score' as const }, { match: '*.a.test', action: 'score' as const },
+    { match: '192.0.2.0/24', action: 'score' as const }, { match: 'mx1.b.a.test', action: 'score' as const },
+  ];
+  const c = compileAccess([accessFileSchema.parse({ global: { clients } })]);
+  const first = (ip: string, ptr: string | null) => evaluateAccess(c, { ip, ptr, sender: '', recipient: 'u@corp.test' }).hits[0]?.detail;
+  t.equal(first('198.51.100.1', 'mx1.b.a.test'), 'global clients: /^mx\\d\\.b\\.a\\.test$/', 'a regex listed first wins over a name and a suffix');
+  t.equal(first('192.0.2.5', 'www.a.test'), 'global clients: *.a.test', 'a suffix listed before the CIDR');
+  t.equal(first('192.0.2.5', 'other.test'), 'global clients: 192.0.2.0/24');
+  t.equal(first('198.51.100.1', 'other.test'), undefined);
+});

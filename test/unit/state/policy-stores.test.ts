@@ -182,7 +182,7 @@ t.test('rate counters: limits, all-or-nothing, windows', async (t) => {
     return rates.consume([{ key: 'burst', windowMs: 3600_000, limits: { recipients: 150 }, add: { recipients: 1 } }], 'all-or-nothing', t0 + i);
   }));
   t.equal(results.filter((r) => r === null).length, 150, 'exactly 150 of 200 fit');
-  t.equal(await rates.sweep(t0 + 2 * 3600_000), 5, 'ended windows are swept (2 keys × 2 windows, and the burst)');
+  t.equal(await rates.sweep(t0 + 2 * 3600_000), 3, 'keys whose windows all ended are swept (2 keys, and the burst)');
   t.same(await sweepPolicyStores(st, DAY, t0 + 2 * 3600_000), { reputation: 0, greylist: 0, rates: 0 });
 });
 
@@ -192,4 +192,26 @@ t.test('reputation subjects', async (t) => {
   t.same(reputationKeys(cfg, '2001:db8::/64'), ['ip:2001:db8::/64']);
   t.same(reputationKeys(cfg, 'Example.COM.'), ['from:example.com', 'dkim:example.com']);
   t.equal(reputationKeys(cfg, 'not a domain!'), null);
+});
+
+t.test('rate counters: the windows of one key share a record and keep their own counts', async (t) => {
+  const st = openState(t.testdir({}));
+  t.teardown(() => st.close());
+  const rates = policyStores(st).rates;
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 3600_000);
+  const key = 'in:clientIp:192.0.2.99';
+  const req = (n: number) => [
+    { key, windowMs: 60_000, limits: { messages: 5 }, add: { messages: n, bytes: 100 * n } },
+    { key, windowMs: 3600_000, limits: { messages: 8, bytes: 10_000 }, add: { messages: n, bytes: 100 * n } },
+  ];
+  t.equal(rates.consume(req(4), 'all-or-nothing', t0), null);
+  t.equal(rates.consume(req(2), 'all-or-nothing', t0 + 1000)?.windowMs, 60_000, 'the minute window refuses the sixth');
+  t.equal(rates.consume(req(3), 'all-or-nothing', t0 + 60_000), null, 'a new minute: the hour counts on');
+  t.same(rates.current(key, 60_000, t0 + 60_000), { messages: 3, recipients: 0, bytes: 300, ends: t0 + 120_000 });
+  t.same(rates.current(key, 3600_000, t0 + 60_000), { messages: 7, recipients: 0, bytes: 700, ends: t0 + 3600_000 });
+  t.equal(rates.current(key, 60_000, t0), null, 'the ended minute is gone from the record');
+  const over = rates.consume(req(2), 'all-or-nothing', t0 + 120_000);
+  t.same(over && [over.windowMs, over.unit, over.wouldBe], [3600_000, 'messages', 9], 'the hour refuses the ninth');
+  t.equal(rates.peek(req(1), t0 + 120_000), null, 'one more still fits both');
+  t.equal(await rates.sweep(t0 + 3600_000), 1, 'swept once every window of the key ended');
 });
