@@ -277,24 +277,42 @@ interface Subject {
   readonly recipient: string;
 }
 
+/** Per level, what its CIDR union said of recent client addresses (clients come back; a BlockList check is a native call). */
+const listedMemo = new WeakMap<CompiledLevel, Map<SocketAddress, boolean>>();
+
+function ipListedIn(level: CompiledLevel, ip: SocketAddress): boolean {
+  let memo = listedMemo.get(level);
+  if (!memo) listedMemo.set(level, memo = new Map());
+  let listed = memo.get(ip);
+  if (listed === undefined) {
+    listed = level.clientIps!.check(ip);
+    if (memo.size >= 10_000) memo.clear();
+    memo.set(ip, listed);
+  }
+  return listed;
+}
+
 /** Decide for one recipient (pure: PTR already looked up). */
 export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdict {
   const rcpt = s.recipient.toLowerCase();
   const domain = splitAddress(rcpt)?.domain;
-  const levels: Array<[string, CompiledLevel | undefined]> = [
-    [`user ${rcpt}`, access.users.get(rcpt)],
-    [`domain ${domain ?? '?'}`, domain ? access.domains.get(domain) : undefined],
-    ['global', access.global],
+  const user = access.users.size > 0 ? access.users.get(rcpt) : undefined;
+  const dom = domain && access.domains.size > 0 ? access.domains.get(domain) : undefined;
+  // Level names are built only for a match (they are in the hit's detail).
+  const levels: ReadonlyArray<readonly [() => string, CompiledLevel | undefined]> = [
+    [() => `user ${rcpt}`, user],
+    [() => `domain ${domain ?? '?'}`, dom],
+    [() => 'global', access.global],
   ];
   const scores = policyScores();
   const hits: Hit[] = [];
   const client = clientKey(s.ip, s.ptr);
   const sender = addressKey(s.sender);
   const recipient = addressKey(s.recipient);
-  for (const [name, level] of levels) {
+  for (const [nameOf, level] of levels) {
     if (!level) continue;
     const matched: Array<[string, AccessEntry]> = [];
-    const ipListed = level.clientIps !== null && level.clientIps.check(client.ip);
+    const ipListed = level.clientIps !== null && ipListedIn(level, client.ip);
     const c = level.firstClient(client, ipListed);
     if (c) matched.push(['clients', c.entry]);
     if (s.sender !== '') {
@@ -303,6 +321,8 @@ export function evaluateAccess(access: CompiledAccess, s: Subject): AccessVerdic
     }
     const r = level.firstRecipient(recipient);
     if (r) matched.push(['recipients', r.entry]);
+    if (matched.length === 0) continue;
+    const name = nameOf();
     for (const [list, e] of matched) {
       if (e.action === 'score') hits.push({ name: 'ACCESS_SCORE', score: e.score ?? scores.score('ACCESS_SCORE'), detail: `${name} ${list}: ${e.match}` });
     }

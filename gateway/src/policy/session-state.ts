@@ -18,6 +18,8 @@ interface State {
   memo: Map<string, { get(): Maybe<unknown> }>;
   /** Per-transaction memo (access verdicts per recipient); reset at MAIL. */
   txMemo: Map<string, { get(): Maybe<unknown> }>;
+  /** Reputation looks of this session (reputation-view.ts), until the session teaches something. */
+  looks: Map<string, unknown> | null;
 }
 
 const states = new WeakMap<Session, State>();
@@ -25,10 +27,21 @@ const states = new WeakMap<Session, State>();
 function stateOf(session: Session): State {
   let s = states.get(session);
   if (!s) {
-    s = { connect: [], helo: [], tx: [], memo: new Map(), txMemo: new Map() };
+    s = { connect: [], helo: [], tx: [], memo: new Map(), txMemo: new Map(), looks: null };
     states.set(session, s);
   }
   return s;
+}
+
+/** The session's memo of reputation looks (one WeakMap entry per session for all policy state). */
+export function sessionLooks<T>(session: Session): Map<string, T> {
+  const s = stateOf(session);
+  return (s.looks ??= new Map()) as Map<string, T>;
+}
+
+export function forgetLooks(session: Session): void {
+  const s = states.get(session);
+  if (s) s.looks = null;
 }
 
 /** Run `fn` once per session for `key`; later callers get its value (synchronously once known). */
@@ -85,18 +98,19 @@ export function recordPhase(session: Session, phase: SmtpPhase, decision: Decisi
 export function policyHits(session: Session): Hit[] {
   const s = states.get(session);
   if (!s) return [];
-  const seen = new Set<string>();
   const out: Hit[] = [];
-  for (const h of [...s.connect, ...s.helo, ...s.tx]) {
-    const key = `${h.name}\0${h.detail ?? ''}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(h);
+  for (const list of [s.connect, s.helo, s.tx]) {
+    for (const h of list) {
+      if (!out.some((o) => o === h || (o.name === h.name && (o.detail ?? '') === (h.detail ?? '')))) out.push(h);
+    }
   }
   return out;
 }
 
 /** True when an access-list allow entry matched in this session/transaction (for greylisting, content). */
 export function isAllowListed(session: Session): boolean {
-  return policyHits(session).some((h) => h.name === 'ACCESS_ALLOW');
+  const s = states.get(session);
+  if (!s) return false;
+  const allow = (h: Hit) => h.name === 'ACCESS_ALLOW';
+  return s.connect.some(allow) || s.helo.some(allow) || s.tx.some(allow);
 }

@@ -6,6 +6,7 @@
  * (policy.hygiene.heloInvalid / heloOurs). A global access-list allow entry skips the check.
  */
 import { isIP } from 'node:net';
+import type { Config } from '../../config/index.js';
 import type { Decision, Hit } from '../../core/index.js';
 import { accessVerdict } from '../access.js';
 import { defineCheck } from '../check.js';
@@ -32,6 +33,28 @@ export function heloIsOurs(helo: string, ours: { hostname: string; domains: read
   return h === ours.hostname.toLowerCase() || ours.domains.includes(h);
 }
 
+/** Most clients greet with the same name every time: its judgement is kept (bounded). */
+const problems = new Map<string, string | null>();
+function recentProblem(name: string): string | null {
+  let p = problems.get(name);
+  if (p === undefined) {
+    p = heloProblem(name);
+    if (problems.size >= 10_000) problems.clear();
+    problems.set(name, p);
+  }
+  return p;
+}
+
+const ours = new WeakMap<Config, { hostname: string; domains: readonly string[]; addresses: readonly string[] }>();
+function oursOf(config: Config): { hostname: string; domains: readonly string[]; addresses: readonly string[] } {
+  let o = ours.get(config);
+  if (!o) {
+    o = { hostname: config.hostname, domains: Object.keys(config.domains), addresses: Object.values(config.listeners).map((l) => l.address).filter((a) => a !== '0.0.0.0' && a !== '::') };
+    ours.set(config, o);
+  }
+  return o;
+}
+
 export const helo = defineCheck({
   name: 'helo',
   phase: 'helo',
@@ -42,13 +65,12 @@ export const helo = defineCheck({
     if (session.kind !== 'mx' || (cfg.heloInvalid === 'off' && cfg.heloOurs === 'off')) return { action: 'accept' };
     const hits: Hit[] = [];
     let reject: Decision | null = null;
-    const problem = cfg.heloInvalid === 'off' ? null : heloProblem(session.helo);
+    const problem = cfg.heloInvalid === 'off' ? null : recentProblem(session.helo);
     if (problem) {
       hits.push(policyScores().hit('HELO_INVALID', `${session.helo || '(none)'}: ${problem}`));
       if (cfg.heloInvalid === 'reject') reject = { action: 'reject', reply: 'HELO_INVALID', detail: `<${session.helo}>: ${problem}` };
     }
-    const addresses = Object.values(config.listeners).map((l) => l.address).filter((a) => a !== '0.0.0.0' && a !== '::');
-    if (cfg.heloOurs !== 'off' && heloIsOurs(session.helo, { hostname: config.hostname, domains: Object.keys(config.domains), addresses })) {
+    if (cfg.heloOurs !== 'off' && heloIsOurs(session.helo, oursOf(config))) {
       hits.push(policyScores().hit('HELO_OURS', session.helo));
       if (cfg.heloOurs === 'reject') reject ??= { action: 'reject', reply: 'HELO_OURS', detail: `<${session.helo}>` };
     }

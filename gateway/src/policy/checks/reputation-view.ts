@@ -16,6 +16,7 @@ import type { AuthenticationOutcome, Hit, Session, Verdict } from '../../core/in
 import { loadScores, type ScoreTable } from '../../content/scores.js';
 import { classify, decay, maskedNetwork, ReputationStore, zeroCounts, type ReputationClass, type ReputationKind, type ReputationRecord, type ReputationScope } from '../../state/index.js';
 import { splitAddress } from '../address.js';
+import { forgetLooks, sessionLooks } from '../session-state.js';
 
 export const REPUTATION_SYMBOLS = [
   'REPUTATION_IP_GOOD', 'REPUTATION_IP_BAD', 'REPUTATION_SENDER_GOOD', 'REPUTATION_SENDER_BAD', 'REPUTATION_DKIM_GOOD', 'REPUTATION_DKIM_BAD',
@@ -57,11 +58,9 @@ export function alignedDkimDomain(hits: readonly Hit[], auth: AuthenticationOutc
 /**
  * A message asks for the same keys several times (MAIL, RCPT greylisting, after DATA): within one
  * SMTP session a look is reused (each LMDB get and decay was a visible share of the receivers'
- * CPU). A new session reads afresh, so a reset or another receiver's lesson counts from the next
- * connection on; what this session teaches is forgotten from its memo at once.
+ * CPU); the memo lives with the rest of the session's policy state (policy/session-state.ts),
+ * and what this session teaches empties it.
  */
-const memos = new WeakMap<Session, Map<string, ReputationLook>>();
-
 /**
  * Across sessions, a record read from the store is reused for RECENT_MS by this process (most
  * clients send several messages in a row, each on a new connection); what this process learns
@@ -115,8 +114,8 @@ function lookOf(config: Config, scope: ReputationScope, key: string, record: Rep
 
 export function look(store: ReputationStore, config: Config, scope: ReputationScope, key: string, now = Date.now(), session?: Session): ReputationLook {
   if (!session) return lookOf(config, scope, key, store.get(key, config.reputation.halfLifeMs, now));
-  const memo = memos.get(session);
-  const hit = memo?.get(key);
+  const memo = sessionLooks<ReputationLook>(session);
+  const hit = memo.get(key);
   if (hit) return hit;
   const e = readRecent(store, key, config.reputation.halfLifeMs, now);
   if (e.look?.config !== config || e.look.scope !== scope) {
@@ -124,8 +123,7 @@ export function look(store: ReputationStore, config: Config, scope: ReputationSc
     e.look = { config, scope, look: l, hits: symbolsOf([l], reputationScores()) };
   }
   const l = e.look.look;
-  if (memo) memo.set(key, l);
-  else memos.set(session, new Map([[key, l]]));
+  memo.set(key, l);
   return l;
 }
 
@@ -169,7 +167,7 @@ export function learnFromVerdict(store: ReputationStore, config: Config, session
   if (dkim) keys.push(ReputationStore.key('dkim', dkim));
   const kinds = lessonsOf(config, verdict, auth);
   const learnt = keys.filter((k): k is string => k !== null);
-  memos.delete(session); // the session's next message reads what this one taught
+  forgetLooks(session); // the session's next message reads what this one taught
   for (const k of learnt) teachRecent(store, k, kinds, config.reputation.halfLifeMs, now);
   const at = seq;
   return store.record(learnt.flatMap((key) => kinds.map((kind) => ({ key, kind }))), config.reputation.halfLifeMs, now).then(() => afterCommit(learnt, at));
@@ -184,7 +182,7 @@ const taught = new WeakSet<Session>();
 export function learnFromReject(store: ReputationStore, config: Config, session: Session, now = Date.now()): Promise<void> {
   if (!config.reputation.enabled || session.direction !== 'inbound' || taught.has(session)) return Promise.resolve();
   taught.add(session);
-  memos.delete(session);
+  forgetLooks(session);
   const key = clientKey(config, session.clientIp);
   teachRecent(store, key, ['reject'], config.reputation.halfLifeMs, now);
   const at = seq;
