@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import type { ResolveFn } from '../dns/index.js';
 import { SMTP_PHASES, type Decision, type Envelope, type Hit, type Session, type SmtpPhase } from '../core/index.js';
 import type { StateEnvs } from '../state/index.js';
+import { isPromise } from './maybe.js';
 
 export interface PolicyContext {
   readonly config: Config;
@@ -40,48 +41,53 @@ export function defineCheck(check: Check): Check {
 const SEVERITY = { accept: 0, defer: 1, reject: 2 } as const;
 
 export async function runChecks(checks: readonly Check[], ctx: PolicyContext): Promise<Decision> {
-  if (checks.length === 0) return { action: 'accept' };
-  const pending = checks.map((c) => runOne(c, ctx));
-  const results = pending.some(isThenable) ? await Promise.all(pending) : pending as Array<Decision | Hit[]>;
+  if (checks.length === 0) return ACCEPT;
+  const results: Array<Decision | Hit[] | Promise<Decision | Hit[]>> = new Array(checks.length);
+  let waits = false;
+  for (let i = 0; i < checks.length; i++) {
+    const r = runOne(checks[i]!, ctx);
+    results[i] = r;
+    waits ||= isPromise(r);
+  }
+  const settled = waits ? await Promise.all(results) : results as Array<Decision | Hit[]>;
   const hits: Hit[] = [];
-  let worst: Decision = { action: 'accept' };
-  for (const r of results) {
+  let worst: Decision = ACCEPT;
+  for (const r of settled) {
     if (Array.isArray(r)) {
-      hits.push(...r);
+      for (const h of r) hits.push(h);
       continue;
     }
-    if (r.hits) hits.push(...r.hits);
+    if (r.hits) for (const h of r.hits) hits.push(h);
     if (SEVERITY[r.action] > SEVERITY[worst.action]) worst = r;
   }
   return { ...worst, hits };
 }
 
-function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
+const ACCEPT: Decision = Object.freeze({ action: 'accept' });
+
+function tempfail(check: Check, detail: string): Decision {
+  return { action: 'defer', reply: 'POLICY_TEMPFAIL', hits: [{ name: `${check.name.toUpperCase()}_TEMPFAIL`, score: 0, detail }] };
 }
 
 /**
- * One check with its deadline. Most checks answer synchronously (memory, LMDB): they need no
- * timer, and arming and clearing one per check per command was a measurable share of the
- * receivers' CPU. An asynchronous answer races the check's deadline.
+ * One check with its deadline. Most checks answer synchronously (memory, LMDB, a memoised
+ * look-up: policy/maybe.ts): they need no timer, and arming and clearing one per check per
+ * command was a measurable share of the receivers' CPU. An asynchronous answer races the
+ * check's deadline.
  */
 function runOne(check: Check, ctx: PolicyContext): Decision | Hit[] | Promise<Decision | Hit[]> {
-  const tempfail = (detail: string): Decision => ({
-    action: 'defer', reply: 'POLICY_TEMPFAIL',
-    hits: [{ name: `${check.name.toUpperCase()}_TEMPFAIL`, score: 0, detail }],
-  });
   let out: Decision | Hit[] | Promise<Decision | Hit[]>;
   try {
     out = check.run(ctx);
   } catch (err) {
-    return tempfail((err as Error).message);
+    return tempfail(check, (err as Error).message);
   }
-  if (!isThenable(out)) return out;
+  if (!isPromise(out)) return out;
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     out,
     new Promise<Decision>((resolve) => {
-      timer = setTimeout(() => resolve(tempfail(`no answer within ${check.timeoutMs} ms`)), check.timeoutMs);
+      timer = setTimeout(() => resolve(tempfail(check, `no answer within ${check.timeoutMs} ms`)), check.timeoutMs);
     }),
-  ]).catch((err: unknown) => tempfail((err as Error).message)).finally(() => clearTimeout(timer));
+  ]).catch((err: unknown) => tempfail(check, (err as Error).message)).finally(() => clearTimeout(timer));
 }
