@@ -18,7 +18,7 @@ import { heuristics } from './heuristics.js';
 import { learnKey, parseMessage, type ParsedMessage } from './parse.js';
 import { BAYES_BANDS, FEATURE_SYMBOL } from './symbols.js';
 import { saHits, type SaRuleSet } from './sa-rules.js';
-import { tokenizeSa as tokenize } from './sa-tokenizer.js';
+import { tokenize } from './tokenizer.js';
 
 export { BAYES_BANDS, SPAM_SYMBOLS } from './symbols.js';
 

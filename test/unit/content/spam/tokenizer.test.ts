@@ -1,5 +1,5 @@
 /*
- * Unit tests of content/spam/sa-tokenizer.ts (SpamAssassin's Bayes tokens: headers with their
+ * Unit tests of content/spam/tokenizer.ts (SpamAssassin's Bayes tokens: headers with their
  * prefixes and pre-chewing, case-kept body words and their decompositions, skip tokens, stop
  * words, URL domains, the two earliest Received lines) and of the classifier's SpamAssassin-style
  * combining (class shares as the starting products).
@@ -7,7 +7,7 @@
 import t from 'tap';
 import { classify, DEFAULT_PARAMS } from '../../../../gateway/src/content/spam/classifier.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
-import { tokenizeLine, tokenizeSa } from '../../../../gateway/src/content/spam/sa-tokenizer.js';
+import { tokenize, tokenizeLine } from '../../../../gateway/src/content/spam/tokenizer.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
 const MSG = crlf(`Return-Path: <bounce-77@mailer.offers.test>
@@ -28,8 +28,8 @@ Click here. Buy FREE!! pills now at www.deals.example.com or write to sales@offe
 the supercalifragilisticexpialidocious deal...ends soon
 `);
 
-t.test('sa-tokenizer: headers, prefixes and pre-chewing as SpamAssassin', async (t) => {
-  const tokens = new Set(tokenizeSa(await parseMessage(MSG)));
+t.test('tokenizer: headers, prefixes and pre-chewing as SpamAssassin', async (t) => {
+  const tokens = new Set(tokenize(await parseMessage(MSG)));
   for (const tok of [
     'H*F:N*Best', 'H*F:U*deals', 'H*F:D*offers.test', 'H*F:D*test', 'H*Ad:U*user', 'H*p:U*bounce-77',
     'H*UA:SuperMailer', 'H*x:SuperMailer', 'Hx-tracking-id:zz99kq', 'H*M:offers', 'H*MI:offers',
@@ -42,17 +42,17 @@ t.test('sa-tokenizer: headers, prefixes and pre-chewing as SpamAssassin', async 
   t.ok(tokens.has('H*ct:us-ascii') && !tokens.has('H*ct:text'), 'Content-Type without the grey words text and charset');
 });
 
-t.test('sa-tokenizer: body words keep case and add their decompositions', async (t) => {
-  const tokens = new Set(tokenizeSa(await parseMessage(MSG)));
+t.test('tokenizer: body words keep case and add their decompositions', async (t) => {
+  const tokens = new Set(tokenize(await parseMessage(MSG)));
   // Subject is the first body line; "Amazing" at the start is Title Case → lower-cased.
   for (const tok of ['amazing', 'FREE', 'free', 'offer!', 'offer', 'FREE!!', 'free!!', 'pills', 'sk:superca', 'ends', 'deal',
     'UD:www.deals.example.com', 'UD:deals.example.com', 'UD:example.com', 'U*sales', 'D*offers.test', 'click'])
     t.ok(tokens.has(tok), tok);
   for (const tok of ['the', 'now', 'Amazing', 'here.']) t.notOk(tokens.has(tok), `not ${tok}`);
-  t.equal(new Set(tokenizeSa(await parseMessage(MSG))).size, tokenizeSa(await parseMessage(MSG)).length, 'each token once');
+  t.equal(new Set(tokenize(await parseMessage(MSG))).size, tokenize(await parseMessage(MSG)).length, 'each token once');
 });
 
-t.test('sa-tokenizer: tokenizeLine rules', async (t) => {
+t.test('tokenizer: tokenizeLine rules', async (t) => {
   const line = (s: string, region: 0 | 1 | 2 = 1, prefix = '') => {
     const out: string[] = [];
     tokenizeLine(s, prefix, region, (x) => out.push(x));
