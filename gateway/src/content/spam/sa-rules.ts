@@ -445,7 +445,7 @@ function test(re: RegExp, s: string): boolean {
 }
 
 /** Which rules hit (as a bitmap over set.rules) — the reportable ones come out of saHits. */
-export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
+export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uint8Array {
   const v = views(msg);
   const h = new Uint8Array(set.rules.length);
   let ctx: EvalContext | null = null;
@@ -470,6 +470,13 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   // expression reaches it (&& and || short-circuit), so an expensive __ rule behind a false
   // cheap one never runs. A rule no scoring rule asked for reads 0 in the result.
   const state = new Uint8Array(set.rules.length); // 0 not yet, 1 running, 2 done
+  // Header values lower-cased once per message for the literal prefilter of case-blind rules.
+  const lowered = new Map<string, string>();
+  const lowerOf = (x: string) => {
+    let l = lowered.get(x);
+    if (l === undefined) lowered.set(x, (l = x.toLowerCase()));
+    return l;
+  };
   const g = (i: number): number => {
     if (state[i] === 2) return h[i]!;
     if (state[i] === 1) return 0; // a cycle (none in SpamAssassin's rules) reads false
@@ -497,6 +504,8 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
         const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);
         if (r.op === 'exists') return val !== undefined;
         const s = val ?? r.ifUnset ?? '';
+        // The literal prefilter on the header value too: without the literal, no match.
+        if (c.literal !== null && !(c.rule.flags?.includes('i') ? lowerOf(s) : s).includes(c.literal)) return r.op === '!~';
         return r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
       }
       case 'body':
@@ -518,7 +527,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
     }
     return false;
   };
-  for (const c of set.scoring) g(c.index);
+  for (const c of all ? set.rules : set.scoring) g(c.index);
   return h;
 }
 
