@@ -23,9 +23,14 @@ export interface ClassifierParams {
   readonly minDev: number;
   /** At most this many clues, the most extreme first (SpamBayes max_discriminators). */
   readonly maxClues: number;
+  /**
+   * SpamAssassin's CombineChi: the products start at the class shares (nspam/n for Π(1 − f),
+   * nham/n for Π f), which leans towards spam when less spam than ham was learned.
+   */
+  readonly saCombine?: boolean;
 }
 
-export const DEFAULT_PARAMS: ClassifierParams = { s: 0.45, x: 0.5, minDev: 0.1, maxClues: 150 };
+export const DEFAULT_PARAMS: ClassifierParams = { s: 0.45, x: 0.5, minDev: 0.1, maxClues: 150, saCombine: true };
 
 export interface Classification {
   /** 0 = certainly ham, 1 = certainly spam. */
@@ -66,8 +71,8 @@ export function classify(tokens: Iterable<string>, lookup: (token: string) => To
   scored.sort((a, b) => Math.abs(b[1] - 0.5) - Math.abs(a[1] - 0.5));
   const clues = scored.slice(0, p.maxClues);
   if (clues.length === 0) return { probability: 0.5, clues };
-  let lnH = 0;
-  let lnS = 0;
+  let lnH = p.saCombine ? Math.log(nham / (nspam + nham)) : 0;
+  let lnS = p.saCombine ? Math.log(nspam / (nspam + nham)) : 0;
   for (const [, f0] of clues) {
     const f = Math.min(Math.max(f0, 1e-6), 1 - 1e-6);
     lnH += Math.log(f);

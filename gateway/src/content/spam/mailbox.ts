@@ -47,7 +47,9 @@ export function* splitMbox(file: string, raw: Buffer): Generator<MailboxMessage>
   while (start < text.length) {
     let next = text.indexOf('\nFrom ', start);
     if (next === -1) next = text.length;
-    const chunk = text.slice(text.indexOf('\n', start) + 1, next + 1);
+    // The "From " separator line is not part of the message; a file that does not start with
+    // one (a single message handed to splitMbox) keeps its first line (e.g. Return-Path:).
+    const chunk = text.startsWith('From ', start) ? text.slice(text.indexOf('\n', start) + 1, next + 1) : text.slice(start, next + 1);
     n++;
     // mboxrd: a body line ">From " (any number of >) was quoted; drop one level.
     const body = chunk.replace(/^>(>*From )/gm, '$1');

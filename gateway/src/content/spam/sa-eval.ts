@@ -271,6 +271,17 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     return illegalChars(ctx, header!, Number(ratio), Number(count));
   },
   // ---- RelayEval
+  // ALL_TRUSTED / NO_RELAYS (check_all_trusted, check_no_relays). SpamAssassin also requires no
+  // unparseable relay; our parser cannot call a Received line unparseable, so a message whose
+  // Received lines all fail to parse counts as having relays of unknown trust (neither).
+  check_all_trusted(ctx) {
+    const r = ctx.relays();
+    return r.trusted.length > 0 && r.untrusted.length === 0;
+  },
+  check_no_relays(ctx) {
+    const r = ctx.relays();
+    return r.trusted.length === 0 && r.untrusted.length === 0 && ctx.all('received').length === 0;
+  },
   helo_ip_mismatch(ctx) {
     // An untrusted relay that says HELO with a public IPv4 address outside its own /24.
     for (const r of ctx.relays().untrusted) {

@@ -31,6 +31,7 @@ import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
 import { htmlFacts, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
+import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { relayHeaders, type RelayHeaders } from './sa-relays.js';
 import { extractUrls } from './tokenizer.js';
@@ -47,6 +48,11 @@ interface CompiledRule {
   readonly literal: string | null;
   /** When there is no single literal: lower-case strings one of which every match contains (sa-prefilter.ts). */
   readonly alternatives: readonly string[] | null;
+  /**
+   * The lower-case prefilter strings (the literal of a case-blind rule, or the alternatives) as
+   * ids in the set's one-pass search of its text type (SaRuleSet.search), or null.
+   */
+  readonly searchIds: readonly number[] | null;
   /**
    * body rules without lookarounds: the same regex with the m flag run once on the paragraphs
    * joined by newlines (^ and $ then match at paragraph edges, which hold no newline); a miss
@@ -69,7 +75,12 @@ export interface SaRuleSet {
   readonly timing: Float64Array | null;
   /** FreeMail plugin: is this address at a free mail provider (freemail_domains)? */
   readonly isFreemail: (address: string) => boolean;
+  /** Per text type, one search for every lower-case prefilter string of its rules (sa-multisearch.ts). */
+  readonly search: Readonly<Record<TextType, MultiSearch>>;
 }
+
+type TextType = 'body' | 'rawbody' | 'uri' | 'full';
+const TEXT_TYPES: readonly TextType[] = ['body', 'rawbody', 'uri', 'full'];
 
 export interface SaRuleFile {
   readonly source: string;
@@ -99,7 +110,7 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
     const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, alternatives, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
+    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
     if (rule.type === 'eval') {
       const fn = SA_EVALS[rule.fn ?? ''];
       if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
@@ -108,6 +119,26 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     byName.set(rule.name, c);
     compiled.push(c);
   });
+  // One search per text type over every lower-case prefilter string (same answers as one
+  // includes() per string, in one pass over the text).
+  const patterns: Record<TextType, string[]> = { body: [], rawbody: [], uri: [], full: [] };
+  const ids: Record<TextType, Map<string, number>> = { body: new Map(), rawbody: new Map(), uri: new Map(), full: new Map() };
+  for (const c of compiled) {
+    const type = c.rule.type as TextType;
+    if (!TEXT_TYPES.includes(type)) continue;
+    const strings = c.alternatives ?? (c.literal !== null && (c.rule.flags ?? '').includes('i') ? [c.literal] : null);
+    if (!strings) continue;
+    (c as { searchIds: readonly number[] | null }).searchIds = strings.map((x) => {
+      let id = ids[type].get(x);
+      if (id === undefined) {
+        id = patterns[type].length;
+        patterns[type].push(x);
+        ids[type].set(x, id);
+      }
+      return id;
+    });
+  }
+  const search = Object.fromEntries(TEXT_TYPES.map((t) => [t, new MultiSearch(patterns[t])])) as Record<TextType, MultiSearch>;
   // Cost estimates (relative) for ordering a meta's && operands: cheap tests first, so an
   // expensive body regex behind a false header test never runs (the result is the same).
   const costMemo = new Map<string, number>();
@@ -154,7 +185,7 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
   };
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
   const scoring = compiled.filter((c) => !c.rule.name.startsWith('__') && c.rule.score !== 0);
-  return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail) };
+  return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail), search };
 }
 
 /**
@@ -445,7 +476,7 @@ function test(re: RegExp, s: string): boolean {
 }
 
 /** Which rules hit (as a bitmap over set.rules) — the reportable ones come out of saHits. */
-export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
+export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uint8Array {
   const v = views(msg);
   const h = new Uint8Array(set.rules.length);
   let ctx: EvalContext | null = null;
@@ -470,6 +501,15 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   // expression reaches it (&& and || short-circuit), so an expensive __ rule behind a false
   // cheap one never runs. A rule no scoring rule asked for reads 0 in the result.
   const state = new Uint8Array(set.rules.length); // 0 not yet, 1 running, 2 done
+  // Which prefilter strings each text contains: one pass per text type, on first need.
+  const present: Partial<Record<TextType, Uint8Array>> = {};
+  // Header values lower-cased once per message for the literal prefilter of case-blind rules.
+  const lowered = new Map<string, string>();
+  const lowerOf = (x: string) => {
+    let l = lowered.get(x);
+    if (l === undefined) lowered.set(x, (l = x.toLowerCase()));
+    return l;
+  };
   const g = (i: number): number => {
     if (state[i] === 2) return h[i]!;
     if (state[i] === 1) return 0; // a cycle (none in SpamAssassin's rules) reads false
@@ -485,18 +525,20 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
   };
   const run = (c: CompiledRule): boolean => {
     const r = c.rule;
-    if (c.literal !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
-      const jt = v.joined[r.type];
-      if (!(c.rule.flags?.includes('i') ? jt.lower : jt.text).includes(c.literal)) return false;
-    } else if (c.alternatives !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
-      const lower = v.joined[r.type].lower;
-      if (!c.alternatives.some((a) => lower.includes(a))) return false;
+    if (c.searchIds !== null) {
+      const found = (present[r.type as TextType] ??= set.search[r.type as TextType].present(v.joined[r.type as TextType].lower));
+      if (!c.searchIds.some((id) => found[id] === 1)) return false;
+    } else if (c.literal !== null && (r.type === 'body' || r.type === 'rawbody' || r.type === 'uri' || r.type === 'full')) {
+      // A case-sensitive literal: a plain substring test on the text as is.
+      if (!v.joined[r.type].text.includes(c.literal)) return false;
     }
     switch (r.type) {
       case 'header': {
         const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);
         if (r.op === 'exists') return val !== undefined;
         const s = val ?? r.ifUnset ?? '';
+        // The literal prefilter on the header value too: without the literal, no match.
+        if (c.literal !== null && !(c.rule.flags?.includes('i') ? lowerOf(s) : s).includes(c.literal)) return r.op === '!~';
         return r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
       }
       case 'body':
@@ -518,7 +560,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage): Uint8Array {
     }
     return false;
   };
-  for (const c of set.scoring) g(c.index);
+  for (const c of all ? set.rules : set.scoring) g(c.index);
   return h;
 }
 

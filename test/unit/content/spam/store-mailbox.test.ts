@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../../../gateway/src/config/index.js';
 import { loadContentScores } from '../../../../gateway/src/content/index.js';
 import { learnItem, scoreMessage, tokensOf } from '../../../../gateway/src/content/spam/engine.js';
-import { readMailbox } from '../../../../gateway/src/content/spam/mailbox.js';
+import { readMailbox, splitMbox } from '../../../../gateway/src/content/spam/mailbox.js';
 import { BayesStore } from '../../../../gateway/src/state/bayes-store.js';
 import { openState } from '../../../../gateway/src/state/index.js';
 
@@ -76,4 +76,11 @@ t.test('mailbox: file, mbox (>From unquoted), maildir, directory', async (t) => 
   t.match(mbox[0]!.raw.toString(), /^Subject: m1\n\nline\nFrom here\n/, 'envelope line dropped, >From unquoted');
   t.same(subjects(join(dir, 'md')), ['cur', 'new'], 'maildir: cur and new, not tmp');
   t.same(subjects(join(dir, 'plain')), ['a', 'b'], 'a directory: its files in name order, no dot files');
+  // A single message given to splitMbox (the corpus loader) keeps its first line when it is a
+  // header, not an mbox "From " line (SpamAssassin sees Return-Path: there).
+  const single = [...splitMbox('x.txt', Buffer.from('Return-Path: <a@b.test>\nSubject: s\n\nbody\n'))];
+  t.equal(single.length, 1);
+  t.match(single[0]!.raw.toString(), /^Return-Path: <a@b\.test>\nSubject: s\n/, 'first header line kept');
+  const withFrom = [...splitMbox('y.txt', Buffer.from('From a@b  Thu Aug 22 12:36:23 2002\nReturn-Path: <a@b.test>\n\nbody\n'))];
+  t.match(withFrom[0]!.raw.toString(), /^Return-Path: /, 'an mbox separator line is still dropped');
 });

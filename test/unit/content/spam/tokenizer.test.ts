@@ -1,0 +1,80 @@
+/*
+ * Unit tests of content/spam/tokenizer.ts (SpamAssassin's Bayes tokens: headers with their
+ * prefixes and pre-chewing, case-kept body words and their decompositions, skip tokens, stop
+ * words, URL domains, the two earliest Received lines) and of the classifier's SpamAssassin-style
+ * combining (class shares as the starting products).
+ */
+import t from 'tap';
+import { classify, DEFAULT_PARAMS } from '../../../../gateway/src/content/spam/classifier.js';
+import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
+import { tokenize, tokenizeLine } from '../../../../gateway/src/content/spam/tokenizer.js';
+
+const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
+const MSG = crlf(`Return-Path: <bounce-77@mailer.offers.test>
+Received: from mx.corp.test (localhost [127.0.0.1]) by mx.corp.test with ESMTP id AAA111; Thu, 22 Aug 2002 12:36:23 +0100
+Received: from relay.isp.test (relay.isp.test [198.51.100.20]) by mx.corp.test (Postfix) with ESMTP id BBB222; Thu, 22 Aug 2002 12:36:20 +0100
+Received: from pc-77 (dyn-203-0-113-9.isp.test [203.0.113.9]) by relay.isp.test with SMTP; Thu, 22 Aug 2002 12:30:00 +0100
+From: "Best Deals" <deals@offers.test>
+To: user@corp.test
+Subject: Amazing FREE offer!
+Date: Thu, 22 Aug 2002 12:29:00 +0100
+Message-ID: <20020822122900.ABCDEF0123@offers.test>
+X-Mailer: SuperMailer 5.1
+X-Tracking-Id: zz99kq
+Delivered-To: user@corp.test
+Content-Type: text/plain; charset="us-ascii"
+
+Click here. Buy FREE!! pills now at www.deals.example.com or write to sales@offers.test
+the supercalifragilisticexpialidocious deal...ends soon
+`);
+
+t.test('tokenizer: headers, prefixes and pre-chewing as SpamAssassin', async (t) => {
+  const tokens = new Set(tokenize(await parseMessage(MSG)));
+  for (const tok of [
+    'H*F:N*Best', 'H*F:U*deals', 'H*F:D*offers.test', 'H*F:D*test', 'H*Ad:U*user', 'H*p:U*bounce-77',
+    'H*UA:SuperMailer', 'H*x:SuperMailer', 'Hx-tracking-id:zz99kq', 'H*M:offers', 'H*MI:offers',
+    // the two earliest Received lines: IPs as /24 plus the whole address; dates and ids dropped
+    'H*r:203.0.113', 'H*r:ip*203.0.113.9', 'H*r:relay.isp.test', 'H*r:198.51.100',
+    'H*RU:198.51.100.20', 'H*RT:127.0.0.1',
+  ]) t.ok(tokens.has(tok), tok);
+  for (const tok of ['Hdelivered-to:user', 'Hdate:Thu', 'Hsubject:Amazing', 'H*r:AAA111', 'H*r:localhost', 'H*r:2002', 'H*r:12:30:00'])
+    t.notOk(tokens.has(tok), `not ${tok}`);
+  t.ok(tokens.has('H*ct:us-ascii') && !tokens.has('H*ct:text'), 'Content-Type without the grey words text and charset');
+});
+
+t.test('tokenizer: body words keep case and add their decompositions', async (t) => {
+  const tokens = new Set(tokenize(await parseMessage(MSG)));
+  // Subject is the first body line; "Amazing" at the start is Title Case → lower-cased.
+  for (const tok of ['amazing', 'FREE', 'free', 'offer!', 'offer', 'FREE!!', 'free!!', 'pills', 'sk:superca', 'ends', 'deal',
+    'UD:www.deals.example.com', 'UD:deals.example.com', 'UD:example.com', 'U*sales', 'D*offers.test', 'click'])
+    t.ok(tokens.has(tok), tok);
+  for (const tok of ['the', 'now', 'Amazing', 'here.']) t.notOk(tokens.has(tok), `not ${tok}`);
+  t.equal(new Set(tokenize(await parseMessage(MSG))).size, tokenize(await parseMessage(MSG)).length, 'each token once');
+});
+
+t.test('tokenizer: tokenizeLine rules', async (t) => {
+  const line = (s: string, region: 0 | 1 | 2 = 1, prefix = '') => {
+    const out: string[] = [];
+    tokenizeLine(s, prefix, region, (x) => out.push(x));
+    return out;
+  };
+  t.same(line('ab abc'), ['abc'], 'under 3 characters dropped');
+  t.same(line('a-b-c-d-e-f-g-h-i-j-k', 0, 'Hx:'), ['Hx:sk:a-b-c-d'], 'headers: long tokens as skips, no decomposition');
+  t.ok(line('http://example.com/x', 2).includes('UD:example.com') && !line('http://example.com/x', 2).includes('http'), 'URL: domains, stop word http dropped');
+  t.same(line('日本語のテキストです日本語のテキストです').filter((x) => x.startsWith('u8:')).length, 20, 'long CJK runs: one token per character');
+  t.same(line('"quoted",'), ['quoted'], 'punctuation trimmed at both ends');
+});
+
+t.test('classifier: SpamAssassin combining starts from the class shares', async (t) => {
+  t.equal(DEFAULT_PARAMS.saCombine, true);
+  const counts = new Map([['a', { spam: 3, ham: 1 }], ['b', { spam: 1, ham: 3 }]]);
+  const lookup = (tok: string) => counts.get(tok);
+  const plain = classify(['a', 'b'], lookup, 100, 100, { ...DEFAULT_PARAMS, saCombine: false }).probability;
+  const shares = classify(['a', 'b'], lookup, 100, 100, DEFAULT_PARAMS).probability;
+  t.ok(Math.abs(plain - 0.5) < 1e-9 && Math.abs(shares - 0.5) < 1e-9, 'equal classes, balanced evidence: 0.5 either way');
+  // Fewer spam than ham learned: SpamAssassin's product Π(1 − f) starts at nspam/n, so the same
+  // balanced evidence leans to spam (its CombineChi does the same).
+  const lean = classify(['a', 'b'], lookup, 20, 200, DEFAULT_PARAMS).probability;
+  const noLean = classify(['a', 'b'], lookup, 20, 200, { ...DEFAULT_PARAMS, saCombine: false }).probability;
+  t.ok(lean > noLean, `${lean} > ${noLean}`);
+});
