@@ -6,7 +6,9 @@
  */
 import t from 'tap';
 import { convertSaRules, perlToJs, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
-import { compileSaRules, decodeWords, loadSaRules, requiredLiteral, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { compileSaRules, decodeWords, defaultSaRulesFile, formatSaRuleFile, loadSaRules, parseSaRuleText, requiredLiteral, saHits, type SaRuleFile } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
@@ -139,4 +141,17 @@ t.test('rules/spamassassin/rules.yaml: every rule compiles, metas resolve, repor
   t.ok(set.rules.some((c) => c.rule.type === 'meta') && set.rules.some((c) => c.rule.type === 'body'));
   const hits = saHits(set, await parseMessage(crlf('From: a@b.test\nTo: c@d.test\nSubject: hello\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <1@b.test>\n\nhi\n')));
   t.ok(hits.reduce((s, h) => s + h.score, 0) < 3, 'a plain short message scores low');
+});
+
+t.test('the rule file: JSON under a comment header, read without the YAML parser; other YAML still loads', async (t) => {
+  const shipped = readFileSync(defaultSaRulesFile(), 'utf8');
+  const body = shipped.replace(/^(?:#[^\n]*\n)*/, '');
+  t.ok(body.startsWith('{'), 'the shipped body is JSON');
+  t.doesNotThrow(() => JSON.parse(body), 'valid JSON');
+  t.same(parseYaml(shipped, { maxAliasCount: -1 }), JSON.parse(body), 'and the same data read as YAML');
+  const data = { source: 'test', scoreSet: 2, freemail: ['a.test'], rules: [{ name: 'X', type: 'body', pattern: '/x/', score: 1 }] } as unknown as SaRuleFile;
+  const text = `# header\n#\n${formatSaRuleFile(data)}`;
+  t.equal(text.split('\n').filter((l) => l.startsWith('{"name"')).length, 1, 'one rule per line');
+  t.same(parseSaRuleText(text), data, 'round trip');
+  t.same(parseSaRuleText('# hand-written\nsource: x\nscoreSet: 2\nrules:\n  - name: Y\n    score: 1\n'), { source: 'x', scoreSet: 2, rules: [{ name: 'Y', score: 1 }] }, 'plain YAML falls back to the YAML parser');
 });
