@@ -60,8 +60,7 @@ export function alignedDkimDomain(hits: readonly Hit[], auth: AuthenticationOutc
  * SMTP session a look is reused (each LMDB get and decay was a visible share of the receivers'
  * CPU); the memo lives with the rest of the session's policy state (policy/session-state.ts),
  * and what this session teaches empties it.
- */
-/**
+ *
  * Across sessions, a record read from the store is reused for RECENT_MS by this process (most
  * clients send several messages in a row, each on a new connection); what this process learns
  * is applied to the reused record at once (the same arithmetic as the store's), so only another
