@@ -61,6 +61,8 @@ interface CompiledEntry<M> {
   readonly test: M;
   /** An IP/CIDR client entry: tested only when the level's union of them matched. */
   readonly isIp?: boolean;
+  /** Where the entry is found without testing it (see FirstMatch), or null: tested in order. */
+  readonly index: IndexKey;
 }
 
 interface CompiledLevel {
@@ -107,30 +109,57 @@ function addToList(list: BlockList, match: string): boolean {
   return true;
 }
 
-export function compileClient(match: string): { test: ClientMatch; needsPtr: boolean; isIp?: boolean } {
+/** What a client entry is: a PTR regex, an IP/CIDR (its list), a PTR `.suffix`, or a PTR name. Read once for the matcher and the index. */
+type ClientPattern = { kind: 'regex'; re: RegExp } | { kind: 'ip'; list: BlockList } | { kind: 'suffix' | 'name'; value: string };
+
+function clientPattern(match: string): ClientPattern {
   const re = regexOf(match);
-  if (re) return { test: (c) => c.ptr !== null && re.test(c.ptr), needsPtr: true };
+  if (re) return { kind: 'regex', re };
   const list = new BlockList();
-  if (addToList(list, match)) return { test: (c) => list.check(c.ip), needsPtr: false, isIp: true };
+  if (addToList(list, match)) return { kind: 'ip', list };
   const name = match.toLowerCase().replace(/\.$/, '');
-  if (name.startsWith('*.') || name.startsWith('.')) {
-    const suffix = name.slice(name.indexOf('.'));
-    return { test: (c) => c.ptr !== null && c.ptr.endsWith(suffix), needsPtr: true };
+  if (name.startsWith('*.') || name.startsWith('.')) return { kind: 'suffix', value: name.slice(name.indexOf('.')) };
+  return { kind: 'name', value: name };
+}
+
+export function compileClient(match: string): { test: ClientMatch; needsPtr: boolean; isIp?: boolean } {
+  return clientMatcher(clientPattern(match));
+}
+
+function clientMatcher(p: ClientPattern): { test: ClientMatch; needsPtr: boolean; isIp?: boolean } {
+  switch (p.kind) {
+    case 'regex': return { test: (c) => c.ptr !== null && p.re.test(c.ptr), needsPtr: true };
+    case 'ip': return { test: (c) => p.list.check(c.ip), needsPtr: false, isIp: true };
+    case 'suffix': return { test: (c) => c.ptr !== null && c.ptr.endsWith(p.value), needsPtr: true };
+    case 'name': return { test: (c) => c.ptr === p.value, needsPtr: true };
   }
-  return { test: (c) => c.ptr === name, needsPtr: true };
+}
+
+/** What an address entry is: a regex, a `local@` part, an address, a `.suffix` or a domain. Read once for the matcher and the index. */
+type AddressPattern = { kind: 'regex'; re: RegExp } | { kind: 'local' | 'address' | 'suffix' | 'domain'; value: string };
+
+function addressPattern(match: string): AddressPattern {
+  const re = regexOf(match);
+  if (re) return { kind: 'regex', re };
+  const m = match.toLowerCase();
+  if (m.endsWith('@')) return { kind: 'local', value: m };
+  if (m.includes('@')) return { kind: 'address', value: m };
+  if (m.startsWith('*.') || m.startsWith('.')) return { kind: 'suffix', value: m.slice(m.indexOf('.')) };
+  return { kind: 'domain', value: m };
 }
 
 export function compileAddress(match: string): AddressMatch {
-  const re = regexOf(match);
-  if (re) return (a) => re.test(a.raw);
-  const m = match.toLowerCase();
-  if (m.endsWith('@')) return (a) => a.lower.startsWith(m);
-  if (m.includes('@')) return (a) => a.lower === m;
-  if (m.startsWith('*.') || m.startsWith('.')) {
-    const suffix = m.slice(m.indexOf('.'));
-    return (a) => a.domain.endsWith(suffix);
+  return addressMatcher(addressPattern(match));
+}
+
+function addressMatcher(p: AddressPattern): AddressMatch {
+  switch (p.kind) {
+    case 'regex': return (a) => p.re.test(a.raw);
+    case 'local': return (a) => a.lower.startsWith(p.value);
+    case 'address': return (a) => a.lower === p.value;
+    case 'suffix': return (a) => a.domain.endsWith(p.value);
+    case 'domain': return (a) => a.domain === p.value;
   }
-  return (a) => a.domain === m;
 }
 
 /**
@@ -145,13 +174,13 @@ export type FirstMatch<S, M> = (subject: S, ipListed?: boolean) => CompiledEntry
 /** Where an entry is found: under an exact key, under a `.suffix` key, or by testing it (null). */
 type IndexKey = { suffix: boolean; key: string } | null;
 
-function indexedFirstMatch<S, M>(entries: readonly CompiledEntry<M>[], indexOf: (e: CompiledEntry<M>) => IndexKey,
+function indexedFirstMatch<S, M>(entries: readonly CompiledEntry<M>[],
   keysOf: (s: S) => { exact: readonly string[]; name: string | null }, test: (e: CompiledEntry<M>, s: S, ipListed: boolean) => boolean): FirstMatch<S, M> {
   const exact = new Map<string, number>();
   const suffix = new Map<string, number>();
   const scan: number[] = [];
   entries.forEach((e, i) => {
-    const ix = indexOf(e);
+    const ix = e.index;
     if (ix === null) scan.push(i);
     else {
       const map = ix.suffix ? suffix : exact;
@@ -174,34 +203,32 @@ function indexedFirstMatch<S, M>(entries: readonly CompiledEntry<M>[], indexOf: 
   };
 }
 
-/** Keys mirror compileAddress: `@addr` for an address, `local@` for a local part, `domain`, `.suffix`. */
-function addressIndex(e: CompiledEntry<AddressMatch>): IndexKey {
-  if (regexOf(e.entry.match)) return null;
-  const m = e.entry.match.toLowerCase();
-  const at = m.indexOf('@');
-  if (m.endsWith('@')) return at === m.length - 1 ? { suffix: false, key: m } : null;
-  if (at !== -1) return { suffix: false, key: `@${m}` };
-  if (m.startsWith('*.') || m.startsWith('.')) return { suffix: true, key: m.slice(m.indexOf('.')) };
-  return { suffix: false, key: m };
+/** Index keys (see addressFirstMatch): `@addr` for an address, `local@` for a local part, `domain`, `.suffix`. */
+function addressIndex(p: AddressPattern): IndexKey {
+  switch (p.kind) {
+    case 'regex': return null;
+    // `a@b@` and the like: tested, not looked up (the subject's key is cut at its first @).
+    case 'local': return p.value.indexOf('@') === p.value.length - 1 ? { suffix: false, key: p.value } : null;
+    case 'address': return { suffix: false, key: `@${p.value}` };
+    case 'suffix': return { suffix: true, key: p.value };
+    case 'domain': return { suffix: false, key: p.value };
+  }
 }
 
 function addressFirstMatch(entries: readonly CompiledEntry<AddressMatch>[]): FirstMatch<AddressKey, AddressMatch> {
-  return indexedFirstMatch(entries, addressIndex, (a: AddressKey) => {
+  return indexedFirstMatch(entries, (a: AddressKey) => {
     const at = a.lower.indexOf('@');
     return { exact: at === -1 ? [`@${a.lower}`, a.domain] : [`@${a.lower}`, a.lower.slice(0, at + 1), a.domain], name: a.domain };
   }, (e, a) => e.test(a));
 }
 
-/** Keys mirror compileClient: the PTR name, `.suffix`; IP/CIDR entries and regexes are tested. */
-function clientIndex(e: CompiledEntry<ClientMatch>): IndexKey {
-  if (e.isIp || regexOf(e.entry.match)) return null;
-  const name = e.entry.match.toLowerCase().replace(/\.$/, '');
-  if (name.startsWith('*.') || name.startsWith('.')) return { suffix: true, key: name.slice(name.indexOf('.')) };
-  return { suffix: false, key: name };
+/** Index keys (see clientFirstMatch): the PTR name, `.suffix`; IP/CIDR entries and regexes are tested. */
+function clientIndex(p: ClientPattern): IndexKey {
+  return p.kind === 'name' ? { suffix: false, key: p.value } : p.kind === 'suffix' ? { suffix: true, key: p.value } : null;
 }
 
 function clientFirstMatch(entries: readonly CompiledEntry<ClientMatch>[]): FirstMatch<ClientKey, ClientMatch> {
-  return indexedFirstMatch(entries, clientIndex, (c: ClientKey) => ({ exact: c.ptr === null ? [] : [c.ptr], name: c.ptr }),
+  return indexedFirstMatch(entries, (c: ClientKey) => ({ exact: c.ptr === null ? [] : [c.ptr], name: c.ptr }),
     (e, c, ipListed) => (e.isIp ? ipListed && e.test(c) : e.test(c)));
 }
 
@@ -212,14 +239,19 @@ function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
   let anyIp = false;
   for (const l of lists) {
     for (const entry of l.clients) {
-      const c = compileClient(entry.match);
+      const p = clientPattern(entry.match);
+      const c = clientMatcher(p);
       needsPtr ||= c.needsPtr;
       if (c.isIp) anyIp = addToList(ips, entry.match) || anyIp;
-      clients.push({ entry, test: c.test, isIp: c.isIp === true });
+      clients.push({ entry, test: c.test, isIp: c.isIp === true, index: clientIndex(p) });
     }
   }
-  const senders = lists.flatMap((l) => l.senders.map((entry) => ({ entry, test: compileAddress(entry.match) })));
-  const recipients = lists.flatMap((l) => l.recipients.map((entry) => ({ entry, test: compileAddress(entry.match) })));
+  const address = (entry: AccessEntry): CompiledEntry<AddressMatch> => {
+    const p = addressPattern(entry.match);
+    return { entry, test: addressMatcher(p), index: addressIndex(p) };
+  };
+  const senders = lists.flatMap((l) => l.senders.map(address));
+  const recipients = lists.flatMap((l) => l.recipients.map(address));
   return {
     clients,
     clientIps: anyIp ? ips : null,

@@ -16,7 +16,7 @@ export function then<T, R>(v: Maybe<T>, f: (value: T) => Maybe<R>): Maybe<R> {
 }
 
 /** A memo slot: the promise until it settles, then (when it resolved) its value. */
-export class Settling<T> {
+class Settling<T> {
   #value: { v: T } | null = null;
   readonly #promise: Promise<T>;
 

@@ -57,9 +57,12 @@ function decodeRecord(b: Buffer | undefined): ScopeRecord {
   return out;
 }
 
+/** When the window of `windowMs` that contains `now` ends (which names it). */
+const windowEnd = (windowMs: number, now: number): number => (Math.floor(now / windowMs) + 1) * windowMs;
+
 /** The counts of the window of `windowMs` that contains `now`, if the record has them. */
 function counterAt(record: ScopeRecord, windowMs: number, now: number): RateCounter | undefined {
-  const ends = (Math.floor(now / windowMs) + 1) * windowMs;
+  const ends = windowEnd(windowMs, now);
   for (const w of record) if (w.windowMs === windowMs) return w.counter.ends === ends ? w.counter : undefined;
   return undefined;
 }
@@ -177,8 +180,9 @@ export class RateCounterStore {
         record = decodeRecord(this.#db.getBinaryFast(r.key));
         records.set(r.key, record);
       }
-      const prev = next.find((n) => n.key === r.key && n.windowMs === r.windowMs)?.counter ?? counterAt(record, r.windowMs, now)
-        ?? { messages: 0, recipients: 0, bytes: 0, ends: (Math.floor(now / r.windowMs) + 1) * r.windowMs };
+      const same = next.findIndex((n) => n.key === r.key && n.windowMs === r.windowMs);
+      const prev = (same === -1 ? undefined : next[same]!.counter) ?? counterAt(record, r.windowMs, now)
+        ?? { messages: 0, recipients: 0, bytes: 0, ends: windowEnd(r.windowMs, now) };
       const after = { ...prev };
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
@@ -187,7 +191,6 @@ export class RateCounterStore {
         if (add > 0 && limit !== undefined && wouldBe > limit && !exceeded) exceeded = { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
         after[unit] = wouldBe;
       }
-      const same = next.findIndex((n) => n.key === r.key && n.windowMs === r.windowMs);
       if (same === -1) next.push({ key: r.key, windowMs: r.windowMs, counter: after });
       else next[same] = { key: r.key, windowMs: r.windowMs, counter: after };
     }
