@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { cidr } from '../config/schema.js';
+import { isKnownTimeZone } from './time-zone.js';
 
 /** A regular expression source, checked to compile; matched without case. */
 const regex = z.string().min(1).superRefine((s, ctx) => {
@@ -121,11 +122,7 @@ const whenCondition = z.object({
   to: HHMM.default('24:00'),
   /** IANA zone, e.g. Europe/Berlin (default UTC). */
   zone: z.string().default('UTC').superRefine((zone, ctx) => {
-    try {
-      new Intl.DateTimeFormat('en-GB', { timeZone: zone });
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `unknown time zone ${zone}` });
-    }
+    if (!isKnownTimeZone(zone)) ctx.addIssue({ code: 'custom', message: `unknown time zone ${zone}` });
   }),
   not: z.boolean().optional(),
 }).strict();
