@@ -46,28 +46,53 @@ export class GreylistStore {
     return [network, sender === '' ? '<>' : sender.toLowerCase(), recipient.toLowerCase()];
   }
 
+  /**
+   * When known triplets this process read or wrote expire. Nothing ever shortens a passed
+   * triplet's life (a use extends it; release and the sweep touch only pending or expired ones),
+   * so an expiry remembered here is at most too early: "known and fresh" from it is exact.
+   */
+  readonly #knownUntil = new Map<string, number>();
+
+  #remember(k: Triplet, e: GreylistEntry): void {
+    if (!e.passed) return;
+    if (this.#knownUntil.size >= 10_000) this.#knownUntil.clear();
+    this.#knownUntil.set(k.join('\0'), e.expires);
+  }
+
   /** Judge several triplets (one per recipient) in one transaction; each result in order. */
   check(triplets: readonly Triplet[], t: GreylistTimes, now = Date.now()): GreylistResult[] {
     // The common case, a known triplet refreshed within the last hour, needs no write transaction.
-    const fresh = (e: GreylistEntry | undefined) => e !== undefined && e.passed && e.expires >= now + t.lifetimeMs - 3600_000;
-    if (triplets.every((k) => fresh(this.#db.get(k)))) return triplets.map(() => 'known');
-    return this.#env.transactionSync(() => triplets.map((k) => {
+    const freshFrom = now + t.lifetimeMs - 3600_000;
+    const fresh = (k: Triplet) => {
+      if ((this.#knownUntil.get(k.join('\0')) ?? -Infinity) >= freshFrom) return true;
       const e = this.#db.get(k);
-      if (!e || now > e.expires) {
-        this.#db.putSync(k, { first: now, passAfter: now + t.delayMs, expires: now + t.delayMs + t.retryWindowMs, passed: false, attempts: 1 });
-        return 'new';
-      }
-      if (e.passed) {
-        this.#db.putSync(k, { ...e, expires: now + t.lifetimeMs });
-        return 'known';
-      }
-      if (now < e.passAfter) {
-        this.#db.putSync(k, { ...e, attempts: e.attempts + 1 });
-        return 'early';
-      }
-      this.#db.putSync(k, { ...e, passed: true, attempts: e.attempts + 1, expires: now + t.lifetimeMs });
-      return 'passed';
-    }));
+      if (e) this.#remember(k, e);
+      return e !== undefined && e.passed && e.expires >= freshFrom;
+    };
+    if (triplets.every(fresh)) return triplets.map(() => 'known');
+    return this.#env.transactionSync(() => triplets.map((k) => this.#judge(k, t, now)));
+  }
+
+  #judge(k: Triplet, t: GreylistTimes, now: number): GreylistResult {
+    const e = this.#db.get(k);
+    if (!e || now > e.expires) {
+      this.#db.putSync(k, { first: now, passAfter: now + t.delayMs, expires: now + t.delayMs + t.retryWindowMs, passed: false, attempts: 1 });
+      return 'new';
+    }
+    if (e.passed) {
+      const refreshed = { ...e, expires: now + t.lifetimeMs };
+      this.#db.putSync(k, refreshed);
+      this.#remember(k, refreshed);
+      return 'known';
+    }
+    if (now < e.passAfter) {
+      this.#db.putSync(k, { ...e, attempts: e.attempts + 1 });
+      return 'early';
+    }
+    const passed = { ...e, passed: true, attempts: e.attempts + 1, expires: now + t.lifetimeMs };
+    this.#db.putSync(k, passed);
+    this.#remember(k, passed);
+    return 'passed';
   }
 
   list(limit = 1000): Array<{ key: Triplet; value: GreylistEntry }> {

@@ -32,6 +32,9 @@ interface StoredWindow {
 }
 type ScopeRecord = readonly StoredWindow[];
 
+/** A record being counted inside a write transaction: decoded for it alone, so changed in place. */
+type Counting = Array<{ windowMs: number; counter: { -readonly [U in keyof RateCounter]: RateCounter[U] } }>;
+
 /**
  * A record is five float64 per window (window ms, ends, messages, recipients, bytes): decoding a
  * msgpack record was most of the cost of a read. Anything else stored under a key reads as no counter.
@@ -67,11 +70,17 @@ function counterAt(record: ScopeRecord, windowMs: number, now: number): RateCoun
   return undefined;
 }
 
-/** `record` with one window's counts replaced (windows that ended before `now` dropped). */
-function withCounter(record: ScopeRecord, windowMs: number, counter: RateCounter, now: number): ScopeRecord {
-  const out = record.filter((w) => w.windowMs !== windowMs && w.counter.ends > now);
-  out.push({ windowMs, counter });
-  return out;
+/** The current window of `windowMs` in a record being counted, started (at zero) if missing or ended. */
+function currentWindow(record: Counting, windowMs: number, now: number): Counting[number]['counter'] {
+  const ends = windowEnd(windowMs, now);
+  const w = record.find((x) => x.windowMs === windowMs);
+  if (w) {
+    if (w.counter.ends !== ends) w.counter = { ends, messages: 0, recipients: 0, bytes: 0 };
+    return w.counter;
+  }
+  const counter = { ends, messages: 0, recipients: 0, bytes: 0 };
+  record.push({ windowMs, counter });
+  return counter;
 }
 
 export type ConsumeMode = 'all-or-nothing' | 'always';
@@ -156,12 +165,17 @@ export class RateCounterStore {
 
   /** Requests applied in order in one write transaction; the first limit each exceeded, or null. */
   #commit(batch: ReadonlyArray<{ requests: readonly RateRequest[]; mode: ConsumeMode; now: number }>): Array<RateExceeded | null> {
-    // Scope key → its record as this transaction leaves it (read once, written once).
-    const records = new Map<string, ScopeRecord>();
+    // Scope key → its record as this transaction leaves it (read once, changed in place, written once).
+    const records = new Map<string, Counting>();
     const written = new Set<string>();
+    let latest = 0;
     const out = this.#env.transactionSync(() => {
-      const out = batch.map((b) => this.#apply(b.requests, b.mode, b.now, records, written));
-      for (const k of written) this.#db.putSync(k, encodeRecord(records.get(k)!));
+      const out = batch.map((b) => {
+        latest = Math.max(latest, b.now);
+        return this.#apply(b.requests, b.mode, b.now, records, written);
+      });
+      // Windows that ended are dropped as the record is written (nothing reads them again).
+      for (const k of written) this.#db.putSync(k, encodeRecord(records.get(k)!.filter((w) => w.counter.ends > latest)));
       return out;
     });
     // What was just read and written is the exact count at this moment: peek() may use it for a while.
@@ -170,34 +184,42 @@ export class RateCounterStore {
     return out;
   }
 
-  /** One request inside the caller's write transaction; what it adds goes to `records` (keys in `written`). */
-  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, records: Map<string, ScopeRecord>, written: Set<string>): RateExceeded | null {
-    const next: Array<{ key: string; windowMs: number; counter: RateCounter }> = [];
+  /**
+   * One request inside the caller's write transaction: first every counter is checked (a request
+   * may name the same counter twice: the units add up), then, unless all-or-nothing refuses,
+   * added to in place; the keys changed go to `written`.
+   */
+  #apply(requests: readonly RateRequest[], mode: ConsumeMode, now: number, records: Map<string, Counting>, written: Set<string>): RateExceeded | null {
     let exceeded: RateExceeded | null = null;
-    for (const r of requests) {
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i]!;
       let record = records.get(r.key);
       if (!record) {
-        record = decodeRecord(this.#db.getBinaryFast(r.key));
+        record = decodeRecord(this.#db.getBinaryFast(r.key)) as Counting;
         records.set(r.key, record);
       }
-      const same = next.findIndex((n) => n.key === r.key && n.windowMs === r.windowMs);
-      const prev = (same === -1 ? undefined : next[same]!.counter) ?? counterAt(record, r.windowMs, now)
-        ?? { messages: 0, recipients: 0, bytes: 0, ends: windowEnd(r.windowMs, now) };
-      const after = { ...prev };
+      if (exceeded) continue;
+      const prev = counterAt(record, r.windowMs, now);
       for (const unit of RATE_UNITS) {
         const add = r.add[unit] ?? 0;
         const limit = r.limits[unit];
-        const wouldBe = prev[unit] + add;
-        if (add > 0 && limit !== undefined && wouldBe > limit && !exceeded) exceeded = { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
-        after[unit] = wouldBe;
+        if (add <= 0 || limit === undefined) continue;
+        let wouldBe = (prev?.[unit] ?? 0) + add;
+        for (let j = 0; j < i; j++) {
+          const e = requests[j]!;
+          if (e.key === r.key && e.windowMs === r.windowMs) wouldBe += e.add[unit] ?? 0;
+        }
+        if (wouldBe > limit) {
+          exceeded = { key: r.key, windowMs: r.windowMs, unit, limit, wouldBe };
+          break;
+        }
       }
-      if (same === -1) next.push({ key: r.key, windowMs: r.windowMs, counter: after });
-      else next[same] = { key: r.key, windowMs: r.windowMs, counter: after };
     }
     if (exceeded && mode === 'all-or-nothing') return exceeded;
-    for (const n of next) {
-      records.set(n.key, withCounter(records.get(n.key)!, n.windowMs, n.counter, now));
-      written.add(n.key);
+    for (const r of requests) {
+      const c = currentWindow(records.get(r.key)!, r.windowMs, now);
+      for (const unit of RATE_UNITS) c[unit] += r.add[unit] ?? 0;
+      written.add(r.key);
     }
     return exceeded;
   }

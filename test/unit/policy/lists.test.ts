@@ -290,3 +290,23 @@ t.test('the first entry in list order decides, whether it is found in the index 
   t.equal(first('192.0.2.5', 'other.test'), 'global clients: 192.0.2.0/24');
   t.equal(first('198.51.100.1', 'other.test'), undefined);
 });
+
+t.test('the access verdict is remembered across sessions per subject, exactly as evaluated, and shared frozen', async (t) => {
+  const { accessVerdict } = await import('../../../gateway/src/policy/access.js');
+  const config = parseConfig({ policy: { access: { global: { senders: [{ match: '/^Boss@/', action: 'score', score: 2 }, { match: 'spam.test', action: 'deny' }] }, users: { 'vip@corp.test': { senders: [{ match: 'spam.test', action: 'allow' }] } } } } });
+  const resolve: ResolveFn = async () => { throw err('ENOTFOUND'); };
+  const session = (id: string) => ({ id, listener: 'mx', kind: 'mx' as const, direction: 'inbound' as const, clientIp: '192.0.2.9', clientPort: 1, ptr: null, helo: '', tls: null, authUser: null, trustedBy: null });
+  const ask = (id: string, mailFrom: string, recipient: string) => accessVerdict({ config, session: session(id), envelope: { mailFrom }, recipient, resolve });
+  const a = accessOf(config);
+  for (const [from, to] of [['Boss@x.test', 'u@corp.test'], ['boss@x.test', 'u@corp.test'], ['x@spam.test', 'u@corp.test'], ['x@spam.test', 'vip@corp.test'], ['', 'u@corp.test']] as const) {
+    const first = await ask(`a${from}${to}`, from, to);
+    const again = await ask(`b${from}${to}`, from, to);
+    t.same(first, evaluateAccess(a, { ip: '192.0.2.9', ptr: null, sender: from, recipient: to }), `${from} → ${to}: as evaluated`);
+    t.equal(again, first, `${from} → ${to}: the next session gets the remembered verdict`);
+    t.ok(Object.isFrozen(first) && Object.isFrozen(first.hits), 'frozen: shared by sessions');
+  }
+  t.equal((await ask('c', 'Boss@x.test', 'u@corp.test')).hits[0]?.name, 'ACCESS_SCORE', 'the regex sees the sender as sent');
+  t.same((await ask('d', 'boss@x.test', 'u@corp.test')).hits, [], 'another case is another subject');
+  const reloaded = parseConfig({ policy: { access: { global: { senders: [{ match: 'x.test', action: 'deny' }] } } } });
+  t.equal((await accessVerdict({ config: reloaded, session: session('e'), envelope: { mailFrom: 'boss@x.test' }, recipient: 'u@corp.test', resolve })).action, 'deny', 'a new config is judged afresh');
+});

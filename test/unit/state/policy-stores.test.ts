@@ -159,6 +159,30 @@ t.test('greylist triplets with an injected clock', async (t) => {
   t.equal(await g.sweep(t0 + 100 * DAY), 3, 'everything expired is swept');
 });
 
+t.test('greylist: a known triplet is answered from what this process saw, only while it is fresh', async (t) => {
+  const dir = t.testdir({});
+  const a = openState(dir);
+  const b = openState(dir);
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const ga = policyStores(a).greylist;
+  const gb = policyStores(b).greylist;
+  const times = { delayMs: 300_000, retryWindowMs: 3600_000, lifetimeMs: 10 * DAY };
+  const k = GreylistStore.triplet('192.0.2.0/24', 'a@example.com', 'bob@corp.test');
+  const t0 = 1_800_000_000_000;
+  ga.check([k], times, t0);
+  t.same(gb.check([k], times, t0 + 300_000), ['passed'], 'the other process lets the retry pass');
+  t.same(ga.check([k], times, t0 + 400_000), ['known'], 'this one reads the passed triplet');
+  // Gone from the store behind its back (nothing does that, which is why the memory is exact):
+  // the next answer within the hour comes from memory, not from the store.
+  await a.cache.transaction(() => a.cache.openDB('greylist', { encoding: 'msgpack', keyEncoding: 'ordered-binary' }).removeSync(k));
+  t.same(ga.check([k], times, t0 + 500_000), ['known'], 'answered from memory');
+  t.same(gb.check([k], times, t0 + 500_000), ['known'], 'the process that let it pass remembers it too');
+  const c = openState(dir);
+  t.teardown(() => c.close());
+  t.same(policyStores(c).greylist.check([k], times, t0 + 500_000), ['new'], 'a process that never saw it reads the store');
+  t.same(ga.check([k], times, t0 + 2 * 3600_000), ['new'], 'an hour after its last use the store is read again (started over by the third)');
+});
+
 t.test('rate counters: limits, all-or-nothing, windows', async (t) => {
   const st = openState(t.testdir({}));
   t.teardown(() => st.close());
