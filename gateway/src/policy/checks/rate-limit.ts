@@ -43,21 +43,34 @@ function windowsOf(limits: Config['rateLimits']['inbound']): WindowSpec[] {
 export function rateRequests(config: Config, direction: Direction, session: Session, mailFrom: string, add: RateAmounts, only?: RateUnit): RateRequest[] {
   const windows = windowsOf(direction === 'inbound' ? config.rateLimits.inbound : config.rateLimits.outbound);
   if (windows.length === 0) return [];
-  const prefix = direction === 'inbound' ? 'in' : 'out';
-  const domain = mailFrom === '' ? null : splitAddress(mailFrom)?.domain ?? null;
-  const ids: Record<KeyKind, string | null> = {
-    clientIp: session.clientIp,
-    sender: mailFrom === '' ? '<>' : mailFrom.toLowerCase(),
-    senderDomain: domain,
-    user: session.authUser,
-  };
+  const keys = scopeKeys(direction, session, mailFrom);
   const out: RateRequest[] = [];
   for (const w of windows) {
-    const id = ids[w.kind];
-    if (id === null || (only !== undefined && !w.units.has(only))) continue;
-    out.push({ key: `${prefix}:${w.kind}:${id}`, windowMs: w.windowMs, limits: w.limits, add });
+    const key = keys[w.kind];
+    if (key === null || (only !== undefined && !w.units.has(only))) continue;
+    out.push({ key, windowMs: w.windowMs, limits: w.limits, add });
   }
   return out;
+}
+
+/** The scope keys of a transaction, built once for its MAIL, RCPTs and the count after DATA. */
+const transactionKeys = new WeakMap<Session, { direction: Direction; mailFrom: string; user: string | null; keys: Record<KeyKind, string | null> }>();
+
+function scopeKeys(direction: Direction, session: Session, mailFrom: string): Record<KeyKind, string | null> {
+  const seen = transactionKeys.get(session);
+  // AUTH may come between two transactions of one session: the user is part of what is compared.
+  if (seen && seen.direction === direction && seen.mailFrom === mailFrom && seen.user === session.authUser) return seen.keys;
+  const prefix = direction === 'inbound' ? 'in' : 'out';
+  const domain = mailFrom === '' ? null : splitAddress(mailFrom)?.domain ?? null;
+  const key = (kind: KeyKind, id: string | null) => (id === null ? null : `${prefix}:${kind}:${id}`);
+  const keys = {
+    clientIp: key('clientIp', session.clientIp),
+    sender: key('sender', mailFrom === '' ? '<>' : mailFrom.toLowerCase()),
+    senderDomain: key('senderDomain', domain),
+    user: key('user', session.authUser),
+  };
+  transactionKeys.set(session, { direction, mailFrom, user: session.authUser, keys });
+  return keys;
 }
 
 export function describeExceeded(e: RateExceeded): string {
