@@ -33,6 +33,7 @@ import { htmlFacts, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
+import { nativeRegexpsFromFirstUse } from './regexp-tier.js';
 import { relayHeaders, type RelayHeaders } from './sa-relays.js';
 import { extractUrls } from './tokenizer.js';
 
@@ -104,6 +105,8 @@ export function freemailTest(domains: readonly string[]): (address: string) => b
 }
 
 export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean; reorder?: boolean } = {}): SaRuleSet {
+  // The rule regexes run on every message: as native code from the first run (regexp-tier.ts).
+  nativeRegexpsFromFirstUse();
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
