@@ -26,3 +26,22 @@ export function nativeRegexpsFromFirstUse(): void {
   done = true;
   setFlagsFromString('--no-regexp-tier-up');
 }
+
+const compiled = new Map<string, RegExp>();
+
+/**
+ * One RegExp per (source, flags) for the fixed patterns built at run time (a rule's argument, a
+ * MIME parameter name, the relay formats): compiled once per process instead of at every call.
+ * Only for sources from a fixed set (not message text: the map would grow), and never with the
+ * g or y flags (a shared lastIndex).
+ */
+export function fixedRegExp(source: string, flags = ''): RegExp {
+  const key = `${flags}/${source}`;
+  let re = compiled.get(key);
+  if (re === undefined) {
+    if (/[gy]/.test(flags)) throw new Error('fixedRegExp: no g or y flag (shared lastIndex)');
+    re = new RegExp(source, flags);
+    compiled.set(key, re);
+  }
+  return re;
+}

@@ -36,6 +36,17 @@ const IPV4 = String.raw`(?:\d{1,3}\.){3}\d{1,3}`;
 const IPV6 = String.raw`(?:IPv6:)?[0-9a-fA-F]*:[0-9a-fA-F:.]+`;
 const IP = `(?:${IPV4}|${IPV6})`;
 
+// The relay formats, compiled once per process (not at every Received line).
+const IP_ONLY = new RegExp(`^${IP}$`);
+const IP_MAYBE_BRACKETED = new RegExp(`^\\[?${IP}\\]?$`);
+const EXIM = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`);
+const EXIM_NO_RDNS = new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`);
+const POSTFIX = new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`);
+const QMAIL_HELO = new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i');
+const QMAIL = new RegExp(`^(\\S+) \\((${IP})\\)`);
+const SENDMAIL_NO_PTR = new RegExp(`^(\\S+) \\[(${IP})\\]`);
+const BARE_IP = new RegExp(`^\\[(${IP})\\]`);
+
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 
 /** One Received header value (unfolded) → a relay, or null when it records no relay address. */
@@ -51,28 +62,28 @@ export function parseReceived(v: string): Relay | null {
   let m: RegExpExecArray | null;
   const out = (ip: string, rdns: string, helo: string, ident = ''): Relay | null => {
     const a = clean(ip).replace(/^IPv6:/i, '');
-    if (!new RegExp(`^${IP}$`).test(a)) return null;
+    if (!IP_ONLY.test(a)) return null;
     let r = rdns.trim();
     if (/^unknown$|^\[?${IP}\]?$/i.test(r) || /\(may be forged\)/.test(r)) r = r.replace(/\(may be forged\)/, '').trim();
-    if (/^unknown$/i.test(r) || new RegExp(`^\\[?${IP}\\]?$`).test(r)) r = '';
+    if (/^unknown$/i.test(r) || IP_MAYBE_BRACKETED.test(r)) r = '';
     return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth };
   };
   // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's
   // HELO without reverse DNS, as SpamAssassin reads it.)
-  if ((m = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`).exec(from))) {
+  if ((m = EXIM.exec(from))) {
     return out(m[2]!, m[1]!.startsWith('[') ? '' : m[1]!, m[3]!);
   }
-  if ((m = new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`).exec(from))) return out(m[1]!, '', m[2]!);
+  if ((m = EXIM_NO_RDNS.exec(from))) return out(m[1]!, '', m[2]!);
   // Postfix / sendmail: from HELO (RDNS [IP]) | from HELO ([IP]) | from HELO (ident@RDNS [IP])
-  if ((m = new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`).exec(from))) {
+  if ((m = POSTFIX.exec(from))) {
     return out(m[4]!, m[3]!, m[1]!, m[2] ?? '');
   }
   // qmail: from RDNS (HELO helo) (IP) | from RDNS (IP) | from unknown (HELO helo) ([IP])
-  if ((m = new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i').exec(from))) return out(m[3]!, m[1]!, m[2]!);
-  if ((m = new RegExp(`^(\\S+) \\((${IP})\\)`).exec(from))) return out(m[2]!, m[1]!, m[1]!);
+  if ((m = QMAIL_HELO.exec(from))) return out(m[3]!, m[1]!, m[2]!);
+  if ((m = QMAIL.exec(from))) return out(m[2]!, m[1]!, m[1]!);
   // sendmail without PTR: from HELO [IP] | from [IP]
-  if ((m = new RegExp(`^(\\S+) \\[(${IP})\\]`).exec(from))) return out(m[2]!, '', m[1]!);
-  if ((m = new RegExp(`^\\[(${IP})\\]`).exec(from))) return out(m[1]!, '', `[${m[1]}]`);
+  if ((m = SENDMAIL_NO_PTR.exec(from))) return out(m[2]!, '', m[1]!);
+  if ((m = BARE_IP.exec(from))) return out(m[1]!, '', `[${m[1]}]`);
   return null;
 }
 
