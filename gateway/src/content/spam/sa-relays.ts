@@ -112,3 +112,18 @@ export function relayHeaders(received: readonly string[]): RelayHeaders {
     headers: new Map([['x-spam-relays-trusted', t], ['x-spam-relays-internal', t], ['x-spam-relays-untrusted', u], ['x-spam-relays-external', u]]),
   };
 }
+
+const perMessage = new WeakMap<object, RelayHeaders>();
+
+/**
+ * relayHeaders of a parsed message's Received headers (in order), computed once per message: the
+ * tokenizer and the rules both read them. The result is shared: callers only read it.
+ */
+export function messageRelays(headers: ReadonlyArray<{ readonly name: string; readonly value: string }>): RelayHeaders {
+  let r = perMessage.get(headers);
+  if (r === undefined) {
+    r = relayHeaders(headers.filter((h) => h.name === 'received').map((h) => h.value));
+    perMessage.set(headers, r);
+  }
+  return r;
+}

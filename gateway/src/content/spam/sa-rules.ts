@@ -34,8 +34,8 @@ import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { nativeRegexpsFromFirstUse } from './regexp-tier.js';
-import { relayHeaders, type RelayHeaders } from './sa-relays.js';
-import { extractUrls } from './tokenizer.js';
+import { messageRelays, type RelayHeaders } from './sa-relays.js';
+import { messageUrls } from './tokenizer.js';
 
 interface CompiledRule {
   readonly rule: SaRule;
@@ -436,13 +436,13 @@ function views(msg: ParsedMessage): Views {
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
-  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs, ...mails])].slice(0, 400);
+  const uris = [...new Set([...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
-  const getRelays = () => (relays ??= relayHeaders(get('received') ?? []));
+  const getRelays = () => (relays ??= messageRelays(msg.headers));
   return {
     all: (n) => (get(n) ?? []).map(decodeWords),
     relays: getRelays,
