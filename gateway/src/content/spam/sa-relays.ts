@@ -14,6 +14,8 @@
  * untrusted. No internal_networks: internal = trusted, external = untrusted.
  */
 
+import { compileNow } from './regexp-tier.js';
+
 export interface Relay {
   readonly ip: string;
   readonly rdns: string;
@@ -36,16 +38,16 @@ const IPV4 = String.raw`(?:\d{1,3}\.){3}\d{1,3}`;
 const IPV6 = String.raw`(?:IPv6:)?[0-9a-fA-F]*:[0-9a-fA-F:.]+`;
 const IP = `(?:${IPV4}|${IPV6})`;
 
-// The relay formats, compiled once per process (not at every Received line).
-const IP_ONLY = new RegExp(`^${IP}$`);
-const IP_MAYBE_BRACKETED = new RegExp(`^\\[?${IP}\\]?$`);
-const EXIM = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`);
-const EXIM_NO_RDNS = new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`);
-const POSTFIX = new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`);
-const QMAIL_HELO = new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i');
-const QMAIL = new RegExp(`^(\\S+) \\((${IP})\\)`);
-const SENDMAIL_NO_PTR = new RegExp(`^(\\S+) \\[(${IP})\\]`);
-const BARE_IP = new RegExp(`^\\[(${IP})\\]`);
+// The relay formats, compiled once per process (not at every Received line), to native code.
+const IP_ONLY = compileNow(new RegExp(`^${IP}$`));
+const IP_MAYBE_BRACKETED = compileNow(new RegExp(`^\\[?${IP}\\]?$`));
+const EXIM = compileNow(new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`));
+const EXIM_NO_RDNS = compileNow(new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`));
+const POSTFIX = compileNow(new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`));
+const QMAIL_HELO = compileNow(new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i'));
+const QMAIL = compileNow(new RegExp(`^(\\S+) \\((${IP})\\)`));
+const SENDMAIL_NO_PTR = compileNow(new RegExp(`^(\\S+) \\[(${IP})\\]`));
+const BARE_IP = compileNow(new RegExp(`^\\[(${IP})\\]`));
 
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 

@@ -33,7 +33,7 @@ import { htmlFacts, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
-import { nativeRegexpsFromFirstUse } from './regexp-tier.js';
+import { compileNow } from './regexp-tier.js';
 import { messageRelays, type RelayHeaders } from './sa-relays.js';
 import { messageUrls } from './tokenizer.js';
 
@@ -105,16 +105,15 @@ export function freemailTest(domains: readonly string[]): (address: string) => b
 }
 
 export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean; reorder?: boolean } = {}): SaRuleSet {
-  // The rule regexes run on every message: as native code from the first run (regexp-tier.ts).
-  nativeRegexpsFromFirstUse();
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
     let re: RegExp | null = null;
-    if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
+    // Native code from the start (regexp-tier.ts): every rule regex runs on most messages.
+    if (rule.re !== undefined) re = compileNow(new RegExp(rule.re, rule.flags ?? ''));
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
     const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
+    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? compileNow(new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`)) : null, meta: null, evalFn: null };
     if (rule.type === 'eval') {
       const fn = SA_EVALS[rule.fn ?? ''];
       if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
