@@ -15,9 +15,9 @@
  * - meta: an expression over other rules (true = 1).
  * Evaluation is lazy: the scoring rules run for every message, a sub-rule only when a meta's
  * expression reaches it (&& operands cheapest first, short-circuit). Regexes are compiled once,
- * to native code, when the rules load (loadSaRules caches per file; regexp-tier.ts); a regex runs only when the text holds its required literal or
- * one of its required alternatives (sa-prefilter.ts), and a body rule first runs once on all
- * paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
+ * to native code, when the rules load (loadSaRules caches per file; regexp-tier.ts); a regex
+ * runs only when the text holds its required literal or one of its required alternatives
+ * (sa-prefilter.ts), and a body rule first runs once on all paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
  * at most 400 links). Hits named SA_<RULE> carry SpamAssassin's score from the data; rules named
  * __* and score-0 rules only feed metas.
  */
