@@ -5,7 +5,7 @@
  * deliberately few and mild: the Bayes classifier carries the verdict, these explain it and
  * catch what a fresh model has not seen (dangerous attachments, numeric-IP links, GTUBE).
  */
-import { extractUrls } from './tokenizer.js';
+import { messageUrls } from './tokenizer.js';
 import type { ParsedMessage } from './parse.js';
 
 /** The Generic Test for Unsolicited Bulk Email (SpamAssassin): always spam, for testing. */
@@ -37,7 +37,7 @@ export function heuristics(msg: ParsedMessage): HeuristicHit[] {
   const s = msg.subject;
   if (s.replace(/[^A-Za-z]/g, '').length >= 10 && s === s.toUpperCase()) out.push({ name: 'SUBJECT_ALL_CAPS', detail: s.slice(0, 60) });
   if (msg.html && msg.text.trim() === '') out.push({ name: 'MIME_HTML_ONLY' });
-  const ipUrl = extractUrls(`${msg.text}\n${msg.html}`).find((u) => /^https?:\/\/(?:[^@/]*@)?\d+\.\d+\.\d+\.\d+(?:[:/]|$)/i.test(u));
+  const ipUrl = messageUrls(msg).find((u) => /^https?:\/\/(?:[^@/]*@)?\d+\.\d+\.\d+\.\d+(?:[:/]|$)/i.test(u));
   if (ipUrl) out.push({ name: 'URL_NUMERIC_IP', detail: ipUrl.slice(0, 100) });
   for (const a of msg.attachments) {
     const name = (a.filename ?? '').toLowerCase();

@@ -12,6 +12,7 @@
 import type { HtmlFacts } from './sa-html.js';
 import type { MimeFacts } from './sa-mime.js';
 import type { RelayHeaders } from './sa-relays.js';
+import { fixedRegExp } from './regexp-tier.js';
 
 export interface EvalContext {
   /** SpamAssassin's $pms->get(NAME[:mod]): joined values (decoded), undefined when absent. */
@@ -328,13 +329,13 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   },
   // ---- FreeMail
   check_freemail_from(ctx, [re]) {
-    const rx = re ? new RegExp(re) : null;
+    const rx = re ? fixedRegExp(re) : null;
     return [...new Set([...addrs(ctx, 'from'), ...addrs(ctx, 'envelope-sender'), ...addrs(ctx, 'resent-from'), ...addrs(ctx, 'sender')])]
       .some((a) => ctx.isFreemail(a) && (!rx || rx.test(a)));
   },
   check_freemail_header(ctx, [header, re]) {
     const name = header!.replace(/:addr$/, '');
-    const rx = re ? new RegExp(re) : null;
+    const rx = re ? fixedRegExp(re) : null;
     const list = name === 'EnvelopeFrom' ? [(ctx.header('EnvelopeFrom', 'addr') ?? '').toLowerCase()].filter((a) => a.includes('@')) : addrs(ctx, name.toLowerCase());
     return list.some((a) => ctx.isFreemail(a) && (!rx || rx.test(a)));
   },
@@ -395,7 +396,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   html_text_match(ctx, [what, re]) {
     const list = ctx.html().texts[what as 'comment' | 'title' | 'anchor'];
     if (!list) return false;
-    const rx = new RegExp(re!.replace(/\(\?i\)/, ''), /^\(\?i\)/.test(re!) ? 'i' : '');
+    const rx = fixedRegExp(re!.replace(/\(\?i\)/, ''), /^\(\?i\)/.test(re!) ? 'i' : '');
     return list.some((s) => rx.test(s));
   },
 };

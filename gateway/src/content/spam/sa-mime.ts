@@ -6,6 +6,7 @@
  * mime_body_text_count for check_for_mime_html / check_for_mime_html_only). Bounded: at most
  * 256 KiB of the message, 200 parts, nesting 10.
  */
+import { fixedRegExp } from './regexp-tier.js';
 
 export interface MimePart {
   /** Header lines of the part, lower-case name, unfolded value. */
@@ -46,7 +47,7 @@ export function headerLines(head: string): Array<{ name: string; value: string }
 }
 
 function param(value: string, name: string): string {
-  const m = new RegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(value);
+  const m = fixedRegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(value);
   return m ? (m[1] ?? m[2] ?? '') : '';
 }
 

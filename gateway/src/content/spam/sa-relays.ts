@@ -14,6 +14,8 @@
  * untrusted. No internal_networks: internal = trusted, external = untrusted.
  */
 
+import { compileNow } from './regexp-tier.js';
+
 export interface Relay {
   readonly ip: string;
   readonly rdns: string;
@@ -36,6 +38,17 @@ const IPV4 = String.raw`(?:\d{1,3}\.){3}\d{1,3}`;
 const IPV6 = String.raw`(?:IPv6:)?[0-9a-fA-F]*:[0-9a-fA-F:.]+`;
 const IP = `(?:${IPV4}|${IPV6})`;
 
+// The relay formats, compiled once per process (not at every Received line), to native code.
+const IP_ONLY = compileNow(new RegExp(`^${IP}$`));
+const IP_MAYBE_BRACKETED = compileNow(new RegExp(`^\\[?${IP}\\]?$`));
+const EXIM = compileNow(new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`));
+const EXIM_NO_RDNS = compileNow(new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`));
+const POSTFIX = compileNow(new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`));
+const QMAIL_HELO = compileNow(new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i'));
+const QMAIL = compileNow(new RegExp(`^(\\S+) \\((${IP})\\)`));
+const SENDMAIL_NO_PTR = compileNow(new RegExp(`^(\\S+) \\[(${IP})\\]`));
+const BARE_IP = compileNow(new RegExp(`^\\[(${IP})\\]`));
+
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 
 /** One Received header value (unfolded) → a relay, or null when it records no relay address. */
@@ -51,28 +64,28 @@ export function parseReceived(v: string): Relay | null {
   let m: RegExpExecArray | null;
   const out = (ip: string, rdns: string, helo: string, ident = ''): Relay | null => {
     const a = clean(ip).replace(/^IPv6:/i, '');
-    if (!new RegExp(`^${IP}$`).test(a)) return null;
+    if (!IP_ONLY.test(a)) return null;
     let r = rdns.trim();
     if (/^unknown$|^\[?${IP}\]?$/i.test(r) || /\(may be forged\)/.test(r)) r = r.replace(/\(may be forged\)/, '').trim();
-    if (/^unknown$/i.test(r) || new RegExp(`^\\[?${IP}\\]?$`).test(r)) r = '';
+    if (/^unknown$/i.test(r) || IP_MAYBE_BRACKETED.test(r)) r = '';
     return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth };
   };
   // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's
   // HELO without reverse DNS, as SpamAssassin reads it.)
-  if ((m = new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`).exec(from))) {
+  if ((m = EXIM.exec(from))) {
     return out(m[2]!, m[1]!.startsWith('[') ? '' : m[1]!, m[3]!);
   }
-  if ((m = new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`).exec(from))) return out(m[1]!, '', m[2]!);
+  if ((m = EXIM_NO_RDNS.exec(from))) return out(m[1]!, '', m[2]!);
   // Postfix / sendmail: from HELO (RDNS [IP]) | from HELO ([IP]) | from HELO (ident@RDNS [IP])
-  if ((m = new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`).exec(from))) {
+  if ((m = POSTFIX.exec(from))) {
     return out(m[4]!, m[3]!, m[1]!, m[2] ?? '');
   }
   // qmail: from RDNS (HELO helo) (IP) | from RDNS (IP) | from unknown (HELO helo) ([IP])
-  if ((m = new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i').exec(from))) return out(m[3]!, m[1]!, m[2]!);
-  if ((m = new RegExp(`^(\\S+) \\((${IP})\\)`).exec(from))) return out(m[2]!, m[1]!, m[1]!);
+  if ((m = QMAIL_HELO.exec(from))) return out(m[3]!, m[1]!, m[2]!);
+  if ((m = QMAIL.exec(from))) return out(m[2]!, m[1]!, m[1]!);
   // sendmail without PTR: from HELO [IP] | from [IP]
-  if ((m = new RegExp(`^(\\S+) \\[(${IP})\\]`).exec(from))) return out(m[2]!, '', m[1]!);
-  if ((m = new RegExp(`^\\[(${IP})\\]`).exec(from))) return out(m[1]!, '', `[${m[1]}]`);
+  if ((m = SENDMAIL_NO_PTR.exec(from))) return out(m[2]!, '', m[1]!);
+  if ((m = BARE_IP.exec(from))) return out(m[1]!, '', `[${m[1]}]`);
   return null;
 }
 
@@ -100,4 +113,19 @@ export function relayHeaders(received: readonly string[]): RelayHeaders {
     trusted, untrusted,
     headers: new Map([['x-spam-relays-trusted', t], ['x-spam-relays-internal', t], ['x-spam-relays-untrusted', u], ['x-spam-relays-external', u]]),
   };
+}
+
+const perMessage = new WeakMap<object, RelayHeaders>();
+
+/**
+ * relayHeaders of a parsed message's Received headers (in order), computed once per message: the
+ * tokenizer and the rules both read them. The result is shared: callers only read it.
+ */
+export function messageRelays(headers: ReadonlyArray<{ readonly name: string; readonly value: string }>): RelayHeaders {
+  let r = perMessage.get(headers);
+  if (r === undefined) {
+    r = relayHeaders(headers.filter((h) => h.name === 'received').map((h) => h.value));
+    perMessage.set(headers, r);
+  }
+  return r;
 }

@@ -14,10 +14,10 @@
  * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
  * - meta: an expression over other rules (true = 1).
  * Evaluation is lazy: the scoring rules run for every message, a sub-rule only when a meta's
- * expression reaches it (&& operands cheapest first, short-circuit). Regexes are compiled once
- * (loadSaRules caches per file); a regex runs only when the text holds its required literal or
- * one of its required alternatives (sa-prefilter.ts), and a body rule first runs once on all
- * paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
+ * expression reaches it (&& operands cheapest first, short-circuit). Regexes are compiled once,
+ * to native code, when the rules load (loadSaRules caches per file; regexp-tier.ts); a regex
+ * runs only when the text holds its required literal or one of its required alternatives
+ * (sa-prefilter.ts), and a body rule first runs once on all paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
  * at most 400 links). Hits named SA_<RULE> carry SpamAssassin's score from the data; rules named
  * __* and score-0 rules only feed metas.
  */
@@ -33,8 +33,9 @@ import { htmlFacts, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
-import { relayHeaders, type RelayHeaders } from './sa-relays.js';
-import { extractUrls } from './tokenizer.js';
+import { compileNow } from './regexp-tier.js';
+import { messageRelays, type RelayHeaders } from './sa-relays.js';
+import { messageUrls } from './tokenizer.js';
 
 interface CompiledRule {
   readonly rule: SaRule;
@@ -108,10 +109,11 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
     let re: RegExp | null = null;
-    if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
+    // Native code from the start (regexp-tier.ts): every rule regex runs on most messages.
+    if (rule.re !== undefined) re = compileNow(new RegExp(rule.re, rule.flags ?? ''));
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
     const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null };
+    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? compileNow(new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`)) : null, meta: null, evalFn: null };
     if (rule.type === 'eval') {
       const fn = SA_EVALS[rule.fn ?? ''];
       if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
@@ -433,13 +435,13 @@ function views(msg: ParsedMessage): Views {
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
-  const uris = [...new Set([...extractUrls(`${msg.text}\n${msg.html}`), ...hrefs, ...mails])].slice(0, 400);
+  const uris = [...new Set([...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
-  const getRelays = () => (relays ??= relayHeaders(get('received') ?? []));
+  const getRelays = () => (relays ??= messageRelays(msg.headers));
   return {
     all: (n) => (get(n) ?? []).map(decodeWords),
     relays: getRelays,

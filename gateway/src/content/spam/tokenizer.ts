@@ -21,7 +21,7 @@
  * token text). The token set is what the classifier counts (once per message).
  */
 import type { ParsedMessage } from './parse.js';
-import { relayHeaders } from './sa-relays.js';
+import { messageRelays } from './sa-relays.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
 const MAX_TOKENS = 5000;
@@ -186,7 +186,7 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
     if (h.name === 'received') received.push(h.value);
     else if (!IGNORED_HDRS.test(h.name)) hdrs.push([h.name, h.value]);
   }
-  for (const [name, value] of relayHeaders(received).headers) hdrs.push([name, value]);
+  for (const [name, value] of messageRelays(msg.headers).headers) hdrs.push([name, value]);
   // The two earliest Received lines (the bottom of the header): the sender's software and HELO.
   if (received.length >= 1) hdrs.push(['received', received[received.length - 1]!]);
   if (received.length >= 2) hdrs.push(['received', received[received.length - 2]!]);
@@ -226,7 +226,7 @@ export function tokenize(msg: ParsedMessage): string[] {
   tokenizeLine(msg.subject, '', 1, add);
   const body = msg.text.trim() !== '' ? msg.text : renderHtml(msg.html);
   for (const line of body.slice(0, 256 * 1024).split(/\n\s*\n/)) tokenizeLine(line, '', 1, add);
-  for (const url of extractUrls(`${msg.text}\n${msg.html}`)) tokenizeLine(url, '', 2, add);
+  for (const url of messageUrls(msg)) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);
   return [...out];
 }
@@ -237,4 +237,19 @@ export function extractUrls(text: string): string[] {
   const urls = new Set<string>();
   for (let m = URL_RE.exec(text); m && urls.size < 200; m = URL_RE.exec(text)) urls.add(m[0].replace(/[.,;:!?]+$/, ''));
   return [...urls];
+}
+
+const urlsPerMessage = new WeakMap<object, string[]>();
+
+/**
+ * extractUrls of a parsed message's text and HTML, computed once per message (the tokenizer, the
+ * heuristics and the uri rules all read them). The array is shared: callers only read it.
+ */
+export function messageUrls(msg: Pick<ParsedMessage, 'text' | 'html'>): readonly string[] {
+  let urls = urlsPerMessage.get(msg);
+  if (urls === undefined) {
+    urls = extractUrls(`${msg.text}\n${msg.html}`);
+    urlsPerMessage.set(msg, urls);
+  }
+  return urls;
 }
