@@ -35,6 +35,11 @@ export interface SaRule {
   readonly args?: string[];
   readonly score: number;
   readonly describe?: string;
+  /**
+   * `tflags multiple` (regex rules): the rule's result is its number of matches, at most this
+   * many (SpamAssassin's maxhits, 255 when unset), for metas that count (`__BODY_TEXT_LINE < 3`).
+   */
+  readonly max?: number;
 }
 
 export interface ConvertResult {
@@ -346,7 +351,10 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       score = 0;
     }
     const desc = describe.get(name);
-    const base = { name, score, ...(desc ? { describe: desc } : {}) };
+    // tflags multiple: a count of matches (capped), not a 0/1 result.
+    const multiple = /\bmultiple\b/.test(flags) && ['body', 'rawbody', 'uri', 'full', 'header'].includes(raw.type) && !raw.def.trim().startsWith('eval:');
+    const max = multiple ? Math.min(255, Number(/\bmaxhits=(\d+)/.exec(flags)?.[1] ?? 255)) : 0;
+    const base = { name, score, ...(desc ? { describe: desc } : {}), ...(max > 0 ? { max } : {}) };
     // Network tests (DNSBLs, URIBL, SPF, DKIM, Razor, …) read as false, as in SpamAssassin with
     // network tests off (score set 0 or 2): the metas that use them keep their meaning.
     // (A meta with tflags net is kept: it only combines other rules, as SpamAssassin -L runs it.)
