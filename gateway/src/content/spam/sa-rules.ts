@@ -557,6 +557,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       all: (name) => v.all(name),
       subject: msg.subject,
       bodyText: v.rendered,
+      bodyLines: v.body,
       bodyLength: bodyLength(msg.raw),
       mime: () => (mime ??= mimeFacts(v.full)),
       html: () => (html ??= htmlFacts(msg.html)),

@@ -5,11 +5,13 @@
  */
 import t from 'tap';
 import { convertSaRules } from '../../../../gateway/src/content/spam/sa-convert.js';
+import { SA_EVALS } from '../../../../gateway/src/content/spam/sa-eval.js';
 import { compileSaRules, loadSaRules, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
-const names = async (cf: string, msg: string) => saHits(compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2).rules), await parseMessage(crlf(msg))).map((h) => h.name).sort();
+const evals = new Set(Object.keys(SA_EVALS));
+const names = async (cf: string, msg: string) => saHits(compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2, { evals }).rules), await parseMessage(crlf(msg))).map((h) => h.name).sort();
 
 t.test('tflags multiple: a rule counts its matches (up to maxhits) and metas compare the count (__BODY_TEXT_LINE < 3)', async (t) => {
   const cf = `
@@ -38,4 +40,47 @@ score    MONEY_TWICE 1
   t.equal(rule.max, 3, 'the shipped data keeps maxhits');
   t.equal(metaJs(['A', '>', '1'], (x) => x, () => 1, (x) => x === 'A'), 'A > 1', 'a counting rule is compared, not folded');
   t.equal(metaJs(['A', '>', '1'], (x) => x, () => 1), '0', 'a 0/1 rule > 1 is folded to false');
+});
+
+t.test('if / ifplugin / else / endif: only the branch SpamAssassin reads is kept (a later fallback no longer replaces the rule)', async (t) => {
+  const cf = `
+if (version >= 4.000000)
+  header SUBJ_8BIT   Subject:raw =~ /[\\x80-\\xff]{2}/
+endif
+if (version < 4.000000)
+  meta SUBJ_8BIT 0
+endif
+ifplugin Mail::SpamAssassin::Plugin::NotLoaded
+  body NEVER_READ /money/
+else
+  body ELSE_READ /money/
+endif
+if !plugin(Mail::SpamAssassin::Plugin::BodyEval)
+  meta FALLBACK 0
+endif
+if can(Mail::SpamAssassin::Conf::feature_bug6558_free) && !(can(Mail::SpamAssassin::Conf::compat_welcomelist_blocklist))
+  body CAN_READ /money/
+endif
+`;
+  const { rules } = convertSaRules([{ name: 't.cf', text: cf }], 2);
+  t.same(rules.map((r) => `${r.name}:${r.type}`).sort(), ['CAN_READ:body', 'ELSE_READ:body', 'SUBJ_8BIT:header']);
+  const spamSubject = 'From: a@b.test\nTo: c@d.test\nSubject: Caf\xe9\xe9 money\n\nmoney\n';
+  const set = compileSaRules(rules);
+  t.same(saHits(set, await parseMessage(Buffer.from(spamSubject.replace(/\n/g, '\r\n'), 'latin1'))).map((h) => h.name).sort(), ['SA_CAN_READ', 'SA_ELSE_READ', 'SA_SUBJ_8BIT']);
+  t.same(saHits(set, await parseMessage(crlf('From: a@b.test\nSubject: plain\n\nnothing\n'))).map((h) => h.name), [], 'a plain message: none');
+  const shipped = loadSaRules();
+  t.equal(shipped.byName.get('__SUBJ_ILLEGAL_CHARS')?.rule.type, 'eval', 'the shipped data has the 4.x definition, not the `meta 0` fallback');
+  t.equal(shipped.byName.get('__TVD_SPACE_RATIO')?.rule.fn, 'tvd_vertical_words');
+});
+
+t.test('tvd_vertical_words (TVD_SPACE_RATIO): text set in a vertical column', async (t) => {
+  const cf = `
+body __TVD_SPACE_RATIO eval:tvd_vertical_words('0','10')
+meta TVD_SPACE_RATIO __TVD_SPACE_RATIO
+score TVD_SPACE_RATIO 1
+`;
+  const head = 'From: a@b.test\nTo: c@d.test\nSubject: hi\n\n';
+  t.same(await names(cf, `${head}B U Y N O W\n`), [], 'spaces as many as letters: 100 %, not under 10');
+  t.same(await names(cf, `${head}Wonderful\n\nAbsolutely\n`), ['SA_TVD_SPACE_RATIO'], 'lines without spaces: 0 %, under 10');
+  t.same(await names(cf, `${head}this is an ordinary sentence with spaces\n`), [], 'ordinary prose: over 10 %');
 });
