@@ -33,7 +33,7 @@ import { htmlFacts, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
-import { relayHeaders, type RelayHeaders } from './sa-relays.js';
+import { isLoopback, parseReceived, relayHeaders, type RelayHeaders } from './sa-relays.js';
 import { extractUrls } from './tokenizer.js';
 
 interface CompiledRule {
@@ -463,6 +463,36 @@ function views(msg: ParsedMessage): Views {
   };
   function headerValue(name: string, mod: SaRule['mod']): string | undefined {
     let vals: string[] | undefined;
+    if (/^ALL-(?:TRUSTED|INTERNAL|UNTRUSTED|EXTERNAL)$/.test(name)) {
+      // As SpamAssassin's get_all_hdrs_in_rcvd_index_range: the headers above the trust boundary
+      // (ALL-TRUSTED / ALL-INTERNAL) or below it (ALL-UNTRUSTED / ALL-EXTERNAL: after the last
+      // Received line above the first untrusted relay), counted in Received headers; one
+      // "Name: value" line per header (unfolded unless :raw).
+      const end = full.search(/\r?\n\r?\n/);
+      const block = (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
+      const hdrs = block.split(/\n(?![ \t])/).filter((x) => x !== '');
+      // SpamAssassin's last_internal_relay_index: every Received line (parsed or not) counts
+      // until the first untrusted relay.
+      let last = -1;
+      for (const r of (get('received') ?? []).slice(0, 50)) {
+        const relay = parseReceived(r);
+        if (relay && !isLoopback(relay.ip)) break;
+        last++;
+      }
+      const above = name === 'ALL-TRUSTED' || name === 'ALL-INTERNAL';
+      let idx = -1;
+      let out = '';
+      for (const h of hdrs) {
+        const line = mod === 'raw' ? h : decodeWords(h.replace(/\n[ \t]+/g, ' '));
+        if (/^received:/i.test(h)) {
+          idx++;
+          if (!above && idx === last) continue;
+          if (above && idx === last + 1) { out += `${line}\n`; break; }
+        }
+        if (above ? idx < last + 1 : last <= idx) out += `${line}\n`;
+      }
+      return out === '' ? undefined : out;
+    }
     if (name === 'ALL') {
       // As SpamAssassin: the header block as received (names in their own case, folding kept).
       const end = full.search(/\r?\n\r?\n/);

@@ -84,3 +84,20 @@ score TVD_SPACE_RATIO 1
   t.same(await names(cf, `${head}Wonderful\n\nAbsolutely\n`), ['SA_TVD_SPACE_RATIO'], 'lines without spaces: 0 %, under 10');
   t.same(await names(cf, `${head}this is an ordinary sentence with spaces\n`), [], 'ordinary prose: over 10 %');
 });
+
+t.test('ALL-EXTERNAL: the headers below the trust boundary, counted in Received lines as SpamAssassin (a fetchmail hand-over stays above it)', async (t) => {
+  const cf = `
+header __RELAYED_EXT  ALL-EXTERNAL =~ /(?:^|\\n)[Rr]eceived:\\s.+\\n[Rr]eceived:\\s/s
+meta   RELAYED_EXT    __RELAYED_EXT
+header ALL_TRUSTED_HAS_LOCAL ALL-TRUSTED =~ /jalapeno/
+score  RELAYED_EXT 1
+score  ALL_TRUSTED_HAS_LOCAL 1
+`;
+  const local = 'Received: from localhost (jalapeno [127.0.0.1])\n\tby mx.example.test (Postfix) with ESMTP id 3BC5B16F16; Fri, 20 Sep 2002 17:36:06 +0100\n'
+    + 'Received: from jalapeno [127.0.0.1]\n\tby localhost with IMAP (fetchmail-5.9.0); Fri, 20 Sep 2002 17:36:06 +0100\n';
+  const hop = (n: number) => `Received: from sender${n}.example.net ([198.51.100.${n}]) by relay${n}.example.org (8.11.6) with ESMTP id g8KG0w${n}; Fri, 20 Sep 2002 17:01:00 +0100\n`;
+  const rest = 'From: a@example.net\nTo: b@example.test\nSubject: hi\n\nbody\n';
+  t.same(await names(cf, `${local}${hop(1)}${rest}`), ['SA_ALL_TRUSTED_HAS_LOCAL'], 'one external hop below the local ones: not relayed');
+  t.same(await names(cf, `${local}${hop(1)}${hop(2)}${rest}`), ['SA_ALL_TRUSTED_HAS_LOCAL', 'SA_RELAYED_EXT'], 'two external hops: relayed');
+  t.same(await names(cf, `${hop(1)}${rest}`), [], 'no trusted hop: ALL-TRUSTED empty, one external hop');
+});
