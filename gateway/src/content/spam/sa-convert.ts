@@ -236,8 +236,12 @@ export function splitPerlRegex(text: string): [string, string, string] | null {
   } else if (t.startsWith('/')) t = t.slice(1);
   else return null;
   const close = ({ '{': '}', '(': ')', '[': ']', '<': '>' } as Record<string, string>)[open] ?? open;
+  // Bracketing delimiters nest in Perl: m{a{0,20}b} ends at the balancing brace.
+  let depth = 0;
   for (let i = 0; i < t.length; i++) {
     if (t[i] === '\\') { i++; continue; }
+    if (close !== open && t[i] === open) { depth++; continue; }
+    if (t[i] === close && depth > 0) { depth--; continue; }
     if (t[i] === close) {
       const rest = t.slice(i + 1);
       const flags = /^[a-z]*/.exec(rest)![0];

@@ -4,7 +4,7 @@
  * rule behaviour with a message that must hit and one that must not.
  */
 import t from 'tap';
-import { convertSaRules } from '../../../../gateway/src/content/spam/sa-convert.js';
+import { convertSaRules, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { SA_EVALS } from '../../../../gateway/src/content/spam/sa-eval.js';
 import { compileSaRules, loadSaRules, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
@@ -100,4 +100,15 @@ score  ALL_TRUSTED_HAS_LOCAL 1
   t.same(await names(cf, `${local}${hop(1)}${rest}`), ['SA_ALL_TRUSTED_HAS_LOCAL'], 'one external hop below the local ones: not relayed');
   t.same(await names(cf, `${local}${hop(1)}${hop(2)}${rest}`), ['SA_ALL_TRUSTED_HAS_LOCAL', 'SA_RELAYED_EXT'], 'two external hops: relayed');
   t.same(await names(cf, `${hop(1)}${rest}`), [], 'no trusted hop: ALL-TRUSTED empty, one external hop');
+});
+
+t.test('m{...} regexes: braces nest, so a quantifier {0,20} does not end the regex (IP_LINK_PLUS was cut there)', async (t) => {
+  t.same(splitPerlRegex('m{^https?://\\d+\\.\\d+\\.\\d+\\.\\d+.{0,20}(?:cgi|click|ads|id=)}i'), ['^https?://\\d+\\.\\d+\\.\\d+\\.\\d+.{0,20}(?:cgi|click|ads|id=)', 'i', '']);
+  t.same(splitPerlRegex('m{a\\}b}'), ['a}b', '', ''], 'an escaped closing brace is the character');
+  const cf = 'uri IP_LINK_PLUS m{^https?://\\d+\\.\\d+\\.\\d+\\.\\d+.{0,20}(?:cgi|click|ads|id=)}i\nscore IP_LINK_PLUS 1\n';
+  const head = 'From: a@b.test\nTo: c@d.test\nSubject: hi\nContent-Type: text/html\n\n';
+  t.same(await names(cf, `${head}<a href="http://198.51.100.7/CGI-bin/x">go</a>\n`), ['SA_IP_LINK_PLUS'], 'an IP link to a CGI (any case)');
+  t.same(await names(cf, `${head}<a href="http://198.51.100.7/about/us/and/more/pages/index.html">go</a>\n`), [], 'an IP link without the markers');
+  const shipped = loadSaRules().byName.get('IP_LINK_PLUS')!.rule;
+  t.equal(shipped.flags, 'i');
 });
