@@ -16,8 +16,9 @@ def show(name, b):
     return t, c
 show('current weights (rules/scores/spam.yaml)', CUR)
 res = []
-for s99, s95, s80, s60, uns, h40, h05, h20 in itertools.product([3.5, 4.0, 4.5, 5.0, 5.5], [3.0, 3.5, 4.0, 4.5], [1.5, 2.0, 2.5], [1.0, 1.5], [0, 0.4, 0.8], [-0.5, 0], [-2.0, -3.0], [-0.5, -1.5]):
-    if s95 > s99 + 1 or s80 > s95 or s60 > s80 or uns > s60: continue
+# The grid covers SpamAssassin's score-set-2 shape too (BAYES_50 2.0, _60 2.5, _80 2.7; the fidelity stop).
+for s99, s95, s80, s60, uns, h40, h05, h20 in itertools.product([3.5, 4.0, 4.5, 5.0], [3.0, 3.5, 4.0], [2.0, 2.5, 2.7, 3.0], [1.0, 1.5, 2.0, 2.5], [0, 0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 2.0], [-0.5, 0], [-1.5, -2.0, -3.0], [-0.5, 0]):
+    if s95 > s99 or s80 > s95 or s60 > s80 or uns > s60: continue
     b = dict(CUR, BAYES_SPAM_99=s99, BAYES_SPAM_95=s95, BAYES_SPAM_80=s80, BAYES_SPAM_60=s60, BAYES_UNSURE=uns, BAYES_HAM_40=h40, BAYES_HAM_05=h05, BAYES_HAM_20=h20)
     t = qt.evaluate(time_rows, bayes=b); c = qt.evaluate(cv_rows, bayes=b)
     res.append(((t['f1'] + c['f1']) / 2, t['fp'] <= 0.3 and c['fp'] <= 0.3, b))

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../gateway/src/config/index.js';
 import { loadContentScores } from '../gateway/src/content/index.js';
 import { createSpamRuntime, learnItem, scoreMessage, tokensOf } from '../gateway/src/content/spam/index.js';
+import { DEFAULT_PARAMS } from '../gateway/src/content/spam/classifier.js';
 import { splitMbox } from '../gateway/src/content/spam/mailbox.js';
 import { BayesStore, type LearnItem } from '../gateway/src/state/bayes-store.js';
 import { openState } from '../gateway/src/state/index.js';
@@ -29,6 +30,8 @@ const { values: opts } = parseArgs({
     limit: { type: 'string', default: '0' },
     features: { type: 'boolean', default: false },
     'no-sa-rules': { type: 'boolean', default: false },
+    // Classifier constants to try instead of the shipped ones: "s,x,minDev" (e.g. SpamAssassin's 0.030,0.538,0.346).
+    'bayes-params': { type: 'string', default: '' },
   },
 });
 
@@ -75,7 +78,9 @@ for (const item of learn) {
   if (batch.length >= 500) { await store.learn(batch); batch = []; }
 }
 await store.learn(batch);
-const rt = createSpamRuntime(config, state.durable, loadContentScores().spam);
+const rt0 = createSpamRuntime(config, state.durable, loadContentScores().spam);
+const bp = opts['bayes-params'] ? opts['bayes-params'].split(',').map(Number) : null;
+const rt = bp ? { ...rt0, params: { ...DEFAULT_PARAMS, s: bp[0]!, x: bp[1]!, minDev: bp[2]! } } : rt0;
 await rt.features?.warm();
 const lines: string[] = [];
 const t0 = performance.now();

@@ -35,6 +35,11 @@ export interface SaRule {
   readonly args?: string[];
   readonly score: number;
   readonly describe?: string;
+  /**
+   * `tflags multiple` (regex rules): the rule's result is its number of matches, at most this
+   * many (SpamAssassin's maxhits, 255 when unset), for metas that count (`__BODY_TEXT_LINE < 3`).
+   */
+  readonly max?: number;
 }
 
 export interface ConvertResult {
@@ -231,8 +236,12 @@ export function splitPerlRegex(text: string): [string, string, string] | null {
   } else if (t.startsWith('/')) t = t.slice(1);
   else return null;
   const close = ({ '{': '}', '(': ')', '[': ']', '<': '>' } as Record<string, string>)[open] ?? open;
+  // Bracketing delimiters nest in Perl: m{a{0,20}b} ends at the balancing brace.
+  let depth = 0;
   for (let i = 0; i < t.length; i++) {
     if (t[i] === '\\') { i++; continue; }
+    if (close !== open && t[i] === open) { depth++; continue; }
+    if (t[i] === close && depth > 0) { depth--; continue; }
     if (t[i] === close) {
       const rest = t.slice(i + 1);
       const flags = /^[a-z]*/.exec(rest)![0];
@@ -270,6 +279,36 @@ function applyReplaceTags(def: string, tags: Map<string, string>): string {
  * Convert the concatenated text of SpamAssassin's .cf files (in load order). `scoreSet` picks
  * which of the four scores a `score` line gives (0 no net/no Bayes, 1 net, 2 Bayes, 3 both).
  */
+/** What SpamAssassin's `if` / `ifplugin` conditions are evaluated against. */
+export interface SaConfEnv {
+  /** SpamAssassin's version as its config compares it (4.0.1 = 4.000001). */
+  readonly version: number;
+  /** Loaded plugins (Mail::SpamAssassin::Plugin::X). */
+  readonly plugins: ReadonlySet<string>;
+  /** `can(Package::function)`: does the (loaded) code define it? */
+  can(symbol: string): boolean;
+}
+
+/** Debian's SpamAssassin 4.0.1 as installed (loadplugin lines of /etc/spamassassin/*.pre). */
+export const DEFAULT_SA_ENV: SaConfEnv = {
+  version: 4.000001,
+  plugins: new Set(['URIDNSBL', 'SPF', 'Rule2XSBody', 'Pyzor', 'Razor2', 'SpamCop', 'AutoLearnThreshold', 'WelcomeListSubject', 'MIMEHeader', 'ReplaceTags',
+    'DKIM', 'Check', 'HTTPSMismatch', 'URIDetail', 'Bayes', 'BodyEval', 'DNSEval', 'HTMLEval', 'HeaderEval', 'MIMEEval', 'RelayEval', 'URIEval', 'WLBLEval',
+    'VBounce', 'ImageInfo', 'FreeMail', 'AskDNS', 'HashBL', 'DMARC'].map((p) => `Mail::SpamAssassin::Plugin::${p}`)),
+  // Every feature_*/has_* function 4.0.1's Conf.pm and loaded plugins define; compat_* are not functions there.
+  can: (symbol) => { const plugin = /^(Mail::SpamAssassin::Plugin::\w+)::/.exec(symbol)?.[1]; return !/::compat_/.test(symbol) && (plugin === undefined || DEFAULT_SA_ENV.plugins.has(plugin)); },
+};
+
+/** An `if` condition: version comparisons, plugin(X), can(X), !, &&, ||, parentheses. */
+export function evalSaCondition(expr: string, env: SaConfEnv): boolean {
+  const js = expr.replace(/\bplugin\(\s*([\w:]+)\s*\)/g, (_m, p: string) => (env.plugins.has(p) ? '1' : '0'))
+    .replace(/\bcan\(\s*([\w:]+)\s*\)/g, (_m, c: string) => (env.can(c) ? '1' : '0'))
+    .replace(/\bversion\b/g, String(env.version));
+  // Only numbers and operators are left; anything else is a condition we do not know: false.
+  if (!/^[\d.\s()!<>=&|]*$/.test(js)) return false;
+  return Boolean(new Function(`return (${js});`)());
+}
+
 /** `eval:fn('a', "b", 3)` → fn and its arguments as strings (Perl single quotes keep backslashes). */
 export function parseEval(def: string): { fn: string; args: string[] } | null {
   const m = /^eval:([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$/.exec(def.trim());
@@ -282,7 +321,8 @@ export function parseEval(def: string): { fn: string; args: string[] } | null {
  * `evals`: the names of SpamAssassin's eval functions that are ported (sa-eval.ts): their rules
  * are kept as `eval` rules; other `eval:` rules are skipped.
  */
-export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3, opts: { negative?: boolean; evals?: ReadonlySet<string>; metaOnly?: RegExp } = {}): ConvertResult {
+export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3, opts: { negative?: boolean; evals?: ReadonlySet<string>; metaOnly?: RegExp; env?: SaConfEnv } = {}): ConvertResult {
+  const env = opts.env ?? DEFAULT_SA_ENV;
   const freemail: string[] = [];
   const defs = new Map<string, Raw>();
   const scores = new Map<string, number>();
@@ -291,9 +331,21 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
   const tags = new Map<string, string>();
   const replaceRules = new Set<string>();
   for (const { text } of files) {
+    // if / ifplugin … else … endif, as SpamAssassin's config reader: lines in a false branch are
+    // not read (before, a later `if (version < 4)` fallback such as `meta __SUBJ_ILLEGAL_CHARS 0`
+    // replaced the real rule).
+    const branches: boolean[] = [];
     for (const rawLine of text.split(/\r?\n/)) {
       const line = stripComment(rawLine);
       if (line === '') continue;
+      const cond = /^(ifplugin|if|else|endif)\b\s*(.*)$/.exec(line);
+      if (cond) {
+        if (cond[1] === 'endif') branches.pop();
+        else if (cond[1] === 'else') branches.push(!branches.pop());
+        else branches.push(cond[1] === 'ifplugin' ? env.plugins.has(cond[2]!.trim()) : evalSaCondition(cond[2]!, env));
+        continue;
+      }
+      if (branches.includes(false)) continue;
       const m = /^(\S+)\s+(\S+)\s*(.*)$/.exec(line);
       if (!m) continue;
       const [, kw, name, rest] = m as unknown as [string, string, string, string];
@@ -346,7 +398,10 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       score = 0;
     }
     const desc = describe.get(name);
-    const base = { name, score, ...(desc ? { describe: desc } : {}) };
+    // tflags multiple: a count of matches (capped), not a 0/1 result.
+    const multiple = /\bmultiple\b/.test(flags) && ['body', 'rawbody', 'uri', 'full', 'header'].includes(raw.type) && !raw.def.trim().startsWith('eval:');
+    const max = multiple ? Math.min(255, Number(/\bmaxhits=(\d+)/.exec(flags)?.[1] ?? 255)) : 0;
+    const base = { name, score, ...(desc ? { describe: desc } : {}), ...(max > 0 ? { max } : {}) };
     // Network tests (DNSBLs, URIBL, SPF, DKIM, Razor, …) read as false, as in SpamAssassin with
     // network tests off (score set 0 or 2): the metas that use them keep their meaning.
     // (A meta with tflags net is kept: it only combines other rules, as SpamAssassin -L runs it.)

@@ -24,6 +24,8 @@ export interface EvalContext {
   readonly bodyLength: number;
   /** Rendered body text (text part, else the HTML without tags). */
   readonly bodyText: string;
+  /** What body rules see: the Subject, then the rendered paragraphs (whitespace collapsed). */
+  readonly bodyLines: readonly string[];
   mime(): MimeFacts;
   html(): HtmlFacts;
   relays(): RelayHeaders;
@@ -173,6 +175,7 @@ function similarRecipients(ctx: EvalContext): number {
 }
 
 const upperMemo = new WeakMap<EvalContext, number | null>();
+const verticalMemo = new WeakMap<EvalContext, number>();
 
 /** Share (%) of upper case among the letters of the rendered body, for bodies of 200+ letters. */
 function uppercasePercent(ctx: EvalContext): number | null {
@@ -363,6 +366,25 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   check_for_uppercase(ctx, [min, max]) {
     const pct = uppercasePercent(ctx);
     return pct !== null && pct >= Number(min) && pct <= Number(max);
+  },
+  tvd_vertical_words(ctx, [min, max]) {
+    // BodyEval::tvd_vertical_words: the highest share of spaces to non-spaces (percent, 100 when
+    // spaces outnumber the rest) over the body lines longer than 5 (text in a vertical column).
+    let pct = verticalMemo.get(ctx);
+    if (pct === undefined) {
+      pct = -1;
+      for (const line of ctx.bodyLines) {
+        if (line.length <= 5) continue;
+        let spaces = 0;
+        for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) === 32) spaces++;
+        const non = line.length - spaces;
+        const p = spaces > non || non === 0 ? 100 : Math.trunc((100 * spaces) / non);
+        if (p > pct) pct = p;
+      }
+      verticalMemo.set(ctx, pct);
+    }
+    const hi = Number(max) >= 100 ? 101 : Number(max);
+    return pct >= Number(min) && pct < hi;
   },
   // ---- HTMLEval
   html_test: (ctx, [test]) => ctx.html().flags.has(test!),

@@ -34,7 +34,7 @@ import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
-import { messageRelays, type RelayHeaders } from './sa-relays.js';
+import { isLoopback, messageRelays, parseReceived, type RelayHeaders } from './sa-relays.js';
 import { messageUrls } from './tokenizer.js';
 
 interface CompiledRule {
@@ -63,6 +63,8 @@ interface CompiledRule {
   /** meta rules: the expression, asking g(i) for rule i's result (evaluated on demand). */
   readonly meta: ((g: (i: number) => number) => boolean) | null;
   readonly evalFn: EvalFn | null;
+  /** `tflags multiple` rules: the regex with the g flag, to count matches (up to rule.max). */
+  readonly countRe: RegExp | null;
 }
 
 export interface SaRuleSet {
@@ -113,7 +115,8 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     if (rule.re !== undefined) re = compileNow(new RegExp(rule.re, rule.flags ?? ''));
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
     const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? compileNow(new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`)) : null, meta: null, evalFn: null };
+    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? compileNow(new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`)) : null, meta: null, evalFn: null,
+      countRe: rule.max && re && rule.op !== 'exists' ? compileNow(new RegExp(rule.re!, re.flags.includes('g') ? re.flags : `${re.flags}g`)) : null };
     if (rule.type === 'eval') {
       const fn = SA_EVALS[rule.fn ?? ''];
       if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
@@ -168,7 +171,7 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
     for (const t of toks) {
       if (/^[A-Za-z_]/.test(t) && !byName.has(t)) throw new Error(`SpamAssassin rule ${c.rule.name}: meta refers to unknown ${t}`);
     }
-    const js = metaJs(toks, (t) => `g(${byName.get(t)!.index})`, opts.reorder === false ? () => 0 : cost);
+    const js = metaJs(toks, (t) => `g(${byName.get(t)!.index})`, opts.reorder === false ? () => 0 : cost, (t) => (byName.get(t)?.rule.max ?? 0) > 0);
     // The tokens are only numbers, g(i) and operators (metaTokens accepts nothing else).
     (c as { meta: CompiledRule['meta'] }).meta = new Function('g', `return !!(${js});`) as (g: (i: number) => number) => boolean;
   }
@@ -193,19 +196,19 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
 
 /**
  * A meta expression's tokens → JavaScript over g(i). Two rewrites that keep the result:
- * `RULE > N` (N ≥ 1) for a single rule is always false here (a rule's result is 0 or 1:
- * SpamAssassin's `tflags multiple` counts are not kept), so it is folded to 0 and the rule is
- * not run; and the operands of an && chain (inside one pair of parentheses, with no || beside
- * them) are ordered cheapest first.
+ * `RULE > N` (N ≥ 1) for a rule whose result is 0 or 1 is always false, so it is folded to 0
+ * and the rule is not run (a `tflags multiple` rule's result is its count: never folded); and
+ * the operands of an && chain (inside one pair of parentheses, with no || beside them) are
+ * ordered cheapest first.
  */
-export function metaJs(toks: readonly string[], ref: (name: string) => string, cost: (name: string) => number): string {
+export function metaJs(toks: readonly string[], ref: (name: string) => string, cost: (name: string) => number, counts: (name: string) => boolean = () => false): string {
   // Fold RULE > N / RULE >= N+1.
   const t: string[] = [];
   for (let i = 0; i < toks.length; i++) {
     const a = toks[i]!;
     const before = i === 0 ? '(' : toks[i - 1]!;
     const after = toks[i + 3];
-    if (/^[A-Za-z_]/.test(a) && (before === '(' || before === '&&' || before === '||') && (toks[i + 1] === '>' || toks[i + 1] === '>=') && /^\d/.test(toks[i + 2] ?? '')
+    if (/^[A-Za-z_]/.test(a) && !counts(a) && (before === '(' || before === '&&' || before === '||') && (toks[i + 1] === '>' || toks[i + 1] === '>=') && /^\d/.test(toks[i + 2] ?? '')
       && (after === undefined || after === ')' || after === '&&' || after === '||')) {
       const n = Number(toks[i + 2]);
       if ((toks[i + 1] === '>' && n >= 1) || (toks[i + 1] === '>=' && n > 1)) {
@@ -462,6 +465,36 @@ function views(msg: ParsedMessage): Views {
   };
   function headerValue(name: string, mod: SaRule['mod']): string | undefined {
     let vals: string[] | undefined;
+    if (/^ALL-(?:TRUSTED|INTERNAL|UNTRUSTED|EXTERNAL)$/.test(name)) {
+      // As SpamAssassin's get_all_hdrs_in_rcvd_index_range: the headers above the trust boundary
+      // (ALL-TRUSTED / ALL-INTERNAL) or below it (ALL-UNTRUSTED / ALL-EXTERNAL: after the last
+      // Received line above the first untrusted relay), counted in Received headers; one
+      // "Name: value" line per header (unfolded unless :raw).
+      const end = full.search(/\r?\n\r?\n/);
+      const block = (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
+      const hdrs = block.split(/\n(?![ \t])/).filter((x) => x !== '');
+      // SpamAssassin's last_internal_relay_index: every Received line (parsed or not) counts
+      // until the first untrusted relay.
+      let last = -1;
+      for (const r of (get('received') ?? []).slice(0, 50)) {
+        const relay = parseReceived(r);
+        if (relay && !isLoopback(relay.ip)) break;
+        last++;
+      }
+      const above = name === 'ALL-TRUSTED' || name === 'ALL-INTERNAL';
+      let idx = -1;
+      let out = '';
+      for (const h of hdrs) {
+        const line = mod === 'raw' ? h : decodeWords(h.replace(/\n[ \t]+/g, ' '));
+        if (/^received:/i.test(h)) {
+          idx++;
+          if (!above && idx === last) continue;
+          if (above && idx === last + 1) { out += `${line}\n`; break; }
+        }
+        if (above ? idx < last + 1 : last <= idx) out += `${line}\n`;
+      }
+      return out === '' ? undefined : out;
+    }
     if (name === 'ALL') {
       // As SpamAssassin: the header block as received (names in their own case, folding kept).
       const end = full.search(/\r?\n\r?\n/);
@@ -504,7 +537,45 @@ function test(re: RegExp, s: string): boolean {
   return re.test(s);
 }
 
-/** Which rules hit (as a bitmap over set.rules) — the reportable ones come out of saHits. */
+/**
+ * A `tflags multiple` rule's result: its matches over every line (body paragraph, rawbody line,
+ * link, the full text, the header value), at most rule.max — SpamAssassin's count. A `!~`
+ * header rule counts 1 when it does not match.
+ */
+function countMatches(c: CompiledRule, v: Views): number {
+  const r = c.rule;
+  const max = r.max ?? 1;
+  let texts: readonly string[];
+  switch (r.type) {
+    case 'body':
+      if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return 0;
+      texts = v.body;
+      break;
+    case 'rawbody': texts = v.raw; break;
+    case 'uri': texts = v.uris; break;
+    case 'full': texts = [v.full]; break;
+    case 'header': {
+      const s = v.header(r.header!, r.mod) ?? r.ifUnset ?? '';
+      if (r.op === '!~') return test(c.re!, s) ? 0 : 1;
+      texts = [s];
+      break;
+    }
+    default: return 0;
+  }
+  const re = c.countRe!;
+  let n = 0;
+  for (const t of texts) {
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(t)) !== null) {
+      if (++n >= max) return max;
+      if (m[0] === '') re.lastIndex++;
+    }
+  }
+  return n;
+}
+
+/** Which rules hit over set.rules (1, or a `tflags multiple` rule's count) — the reportable ones come out of saHits. */
 export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uint8Array {
   const v = views(msg);
   const h = new Uint8Array(set.rules.length);
@@ -518,6 +589,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       all: (name) => v.all(name),
       subject: msg.subject,
       bodyText: v.rendered,
+      bodyLines: v.body,
       bodyLength: bodyLength(msg.raw),
       mime: () => (mime ??= mimeFacts(v.full)),
       html: () => (html ??= htmlFacts(msg.html)),
@@ -546,13 +618,13 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
     const c = set.rules[i]!;
     if (set.timing && c.rule.type !== 'meta') {
       const t0 = performance.now();
-      if (run(c)) h[i] = 1;
+      h[i] = Number(run(c));
       set.timing[i]! += performance.now() - t0;
-    } else if (run(c)) h[i] = 1;
+    } else h[i] = Number(run(c));
     state[i] = 2;
     return h[i]!;
   };
-  const run = (c: CompiledRule): boolean => {
+  const run = (c: CompiledRule): boolean | number => {
     const r = c.rule;
     if (c.searchIds !== null) {
       const found = (present[r.type as TextType] ??= set.search[r.type as TextType].present(v.joined[r.type as TextType].lower));
@@ -561,6 +633,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       // A case-sensitive literal: a plain substring test on the text as is.
       if (!v.joined[r.type].text.includes(c.literal)) return false;
     }
+    if (c.countRe !== null) return countMatches(c, v);
     switch (r.type) {
       case 'header': {
         const val = r.op === 'exists' ? v.header(r.header!, undefined) : v.header(r.header!, r.mod);

@@ -153,6 +153,11 @@ const CASES: Case[] = [
     fn: 'check_for_uppercase', args: ['75', '100'], why: 'a body mostly in capitals',
     yes: `${HDR}\n${'BUY NOW CHEAP PILLS '.repeat(15)}\n`, no: `${HDR}\n${'a normal sentence here. '.repeat(15)}\n`,
   },
+  {
+    fn: 'tvd_vertical_words', args: ['0', '10'], why: 'body lines with (almost) no spaces (vertical text); ported for the fidelity diff',
+    // The Subject is a body line too (the highest share counts): one without spaces here.
+    yes: `${HDR.replace('Subject: hello there friend', 'Subject: Opportunity')}\nWonderful\n\nAbsolutely\n`, no: `${HDR}\nthis is an ordinary sentence with spaces\n`,
+  },
   { fn: 'html_test', args: ['html'], why: 'HTML with tags', yes: plainHtml('<p>hi</p>'), no: `${HDR}\nplain <3\n` },
   {
     fn: 'html_test', args: ['font_low_contrast'], why: 'near-white text on white',
