@@ -9,7 +9,7 @@
  * probability, every hit with its score — so score variants can be compared offline
  * (bench/quality-tune.py). Run: npx tsc -p bench/tsconfig.json && node dist/bench/quality-validate.js
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,9 +17,9 @@ import { parseConfig } from '../gateway/src/config/index.js';
 import { loadContentScores } from '../gateway/src/content/index.js';
 import { createSpamRuntime, learnItem, scoreMessage, tokensOf } from '../gateway/src/content/spam/index.js';
 import { DEFAULT_PARAMS } from '../gateway/src/content/spam/classifier.js';
-import { splitMbox } from '../gateway/src/content/spam/mailbox.js';
 import { BayesStore, type LearnItem } from '../gateway/src/state/bayes-store.js';
 import { openState } from '../gateway/src/state/index.js';
+import { loadGroup, type CorpusItem } from './corpus.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -35,17 +35,8 @@ const { values: opts } = parseArgs({
   },
 });
 
-interface Item { group: string; id: number; spam: boolean; raw: Buffer }
-function load(group: string, spam: boolean, keep: (id: number) => boolean): Item[] {
-  const dir = join(opts.corpus!, group);
-  return readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().flatMap((f) => {
-    const id = Number(f.slice(0, 5));
-    if (!keep(id)) return [];
-    const file = join(dir, f);
-    const msg = [...splitMbox(file, readFileSync(file))][0];
-    return msg ? [{ group, id, spam, raw: msg.raw }] : [];
-  });
-}
+type Item = CorpusItem;
+const load = (group: string, spam: boolean, keep: (id: number) => boolean): Item[] => loadGroup(opts.corpus!, group, spam, keep);
 const groups = [load('easy-ham-1', false, () => true), load('spam-1', true, () => true), load('hard-ham-1', false, (id) => id % 2 === 1)];
 let learn: Item[] = [];
 let judge: Item[] = [];

@@ -15,7 +15,7 @@
  * sample and its throughput. Prints a table; --json prints the figures as one JSON object.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,10 +23,10 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../gateway/src/config/index.js';
 import { loadContentScores } from '../gateway/src/content/index.js';
 import { createSpamRuntime, learnItem, tokensOf } from '../gateway/src/content/spam/index.js';
-import { splitMbox } from '../gateway/src/content/spam/mailbox.js';
 import { scanOne } from '../gateway/src/cli/spam-commands.js';
 import { BayesStore, type LearnItem } from '../gateway/src/state/bayes-store.js';
 import { openState } from '../gateway/src/state/index.js';
+import { loadGroup, type CorpusItem } from './corpus.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -46,18 +46,8 @@ const { values: opts } = parseArgs({
 });
 const PROCS = Math.max(1, Number(opts.procs));
 
-interface Item { group: string; id: number; file: string; spam: boolean; raw: Buffer }
-
-function load(group: string, spam: boolean, keep: (id: number) => boolean): Item[] {
-  const dir = join(opts.corpus!, group);
-  return readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().flatMap((f) => {
-    const id = Number(f.slice(0, 5));
-    if (!keep(id)) return [];
-    const file = join(dir, f);
-    const msg = [...splitMbox(file, readFileSync(file))][0];
-    return msg ? [{ group, id, file, spam, raw: msg.raw }] : [];
-  });
-}
+type Item = CorpusItem;
+const load = (group: string, spam: boolean, keep: (id: number) => boolean): Item[] => loadGroup(opts.corpus!, group, spam, keep);
 
 const all = () => true;
 if (opts['child-state'] !== undefined) await scanChild(opts['child-state'], Number(opts['child-shard']));
@@ -110,7 +100,7 @@ const ours: Array<{ item: Item; isSpam: boolean }> = [];
 const misses: string[] = [];
 const record = (item: Item, line: { isSpam: boolean; score: number; symbols: ReadonlyArray<{ name: string; score: number }> }) => {
   ours.push({ item, isSpam: line.isSpam });
-  if (line.isSpam !== item.spam) misses.push(`${item.spam ? 'FN' : 'FP'} ${item.file} ${line.score} ${line.symbols.filter((s) => s.score !== 0).map((s) => s.name).join(',')}`);
+  if (line.isSpam !== item.spam) misses.push(`${item.spam ? 'FN' : 'FP'} ${item.name} ${line.score} ${line.symbols.filter((s) => s.score !== 0).map((s) => s.name).join(',')}`);
 };
 let scanSeconds: number;
 if (PROCS === 1) {
@@ -118,7 +108,7 @@ if (PROCS === 1) {
   const spam = createSpamRuntime(config, state.durable, scores.spam);
   await spam.features?.warm();
   t0 = performance.now();
-  for (const item of TEST) record(item, await scanOne(config, scores, spam, item.file, item.raw));
+  for (const item of TEST) record(item, await scanOne(config, scores, spam, item.path, item.raw));
   scanSeconds = (performance.now() - t0) / 1000;
   await spam.features?.close();
   await state.close();
@@ -271,7 +261,7 @@ async function scanChild(dir: string, shard: number): Promise<never> {
   for await (const l of lines) {
     if (l !== 'go') continue;
     for (let i = shard; i < test.length; i += PROCS) {
-      const r = await scanOne(cfg, sc, rt, test[i]!.file, test[i]!.raw);
+      const r = await scanOne(cfg, sc, rt, test[i]!.path, test[i]!.raw);
       process.stdout.write(`${JSON.stringify({ i, isSpam: r.isSpam, score: r.score, symbols: r.symbols.map((x) => ({ name: x.name, score: x.score })) })}\n`);
     }
     process.stdout.write('done\n');

@@ -11,7 +11,7 @@
  * Run it at `nice -n 19` on a shared machine and compare CPU, not wall time.
  * Run: npx tsc -p bench/tsconfig.json && nice -n 19 node dist/bench/scan-cpu.js --out /tmp/a.jsonl
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -20,9 +20,9 @@ import { scanOne } from '../gateway/src/cli/spam-commands.js';
 import { parseConfig } from '../gateway/src/config/index.js';
 import { loadContentScores } from '../gateway/src/content/index.js';
 import { createSpamRuntime, learnItem, tokensOf } from '../gateway/src/content/spam/index.js';
-import { splitMbox } from '../gateway/src/content/spam/mailbox.js';
 import { BayesStore, type LearnItem } from '../gateway/src/state/bayes-store.js';
 import { openState } from '../gateway/src/state/index.js';
+import { loadGroup, type CorpusItem } from './corpus.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -35,17 +35,8 @@ const { values: opts } = parseArgs({
   },
 });
 
-interface Item { file: string; id: number; spam: boolean; raw: Buffer }
-function load(group: string, spam: boolean, keep: (id: number) => boolean): Item[] {
-  const dir = join(opts.corpus!, group);
-  return readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().flatMap((f) => {
-    const id = Number(f.slice(0, 5));
-    if (!keep(id)) return [];
-    const file = join(dir, f);
-    const msg = [...splitMbox(file, readFileSync(file))][0];
-    return msg ? [{ file: `${group}/${f}`, id, spam, raw: msg.raw }] : [];
-  });
-}
+type Item = CorpusItem;
+const load = (group: string, spam: boolean, keep: (id: number) => boolean): Item[] => loadGroup(opts.corpus!, group, spam, keep);
 const learn: Item[] = [];
 const judge: Item[] = [];
 for (const g of [load('easy-ham-1', false, () => true), load('spam-1', true, () => true), load('hard-ham-1', false, (id) => id % 2 === 1)]) {
@@ -68,7 +59,7 @@ const scores = loadContentScores();
 const rt = createSpamRuntime(config, state.durable, scores.spam);
 await rt.features?.warm();
 // One message first: lazy imports (mailparser) and the rule compilation are not per-message cost.
-await scanOne(config, scores, rt, judge[0]!.file, judge[0]!.raw);
+await scanOne(config, scores, rt, judge[0]!.name, judge[0]!.raw);
 let lines: string[] = [];
 const inspector = opts.profile ? new Session() : null;
 if (inspector) {
@@ -80,7 +71,7 @@ for (let round = 0; round < Number(opts.rounds); round++) {
   lines = [];
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const item of judge) lines.push(JSON.stringify(await scanOne(config, scores, rt, item.file, item.raw)));
+  for (const item of judge) lines.push(JSON.stringify(await scanOne(config, scores, rt, item.name, item.raw)));
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   process.stdout.write(`round ${round + 1}: ${judge.length} messages, CPU ${((cpu.user + cpu.system) / 1000 / judge.length).toFixed(3)} ms/message (user ${(cpu.user / 1000 / judge.length).toFixed(3)}), wall ${(wall / judge.length).toFixed(3)} ms/message\n`);
