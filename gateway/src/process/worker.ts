@@ -68,8 +68,6 @@ export function runWorker(): void {
         const scores = loadContentScores();
         // DKIM keys once per receiver: a broken or missing configured key stops the worker at start.
         const dkimKeys = config.dkim.enabled ? loadKeyRing(dkimKeysDir(config), config.dkim.domains) : new Map();
-        // Each key's DNS record checked at start and every dkim.dnsCheck.intervalMs (sign/key-check.ts).
-        const dkimKeyCheck = startDkimKeyCheck(config, dkimKeys, resolver, log);
         // ARC sealing key (arc:), read once; a missing or non-RSA key stops the worker at start.
         const arcSealer = loadArcSealer(config, dkimKeysDir(config));
         const quarantine = new QuarantineStore(state, config);
@@ -85,6 +83,10 @@ export function runWorker(): void {
           () => log!.info({ event: 'spamscanner', threads: config.spam.features.threads }, 'spamscanner feature extractor ready'),
           (err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'),
         );
+        // Each key's DNS record checked at start and every dkim.dnsCheck.intervalMs (sign/key-check.ts).
+        // Started after the synchronous start-up work (the SpamAssassin rules compile for about a
+        // second): its look-ups' deadlines must not run out while the event loop is busy.
+        const dkimKeyCheck = startDkimKeyCheck(config, dkimKeys, resolver, log);
         const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules, spam, ...(dkimKeyCheck ? { dkimKeyCheck } : {}), ...(arcSealer ? { arcSealer } : {}) };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));
         let pending = listeners.length;
