@@ -53,20 +53,23 @@ export class GreylistStore {
    */
   readonly #knownUntil = new Map<string, number>();
 
-  #remember(k: Triplet, e: GreylistEntry): void {
+  #remember(id: string, e: GreylistEntry): void {
     if (!e.passed) return;
     if (this.#knownUntil.size >= 10_000) this.#knownUntil.clear();
-    this.#knownUntil.set(k.join('\0'), e.expires);
+    this.#knownUntil.set(id, e.expires);
   }
 
   /** Judge several triplets (one per recipient) in one transaction; each result in order. */
   check(triplets: readonly Triplet[], t: GreylistTimes, now = Date.now()): GreylistResult[] {
     // The common case, a known triplet refreshed within the last hour, needs no write transaction.
-    const freshFrom = now + t.lifetimeMs - 3600_000;
+    // Never one that has expired (a lifetime under an hour): #judge would start it over, and the
+    // sweep may already have removed it from the store.
+    const freshFrom = Math.max(now, now + t.lifetimeMs - 3600_000);
     const fresh = (k: Triplet) => {
-      if ((this.#knownUntil.get(k.join('\0')) ?? -Infinity) >= freshFrom) return true;
+      const id = k.join('\0');
+      if ((this.#knownUntil.get(id) ?? -Infinity) >= freshFrom) return true;
       const e = this.#db.get(k);
-      if (e) this.#remember(k, e);
+      if (e) this.#remember(id, e);
       return e !== undefined && e.passed && e.expires >= freshFrom;
     };
     if (triplets.every(fresh)) return triplets.map(() => 'known');
@@ -82,7 +85,7 @@ export class GreylistStore {
     if (e.passed) {
       const refreshed = { ...e, expires: now + t.lifetimeMs };
       this.#db.putSync(k, refreshed);
-      this.#remember(k, refreshed);
+      this.#remember(k.join('\0'), refreshed);
       return 'known';
     }
     if (now < e.passAfter) {
@@ -91,7 +94,7 @@ export class GreylistStore {
     }
     const passed = { ...e, passed: true, attempts: e.attempts + 1, expires: now + t.lifetimeMs };
     this.#db.putSync(k, passed);
-    this.#remember(k, passed);
+    this.#remember(k.join('\0'), passed);
     return 'passed';
   }
 

@@ -181,6 +181,13 @@ t.test('greylist: a known triplet is answered from what this process saw, only w
   t.teardown(() => c.close());
   t.same(policyStores(c).greylist.check([k], times, t0 + 500_000), ['new'], 'a process that never saw it reads the store');
   t.same(ga.check([k], times, t0 + 2 * 3600_000), ['new'], 'an hour after its last use the store is read again (started over by the third)');
+  // A lifetime under an hour: an expired known triplet is never "fresh" (the store starts it over).
+  const short = { delayMs: 300_000, retryWindowMs: 3600_000, lifetimeMs: 600_000 };
+  const q = GreylistStore.triplet('192.0.2.0/24', 'q@example.com', 'bob@corp.test');
+  ga.check([q], short, t0);
+  t.same(ga.check([q], short, t0 + 300_000), ['passed']);
+  t.same(ga.check([q], short, t0 + 600_000), ['known'], 'known within its 10 minutes');
+  t.same(ga.check([q], short, t0 + 600_000 + 600_001), ['new'], 'expired: started over, not answered from memory');
 });
 
 t.test('rate counters: limits, all-or-nothing, windows', async (t) => {
