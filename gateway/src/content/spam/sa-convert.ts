@@ -263,14 +263,38 @@ const HAND_TRANSLATED: Record<string, { re: string; flags: string }> = {
   __HELO_NOT_RDNS: { re: '^[^\\]]+ rdns=(\\S+) helo=(?!\\1)\\S', flags: 'i' },
 };
 
-/** Apply ReplaceTags templates (<A>, <post P2>, <inter W1> …) to one rule's regex text. */
-function applyReplaceTags(def: string, tags: Map<string, string>): string {
+/**
+ * Apply ReplaceTags templates (<A>, <post P2>, <inter W1> …) to one rule's regex text, as
+ * Mail::SpamAssassin::Plugin::ReplaceTags does: `<pre X>`, `<post X>` and `<inter X>` are
+ * directives, not text — each is taken out of the rule, then X's value goes before every tag
+ * (pre), after every tag (post) and between every two adjacent tags (inter; Perl's split leaves
+ * an empty field there, and a leading one when the rule starts with a tag). Tags whose value holds
+ * tags are expanded again (at most 5 passes); the directives apply on the pass that finds them.
+ */
+export function applyReplaceTags(def: string, tags: ReadonlyMap<string, string>): string {
   let out = def;
-  for (let round = 0; round < 5 && /<[^<>]+>/.test(out); round++) {
-    out = out.replace(/<((?:inter|pre|post) )?([A-Za-z0-9_]+)>/g, (m, _kind: string | undefined, tag: string) => {
-      const key = _kind ? `${_kind.trim()} ${tag}` : tag;
-      return tags.get(key) ?? m;
-    });
+  for (let pass = 0; pass <= 5; pass++) {
+    const directive: Record<string, string | undefined> = {};
+    for (const kind of ['pre', 'post', 'inter']) {
+      out = out.replace(new RegExp(`<${kind} (.+?)>`), (_m, name: string) => { directive[kind] = tags.get(`${kind} ${name}`); return ''; });
+    }
+    const parts = out.split(/(<[^<>]+>)/);
+    // Perl's split drops trailing empty fields (a leading one stays).
+    while (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+    let again = false;
+    out = parts.map((part) => {
+      if (part === '') return directive.inter ?? '';
+      const tag = /<(.+?)>/.exec(part);
+      if (!tag) return part;
+      let p = part;
+      if (directive.pre) p = p.replace(tag[0], `${directive.pre}${tag[0]}`);
+      if (directive.post) p = p.split(tag[0]).join(`${tag[0]}${directive.post}`);
+      const value = tags.get(tag[1]!);
+      if (!value) return p;
+      if (/<[^>]+>/.test(value)) again = true;
+      return p.split(tag[0]).join(value);
+    }).join('');
+    if (!again) break;
   }
   return out;
 }

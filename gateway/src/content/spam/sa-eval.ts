@@ -9,10 +9,13 @@
  * as SpamAssassin's `get` returns them, the MIME facts (sa-mime.ts), the HTML facts (sa-html.ts),
  * the relays (sa-relays.ts) and the freemail domain list from the rule data.
  */
-import type { HtmlFacts } from './sa-html.js';
-import type { MimeFacts } from './sa-mime.js';
+import { createRequire } from 'node:module';
+import { stripTags, type HtmlFacts } from './sa-html.js';
+import type { MimeFacts, MimePart } from './sa-mime.js';
 import type { RelayHeaders } from './sa-relays.js';
 import { fixedRegExp } from './regexp-tier.js';
+
+const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
 
 export interface EvalContext {
   /** SpamAssassin's $pms->get(NAME[:mod]): joined values (decoded), undefined when absent. */
@@ -107,8 +110,8 @@ const cmp = (val: number, expr: string): boolean => {
 };
 const num = (s: string | undefined) => (s === undefined || s === 'inf' ? Infinity : Number(s));
 
-function addrs(ctx: EvalContext, name: string): string[] {
-  return ctx.all(name).flatMap((v) => [...v.matchAll(/[^\s<>"(),;:]+@[^\s<>"(),;:]+/g)].map((m) => m[0].toLowerCase()));
+function addrs(ctx: EvalContext, name: string, keepCase = false): string[] {
+  return ctx.all(name).flatMap((v) => [...v.matchAll(/[^\s<>"(),;:]+@[^\s<>"(),;:]+/g)].map((m) => (keepCase ? m[0] : m[0].toLowerCase())));
 }
 
 /** Non-ASCII characters in a header value (BodyEval/HeaderEval check_illegal_chars). */
@@ -146,32 +149,90 @@ function hotmail(ctx: EvalContext): 'forged' | 'none' | null {
 }
 
 /** HeaderEval::_check_recipients: how alike the To/Cc addresses are (0..1), from 5 of them. */
-function similarRecipients(ctx: EvalContext): number {
-  const inputs: string[] = [];
-  for (const n of ['to', 'cc', 'bcc']) {
-    inputs.push(...addrs(ctx, n));
-    if (inputs.length >= 5) break;
-  }
+const recipientMemo = new WeakMap<EvalContext, { sorted: boolean; similar: number }>();
+
+/**
+ * HeaderEval::_check_recipients: the To and Cc addresses (Bcc too when they are fewer than 5),
+ * case kept, a repeat of the previous address dropped, at most 256. `sorted`: 7 or more, already
+ * in sort order (ratware that mails a sorted list). `similar`: the share of address pairs with the
+ * same first two characters of local part or of a different host.
+ */
+function recipients(ctx: EvalContext): { sorted: boolean; similar: number } {
+  const memo = recipientMemo.get(ctx);
+  if (memo) return memo;
+  const inputs = [...addrs(ctx, 'to', true), ...addrs(ctx, 'cc', true)];
+  if (inputs.length < 5) inputs.push(...addrs(ctx, 'bcc', true));
   const address: string[] = [];
   let prev = '';
   for (const cur of inputs) {
     if (cur.toLowerCase() !== prev.toLowerCase()) address.push((prev = cur));
     if (address.length === 256) break;
   }
-  if (address.length < 5) return 0;
-  const user = address.map((a) => a.slice(0, 2));
-  const fqhn = address.map((a) => /@(.*)/.exec(a)?.[1] ?? '');
-  const host = fqhn.map((h) => h.slice(0, 2));
-  let hits = 0;
-  let comb = 0;
-  for (let i = 0; i < address.length; i++) {
-    for (let j = i + 1; j < address.length; j++) {
-      if (user[i] === user[j]) hits++;
-      if (host[i] === host[j] && fqhn[i] !== fqhn[j]) hits++;
-      comb++;
+  const sorted = address.length >= 7 && address.join(',') === [...address].sort().join(',');
+  let similar = 0;
+  if (address.length >= 5) {
+    const user = address.map((a) => a.slice(0, 2));
+    const fqhn = address.map((a) => /@(.*)/.exec(a)?.[1] ?? '');
+    const host = fqhn.map((h) => h.slice(0, 2));
+    let hits = 0;
+    let comb = 0;
+    for (let i = 0; i < address.length; i++) {
+      for (let j = i + 1; j < address.length; j++) {
+        if (user[i] === user[j]) hits++;
+        if (host[i] === host[j] && fqhn[i] !== fqhn[j]) hits++;
+        comb++;
+      }
     }
+    similar = hits / comb;
   }
-  return hits / comb;
+  const r = { sorted, similar };
+  recipientMemo.set(ctx, r);
+  return r;
+}
+
+/** A text part's content as SpamAssassin's rendered() gives it (bytes as latin1; HTML as text). */
+function renderedPart(p: MimePart): string {
+  const text = p.encoding === 'base64' ? Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1')
+    : p.encoding === 'quoted-printable' ? decodeQp(p.body).toString('latin1') : p.body;
+  return p.type === 'text/html' ? stripTags(text) : text;
+}
+
+const madiffMemo = new WeakMap<EvalContext, { diff: number; html: number; text: number }>();
+
+/**
+ * BodyEval::_multipart_alternative_difference: per multipart/alternative, the words (runs
+ * between whitespace with a word character) of its HTML parts that its text parts do not carry
+ * as often, as a percentage of the HTML's distinct words — the highest over the message; and the
+ * distinct word counts of the last alternative with HTML words. Spam often sends an unrelated
+ * text part beside the HTML. Exchange's html + calendar alternative is left out, as there.
+ */
+function madiff(ctx: EvalContext): { diff: number; html: number; text: number } {
+  const memo = madiffMemo.get(ctx);
+  if (memo) return memo;
+  const r = { diff: 0, html: 0, text: 0 };
+  const { parts, topType } = ctx.mime();
+  const calendar = topType === 'multipart/alternative' && parts.length === 2 && parts[0]!.type === 'text/html' && parts[1]!.type === 'text/calendar';
+  const ids = new Set(parts.flatMap((p) => p.alternatives));
+  for (const id of calendar ? [] : ids) {
+    const html = new Map<string, number>();
+    const text = new Map<string, number>();
+    for (const p of parts) {
+      if (!p.alternatives.includes(id) || !p.type.startsWith('text')) continue;
+      const words = renderedPart(p).split(/\s+/).filter((w) => /\w/.test(w));
+      const into = p.type === 'text/html' ? html : text;
+      for (const w of words) into.set(w, (into.get(w) ?? 0) + 1);
+      // An HTML part without words but with an image counts as one (SpamAssassin's "\n" mark).
+      if (p.type === 'text/html' && html.size === 0 && /<img\b/i.test(p.body)) html.set('\n', 1);
+    }
+    const orig = html.size;
+    if (orig === 0) continue;
+    r.html = orig;
+    r.text = text.size;
+    for (const [k, v] of text) if (html.has(k) && html.get(k)! - v < 1) html.delete(k);
+    r.diff = Math.max(r.diff, (html.size / orig) * 100);
+  }
+  madiffMemo.set(ctx, r);
+  return r;
 }
 
 const upperMemo = new WeakMap<EvalContext, number | null>();
@@ -306,9 +367,26 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   },
   check_for_forged_hotmail_received_headers: (ctx) => hotmail(ctx) === 'forged',
   check_for_no_hotmail_received_headers: (ctx) => hotmail(ctx) === 'none',
+  sorted_recipients: (ctx) => recipients(ctx).sorted,
+  check_unresolved_template(ctx) {
+    // A template variable (%FROM_NAME, %RND_…) left in a header by ratware; lines as
+    // SpamAssassin's get('ALL') gives them (decoded, one per header).
+    for (const line of (ctx.header('ALL') ?? '').replace(/\n[ \t]+/g, ' ').split('\n')) {
+      if (/%[A-Z][A-Z_-]/.test(line) && !/^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):/i.test(line)) return true;
+    }
+    return false;
+  },
   similar_recipients(ctx, [min, max]) {
-    const s = similarRecipients(ctx);
+    const s = recipients(ctx).similar;
     return (min === 'undef' || s >= Number(min)) && (max === 'undef' || s < Number(max));
+  },
+  multipart_alternative_difference(ctx, [min, max]) {
+    const d = madiff(ctx).diff;
+    return (Number(min) === 0 || d > Number(min)) && (max === 'undef' || d <= Number(max));
+  },
+  multipart_alternative_difference_count(ctx, [ratio, minHtml]) {
+    const d = madiff(ctx);
+    return d.html > Number(minHtml) && d.text / d.html > Number(ratio);
   },
   check_body_length(ctx, [min]) {
     return ctx.bodyLength <= Number(min);
@@ -362,6 +440,17 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   check_for_mime_html: (ctx) => ctx.mime().htmlCount > 0,
   check_for_mime_html_only: (ctx) => ctx.mime().htmlCount > 0 && ctx.mime().textCount === 0,
   check_for_mime: (ctx, [test]) => ctx.mime().flags.has(test!),
+  check_base64_length(ctx, [min, max]) {
+    // MIMEEval::_check_base64_length: the longest line of a base64 part (its newline counted,
+    // as in SpamAssassin's raw lines); calendar invites left out.
+    let longest = 0;
+    for (const p of ctx.mime().parts) {
+      if (p.encoding !== 'base64' || p.type === 'application/ics') continue;
+      for (const line of p.body.split('\n')) longest = Math.max(longest, line.replace(/\r$/, '').length + 1);
+    }
+    if (max !== undefined && longest > Number(max)) return false;
+    return longest >= Number(min);
+  },
   // ---- BodyEval
   check_for_uppercase(ctx, [min, max]) {
     const pct = uppercasePercent(ctx);
@@ -420,6 +509,12 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     if (!list) return false;
     const rx = fixedRegExp(re!.replace(/\(\?i\)/, ''), /^\(\?i\)/.test(re!) ? 'i' : '');
     return list.some((s) => rx.test(s));
+  },
+  html_title_subject_ratio(ctx, [ratio]) {
+    // A <title> more than `ratio` times as long as the Subject (one HTML view here, not one per part).
+    const subject = ctx.header('Subject') ?? '';
+    if (subject === '') return false;
+    return ctx.html().texts.title.some((t) => t !== '' && t.length / subject.length > Number(ratio));
   },
 };
 

@@ -18,6 +18,8 @@ export interface MimePart {
   readonly attachment: boolean;
   /** The raw (still encoded) body of a leaf part. */
   readonly body: string;
+  /** The multipart/alternative parts this leaf is inside (ids, outermost first). */
+  readonly alternatives: readonly number[];
 }
 
 export interface MimeFacts {
@@ -51,13 +53,44 @@ function param(value: string, name: string): string {
   return m ? (m[1] ?? m[2] ?? '') : '';
 }
 
+/**
+ * The bodies of a multipart: what lies between delimiter lines (`--boundary` alone on its line,
+ * `--boundary--` closing), the line break before a delimiter belonging to it. A line that only
+ * starts with the delimiter is content: Outlook-style nested boundaries often extend the outer one
+ * (`…9Y` outside, `…9YAA` inside).
+ */
+export function multipartBodies(body: string, boundary: string): string[] {
+  const delim = `--${boundary}`;
+  const out: string[] = [];
+  let start = -1;
+  let pos = 0;
+  for (;;) {
+    const i = body.indexOf(delim, pos);
+    if (i === -1) break;
+    let j = i + delim.length;
+    const close = body.startsWith('--', j);
+    if (close) j += 2;
+    while (body[j] === ' ' || body[j] === '\t') j++;
+    const eol = j >= body.length || body[j] === '\n' || (body[j] === '\r' && body[j + 1] === '\n');
+    if ((i !== 0 && body[i - 1] !== '\n') || !eol) { pos = i + delim.length; continue; }
+    if (start >= 0) out.push(body.slice(start, i === 0 ? 0 : i - (body[i - 2] === '\r' ? 2 : 1)));
+    if (close) return out;
+    start = j + (body[j] === '\r' ? 2 : body[j] === '\n' ? 1 : 0);
+    pos = start;
+  }
+  // No closing delimiter: the last body runs to the end.
+  if (start >= 0) out.push(body.slice(start));
+  return out;
+}
+
 /** Walk the MIME tree of a raw message (latin1 string). */
 export function mimeFacts(raw: string): MimeFacts {
   const parts: MimePart[] = [];
   const flags = new Set<string>();
   const [topHead] = splitHead(raw.slice(0, MAX));
   const topCt = headerLines(topHead).find((h) => h.name === 'content-type')?.value ?? 'text/plain';
-  const walk = (text: string, depth: number, isTop: boolean) => {
+  let alternativeIds = 0;
+  const walk = (text: string, depth: number, isTop: boolean, alternatives: readonly number[]) => {
     if (parts.length >= 200) return;
     const [head, body] = splitHead(text);
     const headers = isTop ? headerLines(head).filter((h) => /^content-/.test(h.name) || h.name === 'mime-version') : headerLines(head);
@@ -65,14 +98,8 @@ export function mimeFacts(raw: string): MimeFacts {
     const type = (/^\s*([^;\s]+)/.exec(ct)?.[1] ?? 'text/plain').toLowerCase();
     const boundary = param(ct, 'boundary');
     if (type.startsWith('multipart/') && boundary && depth < 10) {
-      const delim = `--${boundary}`;
-      const pieces = body.split(delim);
-      // pieces[0] is the preamble; a piece starting with -- is the epilogue.
-      for (let i = 1; i < pieces.length; i++) {
-        const p = pieces[i]!;
-        if (p.startsWith('--')) break;
-        walk(p.replace(/^[ \t]*\r?\n/, ''), depth + 1, false);
-      }
+      const inside = type === 'multipart/alternative' ? [...alternatives, alternativeIds++] : alternatives;
+      for (const p of multipartBodies(body, boundary)) walk(p, depth + 1, false, inside);
       return;
     }
     const disp = headers.find((h) => h.name === 'content-disposition')?.value ?? '';
@@ -80,10 +107,10 @@ export function mimeFacts(raw: string): MimeFacts {
     const name = param(ct, 'name') || param(disp, 'filename');
     parts.push({
       headers, type, encoding, charset: param(ct, 'charset').toLowerCase(),
-      attachment: /^\s*attachment/i.test(disp) || name !== '', body: body.slice(0, MAX),
+      attachment: /^\s*attachment/i.test(disp) || name !== '', body: body.slice(0, MAX), alternatives,
     });
   };
-  walk(raw.slice(0, MAX), 0, true);
+  walk(raw.slice(0, MAX), 0, true, []);
   let htmlCount = 0;
   let textCount = 0;
   for (const p of parts) {

@@ -29,7 +29,7 @@ import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
-import { htmlFacts, type HtmlFacts } from './sa-html.js';
+import { htmlFacts, stripTags, type HtmlFacts } from './sa-html.js';
 import { mimeFacts, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
@@ -400,12 +400,6 @@ function displayName(v: string): string {
 }
 
 const MAX_PARA = 4096;
-
-function stripTags(html: string): string {
-  return html.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<br\s*\/?>|<\/p>|<p[^>]*>|<\/div>|<\/tr>/gi, '\n\n')
-    .replace(/<[^>]*>/g, '').replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>')
-    .replace(/&quot;/gi, '"').replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&[a-z]+;/gi, ' ');
-}
 
 interface Views {
   header(name: string, mod: SaRule['mod']): string | undefined;

@@ -189,6 +189,32 @@ const CASES: Case[] = [
     fn: 'html_text_match', args: ['comment', '<!-- saved from url=\\(\\d{4}\\)'], why: 'a "saved from url" comment',
     yes: plainHtml('<!-- saved from url=(0022)http://x.test/ --><p>x</p>'), no: plainHtml('<!-- a comment --><p>x</p>'),
   },
+  {
+    fn: 'sorted_recipients', why: 'seven To/Cc addresses in sort order (ratware mailing a sorted list)',
+    yes: `${HDR.replace('To: bob@example.net', 'To: a1@x.test, a2@x.test, b@y.test, c@z.test\nCc: d@x.test, e@y.test, f@z.test')}\nx\n`,
+    no: `${HDR.replace('To: bob@example.net', 'To: a1@x.test, b@y.test, a2@x.test, c@z.test\nCc: d@x.test, e@y.test, f@z.test')}\nx\n`,
+  },
+  {
+    fn: 'check_unresolved_template', why: 'a %TEMPLATE variable left in a header other than the exempt ones',
+    yes: `${HDR}X-Mailer: %MAILER_NAME\n\nx\n`, no: `${HDR.replace('hello there friend', '100%OFF %FREE')}X-Mailer: mutt 50%\n\nx\n`,
+  },
+  {
+    fn: 'check_base64_length', args: ['79'], why: 'a base64 line of 78 characters (79 with its newline)',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${'QUJD'.repeat(19)}QU\n`,
+    no: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${'QUJD'.repeat(19)}\n`,
+  },
+  {
+    fn: 'multipart_alternative_difference', args: ['99', '100'], why: 'the HTML alternative shares no word with the text one',
+    yes: alt('please enable html', '<p>cheap pills online now</p>'), no: alt('cheap pills online now', '<p>cheap <b>pills</b> online now</p>'),
+  },
+  {
+    fn: 'multipart_alternative_difference_count', args: ['3', '1'], why: 'the text alternative has over 3 times the distinct words of the HTML one',
+    yes: alt('one two three four five six seven eight nine', '<p>hi there</p>'), no: alt('hi there', '<p>hi there</p>'),
+  },
+  {
+    fn: 'html_title_subject_ratio', args: ['3.5'], why: 'a <title> over 3.5 times as long as the Subject',
+    yes: plainHtml(`<title>${'a very long title '.repeat(5)}</title><p>x</p>`), no: plainHtml('<title>hello there</title><p>x</p>'),
+  },
 ];
 
 t.test('every ported eval function: a message it fires on and one it must not', async (t) => {
@@ -299,6 +325,10 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   t.match(h.texts.anchor[0], /<img>/);
   t.equal(h.inside.get('body'), 0);
   t.equal(htmlFacts('').flags.size, 0);
+  t.same(m.parts.map((p) => p.alternatives), [[0], [0], []], 'the leaves inside the multipart/alternative know it');
+  // Outlook-style: the inner boundary extends the outer one; only whole delimiter lines split.
+  const nested = mimeFacts('Content-Type: multipart/related; boundary="=_NP9Y"\r\n\r\npreamble\r\n--=_NP9Y\r\nContent-Type: multipart/alternative; boundary="=_NP9YAA"\r\n\r\n--=_NP9YAA\r\nContent-Type: text/html\r\n\r\n<p>x --=_NP9Y inline</p>\r\n--=_NP9YAA--\r\n\r\n--=_NP9Y \r\nContent-Type: image/png\r\n\r\niVBO\r\n--=_NP9Y--\r\nepilogue\r\n');
+  t.same(nested.parts.map((p) => [p.type, p.body, p.alternatives]), [['text/html', '<p>x --=_NP9Y inline</p>', [0]], ['image/png', 'iVBO', []]], 'an extended boundary is not a delimiter; the line break before one belongs to it');
 });
 
 t.test('metaJs: && operands cheapest first, RULE > N folded, meaning kept', async (t) => {

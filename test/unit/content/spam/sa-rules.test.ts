@@ -5,7 +5,7 @@
  * and the generated data file (every rule compiles, every reportable rule has a finite score).
  */
 import t from 'tap';
-import { convertSaRules, perlToJs, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
+import { applyReplaceTags, convertSaRules, perlToJs, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { compileSaRules, decodeWords, defaultSaRulesFile, formatSaRuleFile, loadSaRules, parseSaRuleText, requiredLiteral, saHits, type SaRuleFile } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -56,6 +56,20 @@ t.test('perlToJs: /x, anchors, POSIX classes, possessive and atomic groups; refu
   t.same(splitPerlRegex('m{a/b}i [if-unset: x]'), ['a/b', 'i', '[if-unset: x]']);
   t.same(splitPerlRegex('/a\\/b/'), ['a\\/b', '', '']);
   t.equal(splitPerlRegex('eval:foo()'), null);
+});
+
+t.test('applyReplaceTags: pre/post/inter are directives, applied around every tag as SpamAssassin does', async (t) => {
+  const tags = new Map([['A', '[aA@]'], ['B', '[bB8]'], ['AB', '<A><B>'], ['post P2', '{1,2}'], ['inter W1', '\\W?'], ['pre X', '\\b']]);
+  // 25_replace.cf's shape: the directives lead the rule, the tags follow it.
+  t.equal(applyReplaceTags('/<inter W1><post P2>(?!ab)<A><B>/i', tags), '/(?!ab)[aA@]{1,2}\\W?[bB8]{1,2}/i');
+  t.equal(applyReplaceTags('/<A>x<B>/', tags), '/[aA@]x[bB8]/', 'no inter between tags that are not adjacent');
+  t.equal(applyReplaceTags('<inter W1><A><B>', tags), '\\W?[aA@]\\W?[bB8]', 'a rule that starts with a tag gets inter before it too (Perl split keeps the leading empty field)');
+  t.equal(applyReplaceTags('/<pre X><A>(?:y|<B>)/', tags), '/\\b[aA@](?:y|\\b[bB8])/', 'pre before every tag, also inside a group');
+  t.equal(applyReplaceTags('/<AB>c/', tags), '/[aA@][bB8]c/', 'a tag made of tags is expanded on the next pass');
+  t.equal(applyReplaceTags('/<inter NOPE><A><B>/', tags), '/[aA@][bB8]/', 'an undefined directive is dropped, as SpamAssassin does');
+  t.equal(applyReplaceTags('/<UNKNOWN>/', tags), '/<UNKNOWN>/', 'an unknown tag stays text');
+  const regex = new RegExp(applyReplaceTags('<inter W1><post P2>(?!ab)<A><B>', tags), 'i');
+  t.ok(regex.test('a.b8') && regex.test('@@-B') && !regex.test('ab'), 'the FUZZY_* shape: obfuscations match, the plain word does not');
 });
 
 t.test('convertSaRules: rule types, scores by set, defaults, skipped by reason', async (t) => {
