@@ -9,13 +9,10 @@
  * as SpamAssassin's `get` returns them, the MIME facts (sa-mime.ts), the HTML facts (sa-html.ts),
  * the relays (sa-relays.ts) and the freemail domain list from the rule data.
  */
-import { createRequire } from 'node:module';
 import { stripTags, type HtmlFacts } from './sa-html.js';
-import type { MimeFacts, MimePart } from './sa-mime.js';
+import { decodedBody, type MimeFacts, type MimePart } from './sa-mime.js';
 import type { RelayHeaders } from './sa-relays.js';
 import { fixedRegExp } from './regexp-tier.js';
-
-const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
 
 export interface EvalContext {
   /** SpamAssassin's $pms->get(NAME[:mod]): joined values (decoded), undefined when absent. */
@@ -192,8 +189,7 @@ function recipients(ctx: EvalContext): { sorted: boolean; similar: number } {
 
 /** A text part's content as SpamAssassin's rendered() gives it (bytes as latin1; HTML as text). */
 function renderedPart(p: MimePart): string {
-  const text = p.encoding === 'base64' ? Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1')
-    : p.encoding === 'quoted-printable' ? decodeQp(p.body).toString('latin1') : p.body;
+  const text = decodedBody(p);
   return p.type === 'text/html' ? stripTags(text) : text;
 }
 

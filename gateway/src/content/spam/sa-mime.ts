@@ -6,7 +6,10 @@
  * mime_body_text_count for check_for_mime_html / check_for_mime_html_only). Bounded: at most
  * 256 KiB of the message, 200 parts, nesting 10.
  */
+import { createRequire } from 'node:module';
 import { fixedRegExp } from './regexp-tier.js';
+
+const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
 
 export interface MimePart {
   /** Header lines of the part, lower-case name, unfolded value. */
@@ -131,4 +134,43 @@ export function mimeFacts(raw: string): MimeFacts {
     }
   }
   return { parts, htmlCount, textCount, flags, topType: (/^\s*([^;\s]+)/.exec(topCt)?.[1] ?? 'text/plain').toLowerCase() };
+}
+
+/** A leaf part's body with its transfer encoding undone: bytes as a latin1 string (SpamAssassin's decode()). */
+export function decodedBody(p: MimePart): string {
+  if (p.encoding === 'base64') return Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1');
+  if (p.encoding === 'quoted-printable') return decodeQp(p.body).toString('latin1');
+  return p.body;
+}
+
+const MAX_BODY_LINE_LENGTH = 2048;
+
+/**
+ * What SpamAssassin's rawbody rules read (Message::get_decoded_body_text_array): per text or
+ * message part (text/calendar aside) its decoded bytes — not charset-decoded, not split into
+ * lines: a part up to 2 KB is one string, a longer one chunks of 2–4 KB cut after a newline, a
+ * `>` or a space (split_into_array_of_short_paragraphs). So `\s*` reaches across lines and `^`
+ * is the start of a chunk, as there.
+ */
+export function rawbodyChunks(m: MimeFacts): string[] {
+  const out: string[] = [];
+  for (const p of m.parts) {
+    if (!/^(?:text|message)\b/.test(p.type) || p.type === 'text/calendar') continue;
+    const text = decodedBody(p);
+    const len = text.length;
+    if (len <= MAX_BODY_LINE_LENGTH) { out.push(text); continue; }
+    let ofs = 0;
+    for (; len - ofs > 2 * MAX_BODY_LINE_LENGTH; ofs = cutAt(text, ofs) + 1) out.push(text.slice(ofs, cutAt(text, ofs) + 1));
+    if (ofs < len) out.push(text.slice(ofs));
+  }
+  return out;
+}
+
+/** Where a chunk starting at `ofs` ends: the first newline, else `>`, else space after 2 KB, within 4 KB. */
+function cutAt(text: string, ofs: number): number {
+  for (const c of ['\n', '>', ' ']) {
+    const j = text.indexOf(c, ofs + MAX_BODY_LINE_LENGTH);
+    if (j >= 0 && j - ofs + 1 <= 2 * MAX_BODY_LINE_LENGTH) return j;
+  }
+  return ofs + MAX_BODY_LINE_LENGTH;
 }

@@ -6,7 +6,8 @@
  * run unchanged.
  *
  * Parsed: the common trace formats (Postfix/sendmail `from HELO (RDNS [IP])`, qmail `from RDNS
- * (HELO x) (IP)`, Exim `from RDNS ([IP] helo=x)`, Microsoft SMTPSVC `from HELO ([IP])`). Lines
+ * (HELO x) (IP)`, Exim `from RDNS ([IP] helo=x)`, Microsoft SMTPSVC `from HELO ([IP])`), and as
+ * SpamAssassin's fall-through any other line with a `by` and a bracketed IPv4 address. Lines
  * without a relay address (local delivery, fetchmail's POP3 hand-over, `qmail invoked by uid`)
  * are skipped, as SpamAssassin's parser does. Trust path: relays from loopback addresses at the
  * top are trusted (SpamAssassin always trusts 127/8); the first relay with another address — in
@@ -48,6 +49,7 @@ const QMAIL_HELO = compileNow(new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${I
 const QMAIL = compileNow(new RegExp(`^(\\S+) \\((${IP})\\)`));
 const SENDMAIL_NO_PTR = compileNow(new RegExp(`^(\\S+) \\[(${IP})\\]`));
 const BARE_IP = compileNow(new RegExp(`^\\[(${IP})\\]`));
+const ANY_BRACKETED_IP = compileNow(new RegExp(`\\[(${IPV4})\\]`));
 
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 
@@ -86,6 +88,9 @@ export function parseReceived(v: string): Relay | null {
   // sendmail without PTR: from HELO [IP] | from [IP]
   if ((m = SENDMAIL_NO_PTR.exec(from))) return out(m[2]!, '', m[1]!);
   if ((m = BARE_IP.exec(from))) return out(m[1]!, '', `[${m[1]}]`);
+  // SpamAssassin's fall-through: a line no format matched is still a relay, known by the first
+  // [IP] in it, when it names the receiving host (Smail's `from HELO from [IP] by …`, …).
+  if (by !== '' && (m = ANY_BRACKETED_IP.exec(s))) return out(m[1]!, '', '');
   return null;
 }
 

@@ -9,7 +9,8 @@
  *   get_envelope_from; X-Spam-Relays-* computed from Received (sa-relays.ts). An absent header
  *   reads as its [if-unset] value, else as empty. mimeheader: a header of any MIME part.
  * - body: the Subject, then the rendered text (HTML without tags) paragraph by paragraph,
- *   whitespace collapsed; rawbody: the decoded text and HTML line by line; uri: each link and
+ *   whitespace collapsed; rawbody: each text part's transfer-decoded bytes in 2–4 KB chunks, as
+ *   SpamAssassin (sa-mime.ts rawbodyChunks); uri: each link and
  *   each e-mail address in the text (as mailto:); full: the raw message.
  * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
  * - meta: an expression over other rules (true = 1).
@@ -30,7 +31,7 @@ import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
 import { htmlFacts, stripTags, type HtmlFacts } from './sa-html.js';
-import { mimeFacts, type MimeFacts } from './sa-mime.js';
+import { mimeFacts, rawbodyChunks, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
@@ -413,6 +414,8 @@ interface Views {
   /** Every value of a header (decoded), in order. */
   all(name: string): string[];
   relays(): RelayHeaders;
+  /** The MIME facts (sa-mime.ts), computed once. */
+  mime(): MimeFacts;
   readonly rendered: string;
 }
 
@@ -428,7 +431,7 @@ function views(msg: ParsedMessage): Views {
   const rendered = hasText ? msg.text : stripTags(msg.html);
   const body = [decodeWords(msg.subject), ...rendered.split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' ').trim()).filter((p) => p !== '')]
     .slice(0, 1000).map((p) => p.slice(0, MAX_PARA));
-  const raw = `${msg.text}\n${msg.html}`.split(/\r?\n/).slice(0, 5000);
+
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
@@ -436,12 +439,16 @@ function views(msg: ParsedMessage): Views {
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
+  let mime: MimeFacts | null = null;
+  const getMime = () => (mime ??= mimeFacts(full));
+  const raw = rawbodyChunks(getMime()).slice(0, 5000);
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
   const getRelays = () => (relays ??= messageRelays(msg.headers));
   return {
     all: (n) => (get(n) ?? []).map(decodeWords),
     relays: getRelays,
+    mime: getMime,
     rendered,
     joined: { body: j(bodyJoined), rawbody: j(raw.join('\n')), uri: j(uris.join('\n')), full: j(full) },
     header(name, mod) {
@@ -576,7 +583,6 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
   let ctx: EvalContext | null = null;
   const evalContext = (): EvalContext => {
     if (ctx) return ctx;
-    let mime: MimeFacts | null = null;
     let html: HtmlFacts | null = null;
     ctx = {
       header: (name, mod) => v.header(name, mod),
@@ -585,7 +591,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       bodyText: v.rendered,
       bodyLines: v.body,
       bodyLength: bodyLength(msg.raw),
-      mime: () => (mime ??= mimeFacts(v.full)),
+      mime: () => v.mime(),
       html: () => (html ??= htmlFacts(msg.html)),
       relays: () => v.relays(),
       isFreemail: set.isFreemail,

@@ -8,7 +8,7 @@ import t from 'tap';
 import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
 import { htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
-import { mimeFacts } from '../../../../gateway/src/content/spam/sa-mime.js';
+import { mimeFacts, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
@@ -283,6 +283,8 @@ t.test('parseReceived: common trace formats, as SpamAssassin reads them', async 
   t.equal(r('(qmail 1234 invoked by uid 500); 22 Aug 2002'), null);
   t.equal(parseReceived('from x (y [192.0.2.1]) by z with ESMTPA id 1')?.auth, 'ESMTPA');
   t.equal(parseReceived('from x (y [192.0.2.1]) by z (envelope-from <a@b.test>) id 1')?.envfrom, 'a@b.test');
+  t.same(r('from mx6.airmail.net from [209.196.77.103] by mail5.airmail.net (/\\##/\\ Smail3.1.30.16 #30.56) with esmtp'), { ip: '209.196.77.103', rdns: '', helo: '', by: 'mail5.airmail.net' }, 'no format matched: the first [IP] with a by, as SpamAssassin falls through');
+  t.equal(r('from mx6.airmail.net from [209.196.77.103]; Tue, 10 Sep 2002'), null, 'without a by it stays unparsed');
 });
 
 t.test('relayHeaders: loopback relays at the top are trusted, the first other one and all below untrusted', async (t) => {
@@ -329,6 +331,11 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   // Outlook-style: the inner boundary extends the outer one; only whole delimiter lines split.
   const nested = mimeFacts('Content-Type: multipart/related; boundary="=_NP9Y"\r\n\r\npreamble\r\n--=_NP9Y\r\nContent-Type: multipart/alternative; boundary="=_NP9YAA"\r\n\r\n--=_NP9YAA\r\nContent-Type: text/html\r\n\r\n<p>x --=_NP9Y inline</p>\r\n--=_NP9YAA--\r\n\r\n--=_NP9Y \r\nContent-Type: image/png\r\n\r\niVBO\r\n--=_NP9Y--\r\nepilogue\r\n');
   t.same(nested.parts.map((p) => [p.type, p.body, p.alternatives]), [['text/html', '<p>x --=_NP9Y inline</p>', [0]], ['image/png', 'iVBO', []]], 'an extended boundary is not a delimiter; the line break before one belongs to it');
+  // rawbody as SpamAssassin: each text part's transfer-decoded bytes (not charset-decoded), whole up to 2 KB, then 2–4 KB chunks.
+  const qp = mimeFacts('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>caf=C3=A9</p></html>\r\n\r\nafter=\r\nwards\r\n--b\r\nContent-Type: image/gif\r\n\r\nGIF89a\r\n--b--\r\n');
+  t.same(rawbodyChunks(qp), ['<p>caf\u00c3\u00a9</p></html>\r\n\r\nafterwards'], 'one string per text part: a regex sees across lines; UTF-8 stays bytes; the image is not text');
+  const long = rawbodyChunks(mimeFacts(`Content-Type: text/plain\r\n\r\n${'word '.repeat(1000)}\n${'x'.repeat(3000)}`));
+  t.ok(long.length > 1 && long.every((c) => c.length <= 4096) && long.join('') === `${'word '.repeat(1000)}\n${'x'.repeat(3000)}`, 'a long part: chunks of at most 4 KB that join back to the whole');
 });
 
 t.test('metaJs: && operands cheapest first, RULE > N folded, meaning kept', async (t) => {
