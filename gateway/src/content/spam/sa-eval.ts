@@ -396,6 +396,9 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   check_dkim_valid_envelopefrom: () => false,
   check_arc_signed: () => false,
   check_arc_valid: () => false,
+  // RelayEval: a Received line naming a sender that could not be parsed (UNPARSEABLE_RELAY, and
+  // __XPRIO_MINFP's guard).
+  check_relays_unparseable: (ctx) => ctx.relays().unparseable > 0,
   check_mailfrom_matches_rcvd(ctx) {
     // The envelope sender's domain matches the first untrusted relay's reverse DNS domain.
     const env = domainOf(ctx.header('EnvelopeFrom', 'addr') ?? '');

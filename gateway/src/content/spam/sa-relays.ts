@@ -31,6 +31,8 @@ export interface Relay {
 export interface RelayHeaders {
   readonly trusted: readonly Relay[];
   readonly untrusted: readonly Relay[];
+  /** Received lines that name a sending host SpamAssassin's parser would not read (check_relays_unparseable). */
+  readonly unparseable: number;
   /** The pseudo header values, by lower-case name (x-spam-relays-trusted …). */
   readonly headers: ReadonlyMap<string, string>;
 }
@@ -54,9 +56,11 @@ const ANY_BRACKETED_IP = compileNow(new RegExp(`\\[(${IPV4})\\]`));
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 
 /** One Received header value (unfolded) → a relay, or null when it records no relay address. */
+const NOT_A_RELAY = /\bwith (?:POP3|IMAP)\b|\(fetchmail|qmail \d+ invoked by uid|^from userid \d+|\bwith local(?:-\w+)?\b|^by \S+ \(Postfix, from userid/i;
+
 export function parseReceived(v: string): Relay | null {
   const s = v.replace(/\s+/g, ' ').trim();
-  if (/\bwith (?:POP3|IMAP)\b|\(fetchmail|qmail \d+ invoked by uid|^from userid \d+|\bwith local(?:-\w+)?\b|^by \S+ \(Postfix, from userid/i.test(s)) return null;
+  if (NOT_A_RELAY.test(s)) return null;
   const by = /\bby ([^\s;()]+)/.exec(s)?.[1] ?? '';
   const id = /\bid ([^\s;()]+)/.exec(s)?.[1] ?? '';
   const envfrom = /\(envelope-from <?([^\s<>()]*)>?\)/i.exec(s)?.[1] ?? '';
@@ -94,6 +98,36 @@ export function parseReceived(v: string): Relay | null {
   return null;
 }
 
+/**
+ * A line we could not read as a relay that SpamAssassin would count as unparseable, not skip:
+ * it starts with `from` and is no local hand-over, and is not `from HOST by HOST;` (no address).
+ */
+function isUnparseable(v: string): boolean {
+  const s = v.replace(/\s+/g, ' ').trim();
+  if (!/^\(?from /i.test(s) || NOT_A_RELAY.test(s)) return false;
+  const named = /^from (\S+) by [^\s;]+ ?;/i.exec(s);
+  if (named && !/^\[[\d.]+\]$/.test(named[1]!)) return false;
+  const rest = s.replace(/^\(?from /i, '');
+  return !LOCAL_HANDOVER.some((re) => re.test(rest));
+}
+
+const LOCALHOST = String.raw`(?:localhost(?:\.localdomain)?|127\.0\.0\.1|::1)`;
+/** The hand-overs SpamAssassin's Received parser skips without counting them (a subset of its list). */
+const LOCAL_HANDOVER = [
+  new RegExp(String.raw`^\S+ \([^\s@]+@${LOCALHOST}\) by \S+ \(`, 'i'),
+  /^\S+ \S+ by \S+ with local-e?smtp /i,
+  /^\S+@\S+ by \S+ /i,
+  new RegExp(String.raw`^${LOCALHOST} \((?:\S+@)?${LOCALHOST}[)[]`, 'i'),
+  new RegExp(String.raw`^\S+ \((?:\S+@)?${LOCALHOST}\) `, 'i'),
+  new RegExp(String.raw`^\S+ \(\S+@\S+ \[${LOCALHOST}\]\) `, 'i'),
+  /^\S+ by \S+ (?:with|via|for|\()/i,
+  /^\S+ (?:(?:with|via|for) \S+|\(unverified\)) by\b/i,
+  /^\S+ id \S+$/i,
+  /^\S+@localhost\) by \S+ /i,
+  /^mail pickup service by \S+ with Microsoft SMTPSVC/i,
+  /^(?:\S+\/)?SpoolDir by /i,
+].map(compileNow);
+
 export function isLoopback(ip: string): boolean {
   return /^127\./.test(ip) || ip === '::1';
 }
@@ -106,16 +140,20 @@ export function formatRelay(r: Relay, intl: boolean): string {
 export function relayHeaders(received: readonly string[]): RelayHeaders {
   const trusted: Relay[] = [];
   const untrusted: Relay[] = [];
+  let unparseable = 0;
   for (const v of received.slice(0, 50)) {
     const r = parseReceived(v);
-    if (!r) continue;
+    if (!r) {
+      if (isUnparseable(v)) unparseable++;
+      continue;
+    }
     if (untrusted.length === 0 && isLoopback(r.ip)) trusted.push(r);
     else untrusted.push(r);
   }
   const t = trusted.map((r) => formatRelay(r, true)).join(' ');
   const u = untrusted.map((r) => formatRelay(r, false)).join(' ');
   return {
-    trusted, untrusted,
+    trusted, untrusted, unparseable,
     headers: new Map([['x-spam-relays-trusted', t], ['x-spam-relays-internal', t], ['x-spam-relays-untrusted', u], ['x-spam-relays-external', u]]),
   };
 }

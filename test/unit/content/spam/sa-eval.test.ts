@@ -212,6 +212,11 @@ const CASES: Case[] = [
     yes: alt('one two three four five six seven eight nine', '<p>hi there</p>'), no: alt('hi there', '<p>hi there</p>'),
   },
   {
+    fn: 'check_relays_unparseable', why: 'a Received line naming a sender in no format SpamAssassin reads',
+    yes: `Received: from mail.example.org (192.0.2.7:25) by mx.test; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}Received: from localhost (user@localhost) by mx.example.org (8.12.5/8.12.5) id g7MD0\n${HDR}\nx\n`,
+  },
+  {
     fn: 'html_title_subject_ratio', args: ['3.5'], why: 'a <title> over 3.5 times as long as the Subject',
     yes: plainHtml(`<title>${'a very long title '.repeat(5)}</title><p>x</p>`), no: plainHtml('<title>hello there</title><p>x</p>'),
   },
