@@ -46,6 +46,8 @@ export interface ConvertResult {
   readonly rules: SaRule[];
   /** freemail_domains (FreeMail plugin data: a domain, or a pattern with * and ?). */
   readonly freemail: string[];
+  /** redirector_pattern: a redirecting URL's target is the regex's first group (sa-uri.ts). */
+  readonly redirectors: Array<{ re: string; flags: string }>;
   readonly skipped: Record<string, string[]>;
 }
 
@@ -348,6 +350,7 @@ export function parseEval(def: string): { fn: string; args: string[] } | null {
 export function convertSaRules(files: ReadonlyArray<{ name: string; text: string }>, scoreSet: 0 | 1 | 2 | 3, opts: { negative?: boolean; evals?: ReadonlySet<string>; metaOnly?: RegExp; env?: SaConfEnv } = {}): ConvertResult {
   const env = opts.env ?? DEFAULT_SA_ENV;
   const freemail: string[] = [];
+  const redirectors: Array<{ re: string; flags: string }> = [];
   const defs = new Map<string, Raw>();
   const scores = new Map<string, number>();
   const describe = new Map<string, string>();
@@ -384,6 +387,12 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
           break;
         }
         case 'describe': describe.set(name, rest); break;
+        case 'redirector_pattern': {
+          const parts = splitPerlRegex(`${name} ${rest}`);
+          const js = parts ? perlToJs(parts[0], parts[1]) : null;
+          if (js && !(js instanceof Error)) redirectors.push(js);
+          break;
+        }
         case 'freemail_domains': freemail.push(...`${name} ${rest}`.split(/\s+/).filter((d) => d !== '').map((d) => d.toLowerCase())); break;
         case 'tflags': tflags.set(name, `${tflags.get(name) ?? ''} ${rest}`); break;
         case 'replace_tag': tags.set(name, rest); break;
@@ -505,7 +514,7 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
       skip('unused (scores 0, feeds no kept meta)', name);
     }
   }
-  return { rules: [...rules.values()], skipped, freemail: [...new Set(freemail)] };
+  return { rules: [...rules.values()], skipped, freemail: [...new Set(freemail)], redirectors };
 }
 
 const META_TOKEN = /\s*(\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_]*|&&|\|\||[<>=!]=|[-+*/()<>!])/y;

@@ -10,8 +10,8 @@
  *   reads as its [if-unset] value, else as empty. mimeheader: a header of any MIME part.
  * - body: the Subject, then the rendered text (HTML without tags) paragraph by paragraph,
  *   whitespace collapsed; rawbody: each text part's transfer-decoded bytes in 2–4 KB chunks, as
- *   SpamAssassin (sa-mime.ts rawbodyChunks); uri: each link and
- *   each e-mail address in the text (as mailto:); full: the raw message.
+ *   SpamAssassin (sa-mime.ts rawbodyChunks); uri: each link and each e-mail address in the
+ *   text (as mailto:), with SpamAssassin's canonical variants (sa-uri.ts); full: the raw message.
  * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
  * - meta: an expression over other rules (true = 1).
  * Evaluation is lazy: the scoring rules run for every message, a sub-rule only when a meta's
@@ -37,6 +37,7 @@ import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
 import { isLoopback, messageRelays, parseReceived, type RelayHeaders } from './sa-relays.js';
 import { messageUrls } from './tokenizer.js';
+import { canonicalUris } from './sa-uri.js';
 
 interface CompiledRule {
   readonly rule: SaRule;
@@ -79,6 +80,8 @@ export interface SaRuleSet {
   readonly timing: Float64Array | null;
   /** FreeMail plugin: is this address at a free mail provider (freemail_domains)? */
   readonly isFreemail: (address: string) => boolean;
+  /** redirector_pattern regexes: the first group is the redirect's target. */
+  readonly redirectors: readonly RegExp[];
   /** Per text type, one search for every lower-case prefilter string of its rules (sa-multisearch.ts). */
   readonly search: Readonly<Record<TextType, MultiSearch>>;
 }
@@ -92,6 +95,7 @@ export interface SaRuleFile {
   readonly skipped?: Record<string, number>;
   readonly rules: SaRule[];
   readonly freemail?: string[];
+  readonly redirectors?: Array<{ re: string; flags: string }>;
 }
 
 /** freemail_domains → a test (exact domains, and patterns with * and ? as FreeMail.pm). */
@@ -107,7 +111,7 @@ export function freemailTest(domains: readonly string[]): (address: string) => b
   };
 }
 
-export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean; reorder?: boolean } = {}): SaRuleSet {
+export function compileSaRules(rules: readonly SaRule[], freemail: readonly string[] = [], opts: { timing?: boolean; reorder?: boolean; redirectors?: ReadonlyArray<{ re: string; flags: string }> } = {}): SaRuleSet {
   const byName = new Map<string, CompiledRule>();
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
@@ -192,7 +196,8 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
   };
   for (const c of compiled) if (c.rule.type === 'meta') visit(c, new Set());
   const scoring = compiled.filter((c) => !c.rule.name.startsWith('__') && c.rule.score !== 0);
-  return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail), search };
+  const redirectors = (opts.redirectors ?? []).map((r) => compileNow(new RegExp(r.re, r.flags)));
+  return { rules: compiled, order, byName, scoring, timing: opts.timing ? new Float64Array(compiled.length) : null, isFreemail: freemailTest(freemail), redirectors, search };
 }
 
 /**
@@ -341,7 +346,7 @@ export function loadSaRules(file = defaultSaRulesFile()): SaRuleSet {
   let set = cache.get(file);
   if (!set) {
     const data = parseSaRuleText(readFileSync(file, 'utf8'));
-    set = compileSaRules(data.rules, data.freemail ?? []);
+    set = compileSaRules(data.rules, data.freemail ?? [], { redirectors: data.redirectors ?? [] });
     cache.set(file, set);
   }
   return set;
@@ -419,7 +424,7 @@ interface Views {
   readonly rendered: string;
 }
 
-function views(msg: ParsedMessage): Views {
+function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const byName = new Map<string, string[]>();
   for (const h of msg.headers) {
     const l = byName.get(h.name);
@@ -435,7 +440,8 @@ function views(msg: ParsedMessage): Views {
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
-  const uris = [...new Set([...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
+  // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
+  const uris = canonicalUris([...new Set([...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400), redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
@@ -578,7 +584,7 @@ function countMatches(c: CompiledRule, v: Views): number {
 
 /** Which rules hit over set.rules (1, or a `tflags multiple` rule's count) — the reportable ones come out of saHits. */
 export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uint8Array {
-  const v = views(msg);
+  const v = views(msg, set.redirectors);
   const h = new Uint8Array(set.rules.length);
   let ctx: EvalContext | null = null;
   const evalContext = (): EvalContext => {

@@ -1,0 +1,34 @@
+/*
+ * Unit tests of content/spam/sa-uri.ts: the canonical variants SpamAssassin's uri rules see
+ * (Util::uri_list_canonicalize), and that the uri rules reach them through the evaluator.
+ */
+import t from 'tap';
+import { canonicalUris } from '../../../../gateway/src/content/spam/sa-uri.js';
+import { compileSaRules, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
+
+t.test('canonicalUris: hidden hosts become visible, the original stays', async (t) => {
+  const has = (uris: string[], u: string) => t.ok(uris.includes(u), `${u} in ${JSON.stringify(uris)}`);
+  has(canonicalUris(['http://%31%30%2E%31%2E%32%2E%33/x']), 'http://10.1.2.3/x');
+  has(canonicalUris(['http://%31%30%2E%31%2E%32%2E%33/x']), 'http://%31%30%2E%31%2E%32%2E%33/x');
+  has(canonicalUris(['http://0x50.0x47.011.88/']), 'http://80.71.9.88/');
+  has(canonicalUris(['http://1347963992/']), 'http://80.88.76.88/');
+  has(canonicalUris(['http://rd.example.com/*http://80.71.71.88/farm/?aid=1']), 'http://80.71.71.88/farm/?aid=1');
+  has(canonicalUris(['www.example.org/a']), 'http://www.example.org/a');
+  has(canonicalUris(['http://example.org:80/a']), 'http://example.org/a');
+  has(canonicalUris(['http://a@b@example.org/']), 'http://example.org/');
+  has(canonicalUris(['http://bargains/']), 'http://www.bargains.com/');
+  has(canonicalUris(['http://example.org/&#97;b']), 'http://example.org/ab');
+  has(canonicalUris(['mailto:a@example.org?subject=hi']), 'mailto:a@example.org');
+  const redirect = canonicalUris(['http://www.google.com/url?sa=t&q=http://spam.example/x&v=1'], [/^https?:\/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}\/url\?.*?(?<=[?&])q=(.*?)(?:$|[&#])/i]);
+  has(redirect, 'http://spam.example/x');
+  t.same(canonicalUris(['#top', '/relative', 'x']), [], 'fragments, relative paths and one-character strings are not links');
+  t.same(canonicalUris(['http://example.org/']), ['http://example.org/'], 'a canonical link is itself');
+});
+
+t.test('uri rules see the canonical variants', async (t) => {
+  const set = compileSaRules([{ name: 'NORMAL_HTTP_TO_IP', type: 'uri', re: '^https?://(?!1(?:0|27)\\.)\\d+\\.\\d+\\.\\d+\\.\\d+\\b', flags: 'i', score: 0.8 }]);
+  const msg = (href: string) => parseMessage(Buffer.from(`From: a@example.org\r\nTo: b@example.net\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n<a href="${href}">x</a>\r\n`));
+  t.equal(saHits(set, await msg('http://%38%30%2E%37%31%2E%37%31%2E%38%38/')).length, 1, 'an IP written in %XX escapes');
+  t.equal(saHits(set, await msg('http://example.org/')).length, 0);
+});
