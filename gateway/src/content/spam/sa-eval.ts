@@ -34,14 +34,64 @@ export interface EvalContext {
 
 export type EvalFn = (ctx: EvalContext, args: readonly string[]) => boolean;
 
-/** RFC 5322 date → ms since the epoch, or null (SpamAssassin's parse_rfc822_date, leniently). */
-export function parseDate(s: string | undefined): number | null {
-  if (!s) return null;
-  const cleaned = s.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim()
-    // Two-digit years as SpamAssassin: < 50 is 20xx.
-    .replace(/^((?:\w{3},? )?\d{1,2} \w{3} )(\d{2})( )/, (_m, a: string, y: string, b: string) => `${a}${Number(y) < 50 ? 20 : 19}${y}${b}`);
-  const t = Date.parse(cleaned);
-  return Number.isFinite(t) ? t : null;
+const MONTHS: Record<string, number> = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
+/** SpamAssassin's %TZ (Util.pm): zone names it knows. */
+const ZONES: Record<string, string> = {
+  UT: '+0000', UTC: '+0000', NDT: '-0230', AST: '-0400', ADT: '-0300', NST: '-0330', EST: '-0500', EDT: '-0400', CST: '-0600', CDT: '-0500',
+  MST: '-0700', MDT: '-0600', PST: '-0800', PDT: '-0700', HST: '-1000', AKST: '-0900', AKDT: '-0800', HADT: '-0900', HAST: '-1000', GMT: '+0000',
+  BST: '+0100', IST: '+0100', WET: '+0000', WEST: '+0100', CET: '+0100', CEST: '+0200', EET: '+0200', EEST: '+0300', MSK: '+0300', MSD: '+0400',
+  MET: '+0100', MEZ: '+0100', MEST: '+0200', MESZ: '+0200', BRST: '-0200', BRT: '-0300', AEST: '+1000', AEDT: '+1100', ACST: '+0930', ACDT: '+1030',
+  AWST: '+0800', NZST: '+1200', NZDT: '+1300', JST: '+0900', KST: '+0900', HKT: '+0800', SGT: '+0800', PHT: '+0800', IDT: '+0300',
+};
+
+/**
+ * A date header → ms since the epoch, or null: SpamAssassin's Util::parse_rfc822_date, quirks
+ * kept because its date rules are tuned on them — a zone must stand alone as ` +hhmm ` (else a
+ * known name, else UTC: `+-0500` reads as UTC), out-of-range fields are clamped, years kept in
+ * 1970–2037, two-digit years below 50 are 20xx.
+ */
+export function parseDate(input: string | undefined): number | null {
+  if (!input) return null;
+  let s = ` ${input} `.replace(/, */g, ' ').replace(/\s+/g, ' ');
+  let dd: number;
+  let mon: string;
+  let yyyy: string;
+  let m: RegExpExecArray | null;
+  if ((m = / (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) /i.exec(s))) [dd, mon, yyyy] = [Number(m[1]), m[2]!, m[3]!];
+  else if ((m = / (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) /i.exec(s))) [dd, mon, yyyy] = [Number(m[2]), m[1]!, m[3]!];
+  else if ((m = / (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) /i.exec(s))) [dd, mon, yyyy] = [Number(m[1]), m[2]!, m[3]!];
+  else return null;
+  s = s.replace(m[0], ' ');
+  let year = Number(yyyy);
+  if (yyyy.length === 2 && year < 50) year += 2000;
+  else if (yyyy.length !== 4) year += 1900;
+  let hh = 0;
+  let mm = 0;
+  let ss = 0;
+  if ((m = / (\d?\d):(\d\d)(:(\d\d))? /.exec(s))) {
+    [hh, mm, ss] = [Number(m[1]), Number(m[2]), Number(m[4] ?? 0)];
+    s = s.replace(m[0], ' ');
+  }
+  let tz = '-0000';
+  if ((m = / ([-+]\d{4}) /.exec(s))) tz = m[1]!;
+  else if ((m = /\b([A-Z]{2,4}(?:-DST)?)\b/.exec(s)) && ZONES[m[1]!]) tz = ZONES[m[1]!]!;
+  let month = MONTHS[mon.toLowerCase()] ?? 0;
+  ss = Math.min(ss, 59);
+  mm = Math.min(mm, 59);
+  hh = Math.min(hh, 23);
+  const maxDay = [4, 6, 9, 11].includes(month) ? 30 : month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : 31;
+  if (dd > maxDay) {
+    dd = 1;
+    if (++month > 12) { month = 1; year++; }
+  }
+  year = Math.min(Math.max(year, 1970), 2037);
+  let t = Date.UTC(year, month - 1, dd, hh, mm, ss) / 1000;
+  if (!Number.isFinite(t)) return null;
+  const z = /([-+])(\d\d)(\d\d)$/.exec(tz)!;
+  const off = (Number(z[2]) * 60 + Number(z[3])) * 60;
+  if (z[1] === '-') t += off;
+  else t = t < off ? 0 : t - off;
+  return t * 1000;
 }
 
 const domainOf = (addr: string) => (/@([^@]*)$/.exec(addr)?.[1] ?? '').toLowerCase();

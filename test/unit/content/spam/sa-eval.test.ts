@@ -359,11 +359,17 @@ t.test('metaJs: && operands cheapest first, RULE > N folded, meaning kept', asyn
   }
 });
 
-t.test('parseDate: RFC 5322 dates, two-digit years, comments', async (t) => {
+t.test('parseDate: RFC 5322 dates, two-digit years, comments, SpamAssassin\'s quirks', async (t) => {
   t.equal(parseDate('Thu, 22 Aug 2002 13:17:22 +0100 (IST)'), Date.UTC(2002, 7, 22, 12, 17, 22));
   t.equal(parseDate('22 Aug 02 13:17:22 GMT'), Date.UTC(2002, 7, 22, 13, 17, 22));
   t.equal(parseDate('garbage'), null);
   t.equal(parseDate(undefined), null);
+  // SpamAssassin's parse_rfc822_date quirks, which its DATE_IN_PAST/FUTURE rules are tuned on.
+  t.equal(parseDate('Tue, 24 Sep 2002 10:39:13 +-0500'), Date.UTC(2002, 8, 24, 10, 39, 13), 'a zone that is not " +hhmm " alone reads as UTC');
+  t.equal(parseDate('Mon, 2 Sep 2002 07:13:17 EDT'), Date.UTC(2002, 8, 2, 11, 13, 17), 'a zone name it knows');
+  t.equal(parseDate('Sat, 30 Feb 2002 10:00:00 +0000'), Date.UTC(2002, 2, 1, 10, 0, 0), 'a day past the month end is the 1st of the next');
+  t.equal(parseDate('Sep 24 10:39:13 2002'), Date.UTC(2002, 8, 24), 'ctime order: SpamAssassin takes the time of day out with the date, so it reads midnight');
+  t.equal(parseDate('1 Jan 2050 00:00:00 +0000'), Date.UTC(2037, 0, 1), 'years kept in 1970-2037');
 });
 
 t.test('requiredAlternatives: strings one of which every match contains (the prefilter for regexes without a single literal)', async (t) => {
