@@ -43,7 +43,6 @@ const IP = `(?:${IPV4}|${IPV6})`;
 
 // The relay formats, compiled once per process (not at every Received line), to native code.
 const IP_ONLY = compileNow(new RegExp(`^${IP}$`));
-const IP_MAYBE_BRACKETED = compileNow(new RegExp(`^\\[?${IP}\\]?$`));
 const EXIM = compileNow(new RegExp(`^(\\S+) \\(\\[(${IP})\\](?::\\d+)? helo=(\\S+?)\\)`));
 const EXIM_NO_RDNS = compileNow(new RegExp(`^\\[(${IP})\\](?::\\d+)? \\(helo=(\\S+?)\\)`));
 const POSTFIX = compileNow(new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]*) ?\\[(${IP})\\](?::\\d+)?(?: \\(may be forged\\))?[^)]*\\)`));
@@ -73,7 +72,9 @@ export function parseReceived(v: string): Relay | null {
     if (!IP_ONLY.test(a)) return null;
     let r = rdns.trim();
     if (/^unknown$|^\[?${IP}\]?$/i.test(r) || /\(may be forged\)/.test(r)) r = r.replace(/\(may be forged\)/, '').trim();
-    if (/^unknown$/i.test(r) || IP_MAYBE_BRACKETED.test(r)) r = '';
+    // As SpamAssassin: only "unknown" and a bracketed value mean no rDNS; a bare IP stays (Exchange
+    // writes `from HELO (1.2.3.4 [1.2.3.4])`, and __RDNS_NUMERIC_TLD reads it).
+    if (/^unknown$/i.test(r) || r.startsWith('[')) r = '';
     return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth };
   };
   // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's

@@ -290,6 +290,7 @@ t.test('parseReceived: common trace formats, as SpamAssassin reads them', async 
   t.equal(parseReceived('from x (y [192.0.2.1]) by z (envelope-from <a@b.test>) id 1')?.envfrom, 'a@b.test');
   t.same(r('from mx6.airmail.net from [209.196.77.103] by mail5.airmail.net (/\\##/\\ Smail3.1.30.16 #30.56) with esmtp'), { ip: '209.196.77.103', rdns: '', helo: '', by: 'mail5.airmail.net' }, 'no format matched: the first [IP] with a by, as SpamAssassin falls through');
   t.equal(r('from mx6.airmail.net from [209.196.77.103]; Tue, 10 Sep 2002'), null, 'without a by it stays unparsed');
+  t.same(r('from nynej.example (65.215.21.66 [65.215.21.66]) by pad.example with SMTP (Microsoft Exchange Internet Mail Service 5.5)'), { ip: '65.215.21.66', rdns: '65.215.21.66', helo: 'nynej.example', by: 'pad.example' }, 'a bare IP in the rDNS place stays, as SpamAssassin (only unknown and [..] mean none)');
 });
 
 t.test('relayHeaders: loopback relays at the top are trusted, the first other one and all below untrusted', async (t) => {
