@@ -185,7 +185,8 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
       else stack.push(next);
     }
   }
-  if (anyTag) flags.add('html');
+  // As SpamAssassin (HTML.pm html_start): any text/html part is HTML_MESSAGE, tags or not.
+  if (anyTag || htmlIn.trim() !== '') flags.add('html');
   values.length = length;
   values.non_space_len = length - spaces;
   values.max_size = maxSize;

@@ -333,6 +333,7 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   t.match(h.texts.anchor[0], /<img>/);
   t.equal(h.inside.get('body'), 0);
   t.equal(htmlFacts('').flags.size, 0);
+  t.ok(htmlFacts('words in a text/html part, no tags').flags.has('html'), 'a text/html part without tags is still HTML (HTML_MESSAGE), as SpamAssassin');
   t.same(m.parts.map((p) => p.alternatives), [[0], [0], []], 'the leaves inside the multipart/alternative know it');
   // Outlook-style: the inner boundary extends the outer one; only whole delimiter lines split.
   const nested = mimeFacts('Content-Type: multipart/related; boundary="=_NP9Y"\r\n\r\npreamble\r\n--=_NP9Y\r\nContent-Type: multipart/alternative; boundary="=_NP9YAA"\r\n\r\n--=_NP9YAA\r\nContent-Type: text/html\r\n\r\n<p>x --=_NP9Y inline</p>\r\n--=_NP9YAA--\r\n\r\n--=_NP9Y \r\nContent-Type: image/png\r\n\r\niVBO\r\n--=_NP9Y--\r\nepilogue\r\n');
