@@ -10,7 +10,7 @@
  * the relays (sa-relays.ts) and the freemail domain list from the rule data.
  */
 import { stripTags, type HtmlFacts } from './sa-html.js';
-import { decodedBody, type MimeFacts, type MimePart } from './sa-mime.js';
+import { decodedBody, type MimeFacts } from './sa-mime.js';
 import type { RelayHeaders } from './sa-relays.js';
 import { fixedRegExp } from './regexp-tier.js';
 
@@ -61,6 +61,8 @@ export function parseDate(input: string | undefined): number | null {
   else if ((m = / (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) /i.exec(s))) [dd, mon, yyyy] = [Number(m[2]), m[1]!, m[3]!];
   else if ((m = / (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) /i.exec(s))) [dd, mon, yyyy] = [Number(m[1]), m[2]!, m[3]!];
   else return null;
+  // Perl's timegm refuses a day 0 (SpamAssassin: no date).
+  if (dd < 1) return null;
   s = s.replace(m[0], ' ');
   let year = Number(yyyy);
   if (yyyy.length === 2 && year < 50) year += 2000;
@@ -195,7 +197,6 @@ function hotmail(ctx: EvalContext): 'forged' | 'none' | null {
   return /\bhotmail\.com$/i.test(ctx.header('from', 'addr') ?? '') ? 'none' : null;
 }
 
-/** HeaderEval::_check_recipients: how alike the To/Cc addresses are (0..1), from 5 of them. */
 const recipientMemo = new WeakMap<EvalContext, { sorted: boolean; similar: number }>();
 
 /**
@@ -237,12 +238,6 @@ function recipients(ctx: EvalContext): { sorted: boolean; similar: number } {
   return r;
 }
 
-/** A text part's content as SpamAssassin's rendered() gives it (bytes as latin1; HTML as text). */
-function renderedPart(p: MimePart): string {
-  const text = decodedBody(p);
-  return p.type === 'text/html' ? stripTags(text) : text;
-}
-
 const madiffMemo = new WeakMap<EvalContext, { diff: number; html: number; text: number }>();
 
 /**
@@ -264,11 +259,14 @@ function madiff(ctx: EvalContext): { diff: number; html: number; text: number } 
     const text = new Map<string, number>();
     for (const p of parts) {
       if (!p.alternatives.includes(id) || !p.type.startsWith('text')) continue;
-      const words = renderedPart(p).split(/\s+/).filter((w) => /\w/.test(w));
-      const into = p.type === 'text/html' ? html : text;
+      // The part as SpamAssassin's rendered() gives it: decoded bytes (latin1), HTML as text.
+      const decoded = decodedBody(p);
+      const isHtml = p.type === 'text/html';
+      const words = (isHtml ? stripTags(decoded) : decoded).split(/\s+/).filter((w) => /\w/.test(w));
+      const into = isHtml ? html : text;
       for (const w of words) into.set(w, (into.get(w) ?? 0) + 1);
       // An HTML part without words but with an image counts as one (SpamAssassin's "\n" mark).
-      if (p.type === 'text/html' && html.size === 0 && /<img\b/i.test(p.body)) html.set('\n', 1);
+      if (isHtml && html.size === 0 && /<img\b/i.test(decoded)) html.set('\n', 1);
     }
     const orig = html.size;
     if (orig === 0) continue;

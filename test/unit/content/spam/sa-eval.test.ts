@@ -208,6 +208,11 @@ const CASES: Case[] = [
     yes: alt('please enable html', '<p>cheap pills online now</p>'), no: alt('cheap pills online now', '<p>cheap <b>pills</b> online now</p>'),
   },
   {
+    fn: 'multipart_alternative_difference', args: ['99', '100'], why: 'an HTML alternative that is only an image (here base64-encoded) against a text one',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nhello there\n--b1\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\n${Buffer.from('<img src="http://x.test/a.png">').toString('base64')}\n--b1--\n`,
+    no: alt('hello there', '<p>hello there</p>'),
+  },
+  {
     fn: 'multipart_alternative_difference_count', args: ['3', '1'], why: 'the text alternative has over 3 times the distinct words of the HTML one',
     yes: alt('one two three four five six seven eight nine', '<p>hi there</p>'), no: alt('hi there', '<p>hi there</p>'),
   },

@@ -36,6 +36,7 @@ meta     NEEDS_EVAL      USES_EVAL && SUBJ_MONEY
 tflags   NICE_ONE        nice
 header   NICE_ONE        X-Mailer =~ /Mutt/
 replace_tag   M   [mM]
+redirector_pattern m'^https?://redir\\.test/go\\?to=(.*)$'i
 replace_rules TAGGED
 body     TAGGED          /<M>oney back/
 score    SUBJ_MONEY      0.5 0.6 0.7 0.8
@@ -73,8 +74,9 @@ t.test('applyReplaceTags: pre/post/inter are directives, applied around every ta
 });
 
 t.test('convertSaRules: rule types, scores by set, defaults, skipped by reason', async (t) => {
-  const { rules, skipped } = convertSaRules([{ name: 'test.cf', text: CF }], 2);
+  const { rules, skipped, redirectors } = convertSaRules([{ name: 'test.cf', text: CF }], 2);
   const by = new Map(rules.map((r) => [r.name, r]));
+  t.same(redirectors, [{ re: '^https?://redir\\.test/go\\?to=(.*)$', flags: 'i' }], 'redirector_pattern carried as a JavaScript regex (its m\'…\' delimiters read)');
   t.equal(by.get('SUBJ_MONEY')?.score, 0.7, 'score set 2');
   t.equal(by.get('SUBJ_MONEY')?.describe, 'Subject talks money');
   t.equal(by.get('FREE_OFFER')?.score, 2.5, 'a single score applies to every set');
