@@ -128,7 +128,7 @@ export function mimeFacts(raw: string): MimeFacts {
       flags.add('mime_base64_count');
       if (p.type.startsWith('text/') && !p.attachment) {
         // MIMEEval: a text part in base64 whose decoded content is plain ASCII text.
-        const decoded = Buffer.from(p.body.replace(/\s+/g, ''), 'base64').toString('latin1');
+        const decoded = decodedBody(p);
         if (decoded !== '' && !/[^\x09\x0a\x0d\x20-\x7e]/.test(decoded)) flags.add('mime_base64_encoded_text');
       }
     }
@@ -136,11 +136,21 @@ export function mimeFacts(raw: string): MimeFacts {
   return { parts, htmlCount, textCount, flags, topType: (/^\s*([^;\s]+)/.exec(topCt)?.[1] ?? 'text/plain').toLowerCase() };
 }
 
-/** A leaf part's body with its transfer encoding undone: bytes as a latin1 string (SpamAssassin's decode()). */
+const decodedMemo = new WeakMap<MimePart, string>();
+
+/**
+ * A leaf part's body with its transfer encoding undone: bytes as a latin1 string (SpamAssassin's
+ * decode(); base64 keeps only its alphabet, as Util::base64_decode). Decoded once per part: the
+ * MIME flags, rawbody and MPART_ALT_DIFF all read it.
+ */
 export function decodedBody(p: MimePart): string {
-  if (p.encoding === 'base64') return Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1');
-  if (p.encoding === 'quoted-printable') return decodeQp(p.body).toString('latin1');
-  return p.body;
+  let text = decodedMemo.get(p);
+  if (text === undefined) {
+    text = p.encoding === 'base64' ? Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1')
+      : p.encoding === 'quoted-printable' ? decodeQp(p.body).toString('latin1') : p.body;
+    decodedMemo.set(p, text);
+  }
+  return text;
 }
 
 const MAX_BODY_LINE_LENGTH = 2048;
