@@ -170,7 +170,11 @@ export function rawbodyChunks(m: MimeFacts): string[] {
     const len = text.length;
     if (len <= MAX_BODY_LINE_LENGTH) { out.push(text); continue; }
     let ofs = 0;
-    for (; len - ofs > 2 * MAX_BODY_LINE_LENGTH; ofs = cutAt(text, ofs) + 1) out.push(text.slice(ofs, cutAt(text, ofs) + 1));
+    while (len - ofs > 2 * MAX_BODY_LINE_LENGTH) {
+      const end = cutAt(text, ofs) + 1;
+      out.push(text.slice(ofs, end));
+      ofs = end;
+    }
     if (ofs < len) out.push(text.slice(ofs));
   }
   return out;

@@ -54,9 +54,10 @@ const ANY_BRACKETED_IP = compileNow(new RegExp(`\\[(${IPV4})\\]`));
 
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 
-/** One Received header value (unfolded) → a relay, or null when it records no relay address. */
+/** Hand-overs that record no relay (mail fetchers, local submission), as SpamAssassin skips them. */
 const NOT_A_RELAY = /\bwith (?:POP3|IMAP)\b|\(fetchmail|qmail \d+ invoked by uid|^from userid \d+|\bwith local(?:-\w+)?\b|^by \S+ \(Postfix, from userid/i;
 
+/** One Received header value (unfolded) → a relay, or null when it records no relay address. */
 export function parseReceived(v: string): Relay | null {
   const s = v.replace(/\s+/g, ' ').trim();
   if (NOT_A_RELAY.test(s)) return null;
@@ -70,8 +71,7 @@ export function parseReceived(v: string): Relay | null {
   const out = (ip: string, rdns: string, helo: string, ident = ''): Relay | null => {
     const a = clean(ip).replace(/^IPv6:/i, '');
     if (!IP_ONLY.test(a)) return null;
-    let r = rdns.trim();
-    if (/^unknown$|^\[?${IP}\]?$/i.test(r) || /\(may be forged\)/.test(r)) r = r.replace(/\(may be forged\)/, '').trim();
+    let r = rdns.replace(/\(may be forged\)/, '').trim();
     // As SpamAssassin: only "unknown" and a bracketed value mean no rDNS; a bare IP stays (Exchange
     // writes `from HELO (1.2.3.4 [1.2.3.4])`, and __RDNS_NUMERIC_TLD reads it).
     if (/^unknown$/i.test(r) || r.startsWith('[')) r = '';

@@ -436,7 +436,6 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const rendered = hasText ? msg.text : stripTags(msg.html);
   const body = [decodeWords(msg.subject), ...rendered.split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' ').trim()).filter((p) => p !== '')]
     .slice(0, 1000).map((p) => p.slice(0, MAX_PARA));
-
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
@@ -445,16 +444,16 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
-  let mime: MimeFacts | null = null;
-  const getMime = () => (mime ??= mimeFacts(full));
-  const raw = rawbodyChunks(getMime()).slice(0, 5000);
+  // The MIME walk is needed for every message (rawbody reads the decoded text parts).
+  const mime = mimeFacts(full);
+  const raw = rawbodyChunks(mime).slice(0, 5000);
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
   const getRelays = () => (relays ??= messageRelays(msg.headers));
   return {
     all: (n) => (get(n) ?? []).map(decodeWords),
     relays: getRelays,
-    mime: getMime,
+    mime: () => mime,
     rendered,
     joined: { body: j(bodyJoined), rawbody: j(raw.join('\n')), uri: j(uris.join('\n')), full: j(full) },
     header(name, mod) {
