@@ -405,7 +405,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     let hit = false;
     for (const r of ctx.relays().untrusted) {
       if (isPrivate(r.ip)) continue;
-      hit = r.rdns === '' && /(?:\.|^)(?:lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$/i.test(r.helo);
+      hit = r.noReverseDns && /(?:\.|^)(?:lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$/i.test(r.helo);
     }
     return hit;
   },

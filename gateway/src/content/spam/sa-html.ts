@@ -67,9 +67,18 @@ function attrs(s: string): Record<string, string> {
   return out;
 }
 
-// Tags HTML.pm knows (a shortened list; unknown tags count as "bad" in its ratios).
-const VOID = new Set(['br', 'img', 'hr', 'meta', 'link', 'input', 'area', 'base', 'col', 'param', 'wbr', 'embed', 'frame', 'basefont', 'bgsound']);
+// HTML.pm's %elements (HTML 4.01 / XHTML 1.0 plus its three non-standard ones): the rest are
+// "non-elements" for bad_tag_ratio and non_element_ratio.
+const ELEMENTS = new Set(('a abbr acronym address area b base bdo big blockquote body br button caption cite code col colgroup dd del dfn div dl dt em '
+  + 'fieldset form h1 h2 h3 h4 h5 h6 head hr html i img input ins kbd label legend li link map meta noscript object ol optgroup option p param pre q '
+  + 'samp script select small span strong style sub sup table tbody td textarea tfoot th thead title tr tt ul var '
+  + 'applet basefont center dir font frame frameset iframe isindex menu noframes s strike u nobr x-sigsep x-tab').split(' '));
+// HTML.pm's %elements_whitespace: their start and end tags end the text before them.
+const WHITESPACE = new Set('br div li th td dt dd p hr blockquote pre embed listing plaintext xmp title h1 h2 h3 h4 h5 h6'.split(' '));
 const STYLED = new Set(['body', 'font', 'table', 'td', 'th', 'tr', 'div', 'span', 'p', 'a', 'b', 'i', 'u', 'center', 'strong', 'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'tbody', 'small', 'big', 'li', 'ul', 'ol', 'blockquote', 'pre', 'label', 'form']);
+// A word character for HTML.pm's obfuscation count: not space, not ASCII punctuation.
+const WORD_START = /^[^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]/;
+const WORD_END = /[^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]$/;
 
 interface Style { fg: string; bg: string; size: number; tag: string }
 
@@ -86,8 +95,15 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const values: Record<string, number> = {};
   if (html.trim() === '') return { flags, values, inside, texts };
   const stack: Style[] = [{ fg: '#000000', bg: '#ffffff', size: 3, tag: '' }];
-  let length = 0;
+  // The rendered text's length and spaces (non_space_len), the last text chunk rendered (for
+  // the obfuscation count: a word split by a tag, "V<b></b>iagra"), and HTML.pm's tag counts.
+  let rendered = 0;
   let spaces = 0;
+  let lastText = '';
+  let obfuscation = 0;
+  let elements = 0;
+  let tagsSeen = 0;
+  let elementsSeen = 0;
   let maxSize = 3;
   let minSize = 3;
   let tags = 0;
@@ -100,6 +116,8 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const onText = (raw: string) => {
     if (inSkip > 0) return;
     const t = decodeEntities(raw);
+    if (WORD_START.test(t) && WORD_END.test(lastText)) obfuscation++;
+    lastText = t;
     if (inTitle) texts.title.push(t);
     if (inAnchor) texts.anchor[texts.anchor.length - 1] += t;
     if (/\S/.test(t)) {
@@ -107,22 +125,35 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
       if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
       else if (lowContrast(top.fg, top.bg)) flags.add('font_low_contrast');
     }
-    length += t.length;
+    rendered += t.length;
     spaces += (t.match(/\s/g) ?? []).length;
   };
-  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|([^<]+|<)/g;
+  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z][-a-zA-Z0-9._:]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|([^<]+|<)/g;
   for (const m of html.matchAll(re)) {
     if (m[1] !== undefined) { texts.comment.push(`<!--${m[1]}-->`); continue; }
-    if (m[2] !== undefined) { texts.comment.push(`<!${m[2]}>`); continue; }
+    if (m[2] !== undefined) {
+      texts.comment.push(`<!${m[2]}>`);
+      if (/^doctype/i.test(m[2])) { elements++; tags++; inside.set('!doctype', 0); }
+      continue;
+    }
     if (m[6] !== undefined) { onText(m[6]); continue; }
     const closing = m[3] === '/';
     const tag = m[4]!.toLowerCase();
     anyTag = true;
+    // As HTML.pm's html_tag: every start tag counts +1 (no void elements), an end tag −1 but
+    // never below 0 (the excess is closed_extra); o:p and st1:x count as elements.
+    const seen = inside.has(tag);
+    if (ELEMENTS.has(tag) || /^(?:o|st\d):[\w-]+\/?$/.test(tag)) {
+      elements++;
+      if (!seen) elementsSeen++;
+    }
     tags++;
+    if (!seen) tagsSeen++;
+    if (WHITESPACE.has(tag)) lastText = ' ';
     if (closing) {
-      const open = inside.get(tag) ?? 0;
-      if (open <= 0) closedExtra++;
-      inside.set(tag, open - 1);
+      const open = (inside.get(tag) ?? 0) - 1;
+      if (open < 0) closedExtra++;
+      inside.set(tag, Math.max(0, open));
       if (tag === 'title') inTitle = false;
       if (tag === 'a') inAnchor = false;
       if (tag === 'script' || tag === 'style') inSkip = Math.max(0, inSkip - 1);
@@ -133,15 +164,12 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
       }
       continue;
     }
-    inside.set(tag, (inside.get(tag) ?? 0) + (VOID.has(tag) ? 0 : 1));
-    if (VOID.has(tag) && !inside.has(tag)) inside.set(tag, 0);
+    inside.set(tag, (inside.get(tag) ?? 0) + 1);
     const a = attrs(m[5] ?? '');
     if (tag === 'title') inTitle = true;
     if (tag === 'script' || tag === 'style') inSkip++;
     if (tag === 'a') { inAnchor = true; texts.anchor.push(''); }
     if (tag === 'img') {
-      // As HTML.pm: an image's alt text is displayed text.
-      if (a.alt !== undefined && a.alt !== '') onText(` ${a.alt} `);
       if (inAnchor) texts.anchor[texts.anchor.length - 1] += '<img>\n';
       if (a.width !== undefined && a.height !== undefined) {
         const dim = (v: string, pct: number) => {
@@ -186,11 +214,19 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   }
   // As SpamAssassin (HTML.pm html_start): any text/html part is HTML_MESSAGE, tags or not.
   if (anyTag || htmlIn.trim() !== '') flags.add('html');
-  values.length = length;
-  values.non_space_len = length - spaces;
+  // HTML.pm's `length` is the HTML source's, not the rendered text's (html_image_only's "bytes
+  // of words" and __HTML_LENGTH_* are source sizes).
+  values.length = html.length;
+  values.non_space_len = rendered - spaces;
   values.max_size = maxSize;
   values.min_size = minSize;
   values.image_area = imageArea;
-  if (tags > 0) values.closed_extra_ratio = closedExtra / tags;
+  if (tags > 0) {
+    values.closed_extra_ratio = closedExtra / tags;
+    // Present only when HTML.pm's counters exist (a first element, a first obfuscation).
+    if (elements > 0) values.bad_tag_ratio = (tags - elements) / tags;
+    if (obfuscation > 0) values.obfuscation_ratio = obfuscation / tags;
+  }
+  if (elementsSeen > 0) values.non_element_ratio = (tagsSeen - elementsSeen) / tagsSeen;
   return { flags, values, inside, texts };
 }

@@ -35,6 +35,7 @@ export interface MimeFacts {
 }
 
 const MAX = 256 * 1024;
+const ASCII_CHARSET = /us-ascii|ansi_x3\.4-1968|iso-ir-6|ansi_x3\.4-1986|iso_646\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii/;
 
 function splitHead(s: string): [string, string] {
   const m = /\r?\n\r?\n/.exec(s);
@@ -126,10 +127,11 @@ export function mimeFacts(raw: string): MimeFacts {
       if (p.body.split(/\r?\n/).some((l) => l.length > 77)) flags.add('mime_qp_long_line');
     } else if (p.encoding === 'base64') {
       flags.add('mime_base64_count');
-      if (p.type.startsWith('text/') && !p.attachment) {
-        // MIMEEval: a text part in base64 whose decoded content is plain ASCII text.
-        const decoded = decodedBody(p);
-        if (decoded !== '' && !/[^\x09\x0a\x0d\x20-\x7e]/.test(decoded)) flags.add('mime_base64_encoded_text');
+      // MIMEEval: a text part in base64 that declares no charset or an ASCII one (its unanchored
+      // list: "us" matches inside a name too) and is neither an attachment nor inline.
+      const disp = (p.headers.find((h) => h.name === 'content-disposition')?.value ?? '').toLowerCase();
+      if (p.type.startsWith('text') && (p.charset === '' || ASCII_CHARSET.test(p.charset)) && !/^(?:attachment|inline)/.test(disp)) {
+        flags.add('mime_base64_encoded_text');
       }
     }
   }

@@ -26,6 +26,13 @@ export interface Relay {
   readonly envfrom: string;
   readonly id: string;
   readonly auth: string;
+  /**
+   * The receiving MTA looked the sender up and found no reverse DNS (Received.pm's
+   * no_reverse_dns): an empty rdns from a format whose MTA always writes one (Postfix, sendmail),
+   * not from one that may never look (qmail's `unknown`, Exim without a name, Microsoft SMTPSVC,
+   * Lotus Domino).
+   */
+  readonly noReverseDns: boolean;
 }
 
 export interface RelayHeaders {
@@ -49,6 +56,9 @@ const POSTFIX = compileNow(new RegExp(`^(\\S+) \\((?:([^\\s()@]+)@)?([^\\s()\\[]
 const QMAIL_HELO = compileNow(new RegExp(`^(\\S+) \\(HELO ([^)]*)\\) \\(\\[?(${IP})\\]?\\)`, 'i'));
 const QMAIL = compileNow(new RegExp(`^(\\S+) \\((${IP})\\)`));
 const SENDMAIL_NO_PTR = compileNow(new RegExp(`^(\\S+) \\[(${IP})\\]`));
+// Microsoft's SMTPSVC and Lotus Domino never record the reverse DNS (Received.pm, bug 5926).
+const NEVER_LOOKS_UP = compileNow(/ with Microsoft SMTPSVC| \(Lotus Domino /);
+const QMAIL_PLAIN = compileNow(/ by \S+(?: \(.+\))* with (?:.* )?(?:SMTP|QMQP)(?! id )/);
 const BARE_IP = compileNow(new RegExp(`^\\[(${IP})\\]`));
 const ANY_BRACKETED_IP = compileNow(new RegExp(`\\[(${IPV4})\\]`));
 
@@ -68,14 +78,14 @@ export function parseReceived(v: string): Relay | null {
   const from = /^from (.*?)(?: by |;|$)/.exec(s)?.[1] ?? '';
   if (from === '') return null;
   let m: RegExpExecArray | null;
-  const out = (ip: string, rdns: string, helo: string, ident = ''): Relay | null => {
+  const out = (ip: string, rdns: string, helo: string, ident = '', lookedUp = false): Relay | null => {
     const a = clean(ip).replace(/^IPv6:/i, '');
     if (!IP_ONLY.test(a)) return null;
     let r = rdns.replace(/\(may be forged\)/, '').trim();
     // As SpamAssassin: only "unknown" and a bracketed value mean no rDNS; a bare IP stays (Exchange
     // writes `from HELO (1.2.3.4 [1.2.3.4])`, and __RDNS_NUMERIC_TLD reads it).
     if (/^unknown$/i.test(r) || r.startsWith('[')) r = '';
-    return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth };
+    return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth, noReverseDns: lookedUp && r === '' };
   };
   // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's
   // HELO without reverse DNS, as SpamAssassin reads it.)
@@ -85,10 +95,12 @@ export function parseReceived(v: string): Relay | null {
   if ((m = EXIM_NO_RDNS.exec(from))) return out(m[1]!, '', m[2]!);
   // Postfix / sendmail: from HELO (RDNS [IP]) | from HELO ([IP]) | from HELO (ident@RDNS [IP])
   if ((m = POSTFIX.exec(from))) {
-    return out(m[4]!, m[3]!, m[1]!, m[2] ?? '');
+    return out(m[4]!, m[3]!, m[1]!, m[2] ?? '', !NEVER_LOOKS_UP.test(s));
   }
   // qmail: from RDNS (HELO helo) (IP) | from RDNS (IP) | from unknown (HELO helo) ([IP])
-  if ((m = QMAIL_HELO.exec(from))) return out(m[3]!, m[1]!, m[2]!);
+  // (qmail's usual line leaves `unknown` as "not looked up"; Received.pm reads other qmail-like
+  // lines, e.g. qmail-ldap's `with ESMTP`, as looked up.)
+  if ((m = QMAIL_HELO.exec(from))) return out(m[3]!, m[1]!, m[2]!, '', !QMAIL_PLAIN.test(s));
   if ((m = QMAIL.exec(from))) return out(m[2]!, m[1]!, m[1]!);
   // sendmail without PTR: from HELO [IP] | from [IP]
   if ((m = SENDMAIL_NO_PTR.exec(from))) return out(m[2]!, '', m[1]!);

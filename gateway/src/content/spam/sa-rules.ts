@@ -450,6 +450,9 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
   const getRelays = () => (relays ??= messageRelays(msg.headers));
+  let block: string | undefined;
+  // The header block as received: LF line ends, folding kept, an mbox `From ` line dropped.
+  const headerBlock = (): string => (block ??= headerBlockOf(full));
   return {
     all: (n) => (get(n) ?? []).map(decodeWords),
     relays: getRelays,
@@ -476,9 +479,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
       // (ALL-TRUSTED / ALL-INTERNAL) or below it (ALL-UNTRUSTED / ALL-EXTERNAL: after the last
       // Received line above the first untrusted relay), counted in Received headers; one
       // "Name: value" line per header (unfolded unless :raw).
-      const end = full.search(/\r?\n\r?\n/);
-      const block = (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
-      const hdrs = block.split(/\n(?![ \t])/).filter((x) => x !== '');
+      const hdrs = headerBlock().split(/\n(?![ \t])/).filter((x) => x !== '');
       // SpamAssassin's last_internal_relay_index: every Received line (parsed or not) counts
       // until the first untrusted relay.
       let last = -1;
@@ -503,8 +504,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     }
     if (name === 'ALL') {
       // As SpamAssassin: the header block as received (names in their own case, folding kept).
-      const end = full.search(/\r?\n\r?\n/);
-      const block = (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
+      const block = headerBlock();
       return mod === 'raw' ? block : decodeWords(block);
     }
     if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
@@ -512,12 +512,16 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     else if (name === 'EnvelopeFrom') {
       // As SpamAssassin's get_envelope_from: the last untrusted relay's envelope-from, then
       // (unless a fetchmail hand-over with X-Sender makes it unknowable) X-Envelope-From,
-      // Envelope-Sender, Return-Path.
+      // Envelope-Sender, Return-Path — each only when no Received line stands above it (one
+      // below a Received line was added further down the path, not by our MTA: X-Envelope-From
+      // then means unknown, the other two are passed over).
       const r = getRelays();
       const hop = r.untrusted[0] ?? r.trusted[r.trusted.length - 1];
       if (hop && hop.envfrom.includes('@')) vals = [hop.envfrom];
-      else if ((get('x-sender') ?? []).some((x) => x.includes('@')) && (get('received') ?? []).some((x) => x.includes('(fetchmail'))) vals = undefined;
-      else vals = get('x-envelope-from') ?? get('envelope-sender') ?? get('return-path');
+      else if (/[^\s@]@[^\s@]/.test(firstAddress(decodeWords(get('x-sender')?.[0] ?? ''))) && (get('received') ?? []).some((x) => x.includes('(fetchmail'))) vals = undefined;
+      else if (get('x-envelope-from')) vals = BELOW_RECEIVED.xEnvelopeFrom.test(headerBlock()) ? undefined : get('x-envelope-from');
+      else if (get('envelope-sender') && !BELOW_RECEIVED.envelopeSender.test(headerBlock())) vals = get('envelope-sender');
+      else vals = get('return-path') && !BELOW_RECEIVED.returnPath.test(headerBlock()) ? get('return-path') : undefined;
     }
     else if (/^x-spam-relays-/i.test(name)) {
       const v = getRelays().headers.get(name.toLowerCase());
@@ -530,6 +534,18 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     return decoded.join('\n');
   }
 }
+
+function headerBlockOf(full: string): string {
+  const end = full.search(/\r?\n\r?\n/);
+  return (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
+}
+
+/** get_envelope_from's test that a header was added below a Received line (further down the path). */
+const BELOW_RECEIVED = {
+  xEnvelopeFrom: /^Received:[\s\S]*?^X-Envelope-From:/mi,
+  envelopeSender: /^Received:[\s\S]*?^Envelope-Sender:/mi,
+  returnPath: /^Received:[\s\S]*?^Return-Path:/mi,
+};
 
 function bodyLength(raw: Buffer): number {
   const crlf = raw.indexOf('\r\n\r\n');

@@ -104,6 +104,16 @@ const CASES: Case[] = [
     no: `Received: from hotmail.com (mx.hotmail.com [203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
   },
   {
+    fn: 'check_for_no_rdns_dotcom_helo', why: 'Microsoft SMTPSVC never records reverse DNS: its missing rDNS is no evidence',
+    yes: `Received: from mx1.mail.yahoo.com ([203.0.113.9]) by gw.test (8.12.5/8.12.5) with ESMTP id g1; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `Received: from mx1.mail.yahoo.com ([203.0.113.9]) by gw.test with Microsoft SMTPSVC(5.0.2195.2966); Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_for_no_rdns_dotcom_helo', why: 'qmail writes "unknown" when it was not told the rDNS: no evidence either',
+    yes: `Received: from unknown (HELO hotmail.com) (203.0.113.9) by gw.test with ESMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `Received: from unknown (HELO hotmail.com) (203.0.113.9) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+  },
+  {
     fn: 'check_for_forged_hotmail_received_headers', why: 'a Received line claims hotmail.com without hotmail\'s trace',
     yes: `Received: from hotmail.com ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\nFrom: x@hotmail.com\nTo: a@b.test\nSubject: s\n\nx\n`,
     no: `${RCVD('Thu, 22 Aug 2002 13:00:00 +0000')}From: x@hotmail.com\nTo: a@b.test\nSubject: s\n\nx\n`,
@@ -150,6 +160,16 @@ const CASES: Case[] = [
     no: `${HDR}\nplain\n`,
   },
   {
+    fn: 'check_for_mime', args: ['mime_base64_encoded_text'], why: 'as MIMEEval: the declared charset decides (us-ascii yes, utf-8 no), not the decoded bytes',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset="US-ASCII"\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9 8-bit').toString('base64')}\n`,
+    no: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n${Buffer.from('just plain text').toString('base64')}\n`,
+  },
+  {
+    fn: 'check_for_mime', args: ['mime_base64_encoded_text'], why: 'an inline or attached text part does not count',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Disposition: x-other\nContent-Transfer-Encoding: base64\n\n${Buffer.from('text').toString('base64')}\n`,
+    no: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain\nContent-Disposition: inline\nContent-Transfer-Encoding: base64\n\n${Buffer.from('text').toString('base64')}\n`,
+  },
+  {
     fn: 'check_for_uppercase', args: ['75', '100'], why: 'a body mostly in capitals',
     yes: `${HDR}\n${'BUY NOW CHEAP PILLS '.repeat(15)}\n`, no: `${HDR}\n${'a normal sentence here. '.repeat(15)}\n`,
   },
@@ -173,12 +193,28 @@ const CASES: Case[] = [
     yes: plainHtml('<html><body>x</html>'), no: plainHtml('<html><body>x</body></html>'),
   },
   {
+    fn: 'html_tag_balance', args: ['body', '!= 0'], why: 'as HTML.pm, an extra close tag counts as closed_extra, the balance stays 0',
+    yes: plainHtml('<html><body><body>x</body></html>'), no: plainHtml('<html><body>x</body></body></html>'),
+  },
+  {
+    fn: 'html_range', args: ['obfuscation_ratio', '.1', '.2'], why: 'words split by tags ("V<b></b>iagra"), per tag',
+    yes: plainHtml('<p>V<b></b>iagra and C<i></i>ialis here and more words in a paragraph</p><p>x</p><p>y</p>'),
+    no: plainHtml('<p>Viagra <b>and</b> Cialis here</p><p>x</p><p>y</p><p>z</p>'),
+  },
+  {
+    fn: 'html_range', args: ['non_element_ratio', '0.30', '0.40'], why: 'one of three distinct tags is no HTML element',
+    yes: plainHtml('<b><blink>x</blink></b><p>y</p>'), no: plainHtml('<b><i>x</i></b><p>y</p>'),
+  },
+  {
     fn: 'html_range', args: ['max_size', '5', '6'], why: 'font size 6 (3 + 3)',
     yes: plainHtml('<font size="+3">BIG</font>'), no: plainHtml('<font size="2">small</font>'),
   },
-  { fn: 'html_eval', args: ['length', '< 10'], why: 'under 10 characters of text', yes: plainHtml('<p>hi</p>'), no: plainHtml(`<p>${'words '.repeat(10)}</p>`) },
   {
-    fn: 'html_image_only', args: ['0', '400'], why: 'an image with little text',
+    fn: 'html_eval', args: ['length', '< 20'], why: 'HTML.pm\'s length is the HTML source\'s, tags included',
+    yes: plainHtml('<p>hi</p>'), no: plainHtml('<p><b><i>hi</i></b></p>'),
+  },
+  {
+    fn: 'html_image_only', args: ['0', '400'], why: 'an image in little HTML',
     yes: plainHtml('<img src="http://x.test/a.png"> buy'), no: plainHtml(`<img src="http://x.test/a.png"> ${'text '.repeat(100)}`),
   },
   {
@@ -319,7 +355,13 @@ header MID_CASE ALL =~ /\\nMessage-Id: /
 `;
   const set = compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2).rules);
   const names = async (s: string) => saHits(set, await parseMessage(crlf(s))).map((h) => h.name).sort();
-  t.same(await names('Received: from pc ([203.0.113.5]) by gw.test with SMTP id 1\nReturn-Path: <x@b.test>\nFrom: a@c.test\nMessage-Id: <1@c>\n\nx\n'), ['SA_ENV_B', 'SA_MID_CASE', 'SA_RDNS_NONE']);
+  t.same(await names('Return-Path: <x@b.test>\nReceived: from pc ([203.0.113.5]) by gw.test with SMTP id 1\nFrom: a@c.test\nMessage-Id: <1@c>\n\nx\n'), ['SA_ENV_B', 'SA_MID_CASE', 'SA_RDNS_NONE']);
+  t.same(await names('Received: from pc ([203.0.113.5]) by gw.test with SMTP id 1\nReturn-Path: <x@b.test>\nFrom: a@c.test\n\nx\n'), ['SA_RDNS_NONE'],
+    'a Return-Path below a Received line was added further down the path: not the envelope sender');
+  t.same(await names('Return-Path: <x@b.test>\nReceived: from gw [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0)\nReceived: from pc ([203.0.113.5]) by gw.test with SMTP id 1\nX-Sender: @ (Unverified)\nFrom: a@c.test\n\nx\n'), ['SA_ENV_B', 'SA_RDNS_NONE'],
+    'an X-Sender without a valid address does not make a fetched message\'s sender unknowable');
+  t.same(await names('Return-Path: <x@b.test>\nReceived: from gw [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0)\nReceived: from pc ([203.0.113.5]) by gw.test with SMTP id 1\nX-Sender: y@b.test\nFrom: a@c.test\n\nx\n'), ['SA_RDNS_NONE'],
+    '… one with an address does');
   t.same(await names('Received: from pc (pc.example [203.0.113.5]) by gw.test with SMTP id 1\nReturn-Path: <x@c.test>\nFrom: a@c.test\nMessage-ID: <1@c>\n\nx\n'), [], 'ALL keeps the header names\' own case');
   t.same(await names('Received: from pc (pc.example [203.0.113.5]) by gw.test (envelope-from <y@b.test>) id 1\nReturn-Path: <x@c.test>\nFrom: a@c.test\n\nx\n'), ['SA_ENV_B'], 'the last relay\'s envelope-from comes first');
 });
