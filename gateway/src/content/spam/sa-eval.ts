@@ -22,10 +22,12 @@ export interface EvalContext {
   readonly subject: string;
   /** Bytes of the message body as received (after the header block). */
   readonly bodyLength: number;
-  /** Rendered body text (text part, else the HTML without tags). */
+  /** Rendered body text: every text/plain and text/html part, HTML rendered as HTML.pm does. */
   readonly bodyText: string;
   /** What body rules see: the Subject, then the rendered paragraphs (whitespace collapsed). */
   readonly bodyLines: readonly string[];
+  /** The targets of the HTML's `<a href="mailto:…">` links. */
+  readonly mailtoLinks: readonly string[];
   mime(): MimeFacts;
   html(): HtmlFacts;
   relays(): RelayHeaders;
@@ -158,6 +160,41 @@ const cmp = (val: number, expr: string): boolean => {
   }
 };
 const num = (s: string | undefined) => (s === undefined || s === 'inf' ? Infinity : Number(s));
+
+const EMAIL_CHARS = "a-z0-9!#$%&'*+/=?^_`{|}~-";
+// FreeMail.pm's email_regex (its list of valid TLDs read as 2–63 letters).
+const EMAIL = `(?=.{0,64}@)(?<![${EMAIL_CHARS}])([${EMAIL_CHARS}]+(?:\\.[${EMAIL_CHARS}]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\\.){1,4}[a-z]{2,63}\\b)`;
+const EMAIL_RE = new RegExp(EMAIL, 'gi');
+const URL_WITH_AT = /<?https?:\/\/\S{0,255}(?:@|%40)\S{0,255}/gi;
+const QUOTED_EMAIL = new RegExp(`<?(?<!mailto:)${EMAIL}(?:>|\\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?mail))[a-z]{2,11}:)`, 'gi');
+const bodyEmailsMemo = new WeakMap<EvalContext, string[]>();
+
+/**
+ * FreeMail.pm's _parse_body: the addresses of `<a href="mailto:…">` links, then those written in
+ * the body — not inside a link, not in `<…>`, not before "wrote:" and the like (a quoted
+ * sender) — at most 40, lower-cased, each once.
+ */
+function bodyEmails(ctx: EvalContext): string[] {
+  let out = bodyEmailsMemo.get(ctx);
+  if (out) return out;
+  const seen = new Set<string>();
+  for (const a of ctx.mailtoLinks) {
+    if (seen.size >= 20) break;
+    EMAIL_RE.lastIndex = 0;
+    const m = EMAIL_RE.exec(a);
+    if (m) seen.add(m[1]!.toLowerCase());
+  }
+  body: for (const line of ctx.bodyLines) {
+    const clean = line.replace(URL_WITH_AT, ' ').replace(QUOTED_EMAIL, ' ');
+    for (const m of clean.matchAll(EMAIL_RE)) {
+      seen.add(m[1]!.toLowerCase());
+      if (seen.size >= 40) break body;
+    }
+  }
+  out = [...seen];
+  bodyEmailsMemo.set(ctx, out);
+  return out;
+}
 
 function addrs(ctx: EvalContext, name: string, keepCase = false): string[] {
   return ctx.all(name).flatMap((v) => [...v.matchAll(/[^\s<>"(),;:]+@[^\s<>"(),;:]+/g)].map((m) => (keepCase ? m[0] : m[0].toLowerCase())));
@@ -477,7 +514,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     if (what === 'replyto' && !replyFm) return false;
     if (what === 'reply' && ((reply.length > 0 && !replyFm) || !fromFm)) return false;
     // Freemail addresses in the body other than the reply address.
-    const body = [...new Set([...ctx.bodyText.slice(0, 64 * 1024).matchAll(/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g)].map((m) => m[0].toLowerCase()))].slice(0, 40);
+    const body = bodyEmails(ctx);
     const fmBody = body.filter((a) => ctx.isFreemail(a));
     if (body.length >= 5 || fmBody.length >= 3) return false; // freemail_max_body_* with skip_when_over_max
     const target = what === 'replyto' ? reply : replyFm ? reply : from;
@@ -509,11 +546,15 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     let pct = verticalMemo.get(ctx);
     if (pct === undefined) {
       pct = -1;
-      for (const line of ctx.bodyLines) {
-        if (line.length <= 5) continue;
+      const lines = ctx.bodyLines;
+      for (let n = 0; n < lines.length; n++) {
+        // SpamAssassin's lines keep their "\n" (all but the last): it counts as a non-space.
+        const line = lines[n]!;
+        const len = line.length + (n < lines.length - 1 ? 1 : 0);
+        if (len <= 5) continue;
         let spaces = 0;
         for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) === 32) spaces++;
-        const non = line.length - spaces;
+        const non = len - spaces;
         const p = spaces > non || non === 0 ? 100 : Math.trunc((100 * spaces) / non);
         if (p > pct) pct = p;
       }

@@ -28,6 +28,49 @@ export function stripTags(html: string): string {
     .replace(/&quot;/gi, '"').replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&[a-z]+;/gi, ' ');
 }
 
+const WS_NEWLINE = new Set(['br', 'div']);
+const WS_SPACE = new Set(['li', 'th', 'td', 'dd', 'dt', 'embed', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+const WS_PARAGRAPH = new Set(['p', 'hr', 'blockquote', 'pre', 'listing', 'plaintext', 'xmp', 'title']);
+const TOKENS = /<!--[\s\S]*?(?:-->|$)|<![^>]*>|<(\/?)([a-zA-Z][-a-zA-Z0-9._:]*)(?:[^>"']|"[^"]*"|'[^']*')*>|([^<]+|<)/g;
+
+/**
+ * The text of an HTML part as SpamAssassin's HTML.pm renders it (get_rendered_text): text outside
+ * script and style with entities decoded and whitespace runs as one space; `<br>`/`<div>` a line
+ * break, `<p>`, `<hr>`, `<blockquote>`, `<pre>`, `<title>` … a blank line, table cells, list items
+ * and headings a space (at start and end tags alike); any other tag nothing, so "V<b></b>iagra"
+ * reads "Viagra". Comments, declarations and image alt texts are not text.
+ */
+export function renderHtml(htmlIn: string): string {
+  const html = htmlIn.slice(0, MAX);
+  const out: string[] = [];
+  let lastWs = false;
+  let skip = 0;
+  const push = (t: string, ws: boolean) => {
+    if (ws) {
+      // display_text: a whitespace element trims the space a text element ended with.
+      if (out.length > 0 && !lastWs) out[out.length - 1] = out[out.length - 1]!.replace(/ $/, '');
+    } else {
+      t = t.replace(/[ \t\n\r\f\v]+/g, ' ');
+      if (lastWs) t = t.replace(/^ /, '');
+    }
+    out.push(t);
+    lastWs = ws;
+  };
+  for (const m of html.matchAll(TOKENS)) {
+    if (m[3] !== undefined) {
+      if (skip === 0) push(decodeEntities(m[3]), false);
+      continue;
+    }
+    if (m[2] === undefined) continue;
+    const tag = m[2].toLowerCase();
+    if (tag === 'script' || tag === 'style') skip = Math.max(0, skip + (m[1] === '/' ? -1 : 1));
+    if (WS_NEWLINE.has(tag)) push('\n', true);
+    else if (WS_SPACE.has(tag)) push(' ', true);
+    else if (WS_PARAGRAPH.has(tag)) push('\n\n', true);
+  }
+  return out.join('');
+}
+
 const NAMED: Record<string, string> = {
   black: '#000000', white: '#ffffff', red: '#ff0000', green: '#008000', blue: '#0000ff', yellow: '#ffff00', silver: '#c0c0c0',
   gray: '#808080', grey: '#808080', maroon: '#800000', purple: '#800080', fuchsia: '#ff00ff', lime: '#00ff00', olive: '#808000',

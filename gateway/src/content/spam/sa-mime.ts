@@ -155,6 +155,28 @@ export function decodedBody(p: MimePart): string {
   return text;
 }
 
+const textMemo = new WeakMap<MimePart, string>();
+
+/**
+ * A text part's characters: the decoded bytes read in the declared charset (SpamAssassin's
+ * normalize_charset, on by default), UTF-8 tried for undeclared or ASCII-declared 8-bit text,
+ * windows-1252 when the label is unknown or the bytes are no UTF-8.
+ */
+export function partText(p: MimePart): string {
+  let text = textMemo.get(p);
+  if (text === undefined) {
+    const bytes = Buffer.from(decodedBody(p), 'latin1');
+    const label = p.charset === '' || /^(?:us-)?ascii$/.test(p.charset) ? 'utf-8' : p.charset;
+    try {
+      text = new TextDecoder(label, { fatal: label === 'utf-8' }).decode(bytes);
+    } catch {
+      text = new TextDecoder('windows-1252').decode(bytes);
+    }
+    textMemo.set(p, text);
+  }
+  return text;
+}
+
 const MAX_BODY_LINE_LENGTH = 2048;
 
 /**

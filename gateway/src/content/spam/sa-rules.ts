@@ -30,8 +30,8 @@ import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
-import { htmlFacts, stripTags, type HtmlFacts } from './sa-html.js';
-import { mimeFacts, rawbodyChunks, type MimeFacts } from './sa-mime.js';
+import { htmlFacts, renderHtml, type HtmlFacts } from './sa-html.js';
+import { mimeFacts, partText, rawbodyChunks, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
@@ -405,7 +405,6 @@ function displayName(v: string): string {
   return comment ? comment[1]!.trim() : '';
 }
 
-const MAX_PARA = 4096;
 
 interface Views {
   header(name: string, mod: SaRule['mod']): string | undefined;
@@ -432,10 +431,11 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     else byName.set(h.name, [h.value]);
   }
   const get = (n: string) => byName.get(n.toLowerCase());
-  const hasText = msg.text.trim() !== '';
-  const rendered = hasText ? msg.text : stripTags(msg.html);
-  const body = [decodeWords(msg.subject), ...rendered.split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' ').trim()).filter((p) => p !== '')]
-    .slice(0, 1000).map((p) => p.slice(0, MAX_PARA));
+  const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
+  // The MIME walk is needed for every message (body and rawbody read the text parts).
+  const mime = mimeFacts(full);
+  const rendered = renderedBody(mime);
+  const body = bodyLines(decodeWords(msg.subject), rendered);
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = [...`${msg.text}\n${msg.html}`.slice(0, 256 * 1024).matchAll(/[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/g)].slice(0, 100).map((m) => `mailto:${m[0]}`);
@@ -443,9 +443,6 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const uris = canonicalUris([...new Set([...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400), redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
-  const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
-  // The MIME walk is needed for every message (rawbody reads the decoded text parts).
-  const mime = mimeFacts(full);
   const raw = rawbodyChunks(mime).slice(0, 5000);
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
@@ -535,6 +532,52 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   }
 }
 
+const BODY_PART_SCAN_SIZE = 50_000;
+const MAX_BODY_LINE_LENGTH = 2048;
+const MAX_BODY_LINES = 2000;
+
+/**
+ * The text body rules read, as SpamAssassin's get_rendered_body_text_array builds it: every
+ * text/plain and text/html part in MIME order (both alternatives of a multipart/alternative),
+ * HTML rendered as HTML.pm does, each part cut near 50,000 characters (body_part_scan_size),
+ * joined by line breaks.
+ */
+function renderedBody(mime: MimeFacts): string {
+  const texts: string[] = [];
+  for (const p of mime.parts) {
+    if (p.type !== 'text/plain' && p.type !== 'text/html') continue;
+    let t = p.type === 'text/html' ? renderHtml(partText(p)) : partText(p);
+    if (t.length > BODY_PART_SCAN_SIZE) {
+      // Cut after the first line break (else space) within 1,024 past the limit, else at it.
+      const nl = t.indexOf('\n', BODY_PART_SCAN_SIZE);
+      const sp = t.indexOf(' ', BODY_PART_SCAN_SIZE);
+      const cut = nl >= 0 && nl - BODY_PART_SCAN_SIZE <= 1024 ? nl + 1 : sp >= 0 && sp - BODY_PART_SCAN_SIZE <= 1024 ? sp + 1 : BODY_PART_SCAN_SIZE;
+      t = t.slice(0, cut);
+    }
+    texts.push(t);
+  }
+  return texts.join('\n');
+}
+
+/**
+ * The Subject, then one line per paragraph (blank lines separate them, whitespace runs become one
+ * space, nothing trimmed), a paragraph over 2,048 characters split after its last space within
+ * them (split_into_array_of_short_lines): no text is dropped.
+ */
+function bodyLines(subject: string, rendered: string): string[] {
+  const text = rendered.replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n');
+  const out: string[] = [subject];
+  for (let line of text.split('\n')) {
+    while (line.length > MAX_BODY_LINE_LENGTH && out.length < MAX_BODY_LINES) {
+      const len = line.lastIndexOf(' ', MAX_BODY_LINE_LENGTH) + 1 || MAX_BODY_LINE_LENGTH;
+      out.push(line.slice(0, len));
+      line = line.slice(len);
+    }
+    if (line !== '' && out.length < MAX_BODY_LINES) out.push(line);
+  }
+  return out;
+}
+
 function headerBlockOf(full: string): string {
   const end = full.search(/\r?\n\r?\n/);
   return (end === -1 ? full : full.slice(0, end)).replace(/\r\n/g, '\n').replace(/^From [^\n]*\n/, '');
@@ -611,6 +654,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       subject: msg.subject,
       bodyText: v.rendered,
       bodyLines: v.body,
+      mailtoLinks: [...msg.html.slice(0, 256 * 1024).matchAll(/<a\s[^>]*?\bhref\s*=\s*["']?mailto:([^"'\s>]+)/gi)].map((m) => m[1]!),
       bodyLength: bodyLength(msg.raw),
       mime: () => v.mime(),
       html: () => (html ??= htmlFacts(msg.html)),

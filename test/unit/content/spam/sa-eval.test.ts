@@ -7,8 +7,8 @@
 import t from 'tap';
 import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
-import { htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
-import { mimeFacts, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
+import { htmlFacts, renderHtml } from '../../../../gateway/src/content/spam/sa-html.js';
+import { mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
@@ -147,6 +147,11 @@ const CASES: Case[] = [
     yes: `From: a@freemail.test\nReply-To: b@yahoo.com\nTo: c@d.test\nSubject: s\n\nx\n`,
     no: `From: a@freemail.test\nReply-To: a@freemail.test\nTo: c@d.test\nSubject: s\n\nx\n`,
   },
+  {
+    fn: 'check_freemail_replyto', args: ['reply'], why: 'a freemail address in a mailto: link counts as one in the body; a quoted sender ("x@y wrote:") does not',
+    yes: `From: a@freemail.test\nTo: c@d.test\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n<p>write to <a href="mailto:b@yahoo.com">us</a></p>\n`,
+    no: `From: a@freemail.test\nTo: c@d.test\nSubject: s\n\nOn Monday b@yahoo.com wrote: hello\n`,
+  },
   { fn: 'check_for_mime_html', why: 'an HTML part', yes: alt('t', '<p>h</p>'), no: `${HDR}\nplain\n` },
   { fn: 'check_for_mime_html_only', why: 'HTML without a text part', yes: plainHtml('<p>hi</p>'), no: alt('t', '<p>h</p>') },
   {
@@ -176,7 +181,8 @@ const CASES: Case[] = [
   {
     fn: 'tvd_vertical_words', args: ['0', '10'], why: 'body lines with (almost) no spaces (vertical text); ported for the fidelity diff',
     // The Subject is a body line too (the highest share counts): one without spaces here.
-    yes: `${HDR.replace('Subject: hello there friend', 'Subject: Opportunity')}\nWonderful\n\nAbsolutely\n`, no: `${HDR}\nthis is an ordinary sentence with spaces\n`,
+    // (A paragraph's CRLF becomes a trailing space, as in SpamAssassin: 1 space in 13 letters is 7 %.)
+    yes: `${HDR.replace('Subject: hello there friend', 'Subject: Opportunity')}\nWonderfulness\n\nExtraordinary\n`, no: `${HDR}\nthis is an ordinary sentence with spaces\n`,
   },
   { fn: 'html_test', args: ['html'], why: 'HTML with tags', yes: plainHtml('<p>hi</p>'), no: `${HDR}\nplain <3\n` },
   {
@@ -364,6 +370,22 @@ header MID_CASE ALL =~ /\\nMessage-Id: /
     '… one with an address does');
   t.same(await names('Received: from pc (pc.example [203.0.113.5]) by gw.test with SMTP id 1\nReturn-Path: <x@c.test>\nFrom: a@c.test\nMessage-ID: <1@c>\n\nx\n'), [], 'ALL keeps the header names\' own case');
   t.same(await names('Received: from pc (pc.example [203.0.113.5]) by gw.test (envelope-from <y@b.test>) id 1\nReturn-Path: <x@c.test>\nFrom: a@c.test\n\nx\n'), ['SA_ENV_B'], 'the last relay\'s envelope-from comes first');
+});
+
+t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, long paragraphs split, not cut', async (t) => {
+  t.equal(renderHtml('<html><head><title>T</title><style>p{}</style></head><body>V<b></b>iagra  <i>now</i><br>line<p>para</p>a<td>b</td>&amp;<!-- c --><script>x()</script></body></html>'),
+    '\n\nT\n\nViagra now\nline\n\npara\n\na b &', 'whitespace tags as HTML.pm, other tags join words, script/style/comments out');
+  const cf = 'body BOTH /plain words.*html words/\nbody ALT_HTML /html words/\nbody FAR /needle in the haystack/\nbody START /^ lead/\n';
+  const set = compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2).rules);
+  const names = async (s: string) => saHits(set, await parseMessage(crlf(s))).map((h) => h.name).sort();
+  t.same(await names(alt('plain words', '<p>html words</p>')), ['SA_ALT_HTML'], 'both alternatives are body text (each its own paragraph)');
+  const long = `${HDR}\n${'filler word '.repeat(600)}needle in the haystack\n`;
+  t.same(await names(long), ['SA_FAR'], 'text past 2,048 characters of one paragraph is still read');
+  t.same(await names(`${HDR}\n   lead words\n`), ['SA_START'], 'a paragraph keeps its leading space, as SpamAssassin (no trim)');
+  const latin = `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`;
+  t.equal(partText(mimeFacts(latin).parts[0]!), 'café', 'a part read in its declared charset');
+  const badUtf8 = mimeFacts(`Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`);
+  t.equal(partText(badUtf8.parts[0]!), 'café', 'undeclared 8-bit text that is no UTF-8 reads as windows-1252');
 });
 
 t.test('mimeFacts and htmlFacts', async (t) => {
