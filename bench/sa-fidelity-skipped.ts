@@ -12,6 +12,6 @@ import { SA_EVALS } from '../gateway/src/content/spam/sa-eval.js';
 const dir = process.argv[2] ?? '/usr/share/spamassassin';
 const files = readdirSync(dir).filter((f) => f.endsWith('.cf') && f !== 'local.cf' && f !== 'regression_tests.cf').sort()
   .map((name) => ({ name, text: readFileSync(join(dir, name), 'latin1') }));
-const metaOnly = /^(?:KHOP_HELO_FCRDNS|FROM_MISSP_REPLYTO|UNPARSEABLE_RELAY)$/;
+const metaOnly = /^(?:UNPARSEABLE_RELAY)$/;
 const { skipped } = convertSaRules(files, 2, { negative: false, evals: new Set(Object.keys(SA_EVALS)), metaOnly });
 process.stdout.write(`${JSON.stringify(skipped)}\n`);

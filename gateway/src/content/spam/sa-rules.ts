@@ -8,8 +8,8 @@
  *   received; ToCc To and Cc; MESSAGEID the Message-Id family; EnvelopeFrom as SpamAssassin's
  *   get_envelope_from; X-Spam-Relays-* computed from Received (sa-relays.ts). An absent header
  *   reads as its [if-unset] value, else as empty. mimeheader: a header of any MIME part.
- * - body: the Subject, then the rendered text (HTML without tags) paragraph by paragraph,
- *   whitespace collapsed; rawbody: each text part's transfer-decoded bytes in 2–4 KB chunks, as
+ * - body: the Subject, then every text/plain and text/html part rendered as SpamAssassin does
+ *   (renderedBody, bodyLines), one line per paragraph, whitespace collapsed; rawbody: each text part's transfer-decoded bytes in 2–4 KB chunks, as
  *   SpamAssassin (sa-mime.ts rawbodyChunks); uri: each link and each e-mail address in the
  *   text (as mailto:), with SpamAssassin's canonical variants (sa-uri.ts); full: the raw message.
  * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
