@@ -40,6 +40,8 @@ export interface SaRule {
    * many (SpamAssassin's maxhits, 255 when unset), for metas that count (`__BODY_TEXT_LINE < 3`).
    */
   readonly max?: number;
+  /** `tflags nosubject` (body rules): the Subject line is not part of the text. */
+  readonly nosubject?: true;
 }
 
 export interface ConvertResult {
@@ -434,7 +436,8 @@ export function convertSaRules(files: ReadonlyArray<{ name: string; text: string
     // tflags multiple: a count of matches (capped), not a 0/1 result.
     const multiple = /\bmultiple\b/.test(flags) && ['body', 'rawbody', 'uri', 'full', 'header'].includes(raw.type) && !raw.def.trim().startsWith('eval:');
     const max = multiple ? Math.min(255, Number(/\bmaxhits=(\d+)/.exec(flags)?.[1] ?? 255)) : 0;
-    const base = { name, score, ...(desc ? { describe: desc } : {}), ...(max > 0 ? { max } : {}) };
+    const nosubject = raw.type === 'body' && /\bnosubject\b/.test(flags);
+    const base = { name, score, ...(desc ? { describe: desc } : {}), ...(max > 0 ? { max } : {}), ...(nosubject ? { nosubject: true as const } : {}) };
     // Network tests (DNSBLs, URIBL, SPF, DKIM, Razor, …) read as false, as in SpamAssassin with
     // network tests off (score set 0 or 2): the metas that use them keep their meaning.
     // (A meta with tflags net is kept: it only combines other rules, as SpamAssassin -L runs it.)

@@ -348,10 +348,8 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     if (/=\?(?:ISO-2022-JP|EUC-JP|Shift_JIS|EUC-KR|GB2312|GBK|Big5|KOI8-R|UTF-8|windows-1251|ISO-8859-5|windows-1255|ISO-8859-8|TIS-620)\?/i.test(ctx.header('subject', 'raw') ?? '')) return false;
     return s.length > 0 && s === s.toUpperCase();
   },
-  check_for_missing_to_header(ctx) {
-    const to = ctx.header('to') ?? '';
-    return (to === '' ? ctx.header('apparently-to') ?? '' : to) === '';
-  },
+  // A header that is there but empty still counts: SpamAssassin's value keeps its newline.
+  check_for_missing_to_header: (ctx) => ctx.all('to').length === 0 && ctx.all('apparently-to').length === 0,
   check_equal_from_domains(ctx) {
     const from = lastTwo(domainOf(ctx.header('from', 'addr') ?? ''));
     const env = lastTwo(domainOf(ctx.header('EnvelopeFrom', 'addr') ?? ''));

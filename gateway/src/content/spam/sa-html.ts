@@ -71,26 +71,72 @@ export function renderHtml(htmlIn: string): string {
   return out.join('');
 }
 
-const NAMED: Record<string, string> = {
-  black: '#000000', white: '#ffffff', red: '#ff0000', green: '#008000', blue: '#0000ff', yellow: '#ffff00', silver: '#c0c0c0',
-  gray: '#808080', grey: '#808080', maroon: '#800000', purple: '#800080', fuchsia: '#ff00ff', lime: '#00ff00', olive: '#808000',
-  navy: '#000080', teal: '#008080', aqua: '#00ffff', orange: '#ffa500', whitesmoke: '#f5f5f5', snow: '#fffafa', ivory: '#fffff0',
-  beige: '#f5f5dc', linen: '#faf0e6', azure: '#f0ffff', lightgrey: '#d3d3d3', lightgray: '#d3d3d3', gainsboro: '#dcdcdc',
-};
+// HTML.pm's %html_color: the CSS colour names it knows (any other name is an invalid colour).
+const NAMED: ReadonlyMap<string, string> = new Map((
+  'aqua:00ffff black:000000 blue:0000ff fuchsia:ff00ff gray:808080 green:008000 lime:00ff00 maroon:800000 '
+  + 'navy:000080 olive:808000 purple:800080 red:ff0000 silver:c0c0c0 teal:008080 white:ffffff yellow:ffff00 '
+  + 'aliceblue:f0f8ff antiquewhite:faebd7 aquamarine:7fffd4 azure:f0ffff beige:f5f5dc bisque:ffe4c4 '
+  + 'blanchedalmond:ffebcd blueviolet:8a2be2 brown:a52a2a burlywood:deb887 cadetblue:5f9ea0 chartreuse:7fff00 '
+  + 'chocolate:d2691e coral:ff7f50 cornflowerblue:6495ed cornsilk:fff8dc crimson:dc143c cyan:00ffff '
+  + 'darkblue:00008b darkcyan:008b8b darkgoldenrod:b8860b darkgray:a9a9a9 darkgreen:006400 darkgrey:a9a9a9 '
+  + 'darkkhaki:bdb76b darkmagenta:8b008b darkolivegreen:556b2f darkorange:ff8c00 darkorchid:9932cc '
+  + 'darkred:8b0000 darksalmon:e9967a darkseagreen:8fbc8f darkslateblue:483d8b darkslategray:2f4f4f '
+  + 'darkslategrey:2f4f4f darkturquoise:00ced1 darkviolet:9400d3 deeppink:ff1493 deepskyblue:00bfff '
+  + 'dimgray:696969 dimgrey:696969 dodgerblue:1e90ff firebrick:b22222 floralwhite:fffaf0 forestgreen:228b22 '
+  + 'gainsboro:dcdcdc ghostwhite:f8f8ff gold:ffd700 goldenrod:daa520 greenyellow:adff2f grey:808080 '
+  + 'honeydew:f0fff0 hotpink:ff69b4 indianred:cd5c5c indigo:4b0082 ivory:fffff0 khaki:f0e68c lavender:e6e6fa '
+  + 'lavenderblush:fff0f5 lawngreen:7cfc00 lemonchiffon:fffacd lightblue:add8e6 lightcoral:f08080 '
+  + 'lightcyan:e0ffff lightgoldenrodyellow:fafad2 lightgray:d3d3d3 lightgreen:90ee90 lightgrey:d3d3d3 '
+  + 'lightpink:ffb6c1 lightsalmon:ffa07a lightseagreen:20b2aa lightskyblue:87cefa lightslategray:778899 '
+  + 'lightslategrey:778899 lightsteelblue:b0c4de lightyellow:ffffe0 limegreen:32cd32 linen:faf0e6 '
+  + 'magenta:ff00ff mediumaquamarine:66cdaa mediumblue:0000cd mediumorchid:ba55d3 mediumpurple:9370db '
+  + 'mediumseagreen:3cb371 mediumslateblue:7b68ee mediumspringgreen:00fa9a mediumturquoise:48d1cc '
+  + 'mediumvioletred:c71585 midnightblue:191970 mintcream:f5fffa mistyrose:ffe4e1 moccasin:ffe4b5 '
+  + 'navajowhite:ffdead oldlace:fdf5e6 olivedrab:6b8e23 orange:ffa500 orangered:ff4500 orchid:da70d6 '
+  + 'palegoldenrod:eee8aa palegreen:98fb98 paleturquoise:afeeee palevioletred:db7093 papayawhip:ffefd5 '
+  + 'peachpuff:ffdab9 peru:cd853f pink:ffc0cb plum:dda0dd powderblue:b0e0e6 rosybrown:bc8f8f royalblue:4169e1 '
+  + 'saddlebrown:8b4513 salmon:fa8072 sandybrown:f4a460 seagreen:2e8b57 seashell:fff5ee sienna:a0522d '
+  + 'skyblue:87ceeb slateblue:6a5acd slategray:708090 slategrey:708090 snow:fffafa springgreen:00ff7f '
+  + 'steelblue:4682b4 tan:d2b48c thistle:d8bfd8 tomato:ff6347 turquoise:40e0d0 violet:ee82ee wheat:f5deb3 '
+  + 'whitesmoke:f5f5f5 yellowgreen:9acd32'
+).split(' ').map((p) => { const [n, h] = p.split(':'); return [n!, `#${h}`] as const; }));
 
-/** A colour as #rrggbb, 'invalid', or null when absent. */
+/**
+ * A colour as HTML.pm's name_to_rgb reads it: a known name, `#` and hex digits (cut to 6, or to
+ * 3 when 4–5, padded, shorthand doubled), `rgb(…)`; anything else — hex digits without `#`, an
+ * unknown name, an empty value — is 'invalid'. Undefined stays null (no attribute).
+ */
 export function colorValue(v: string | undefined): string | null {
   if (v === undefined) return null;
-  const s = v.trim().toLowerCase().replace(/^["']|["']$/g, '');
-  if (s === '') return null;
-  if (s === 'transparent') return 'transparent';
-  let m = /^#?([0-9a-f]{6})$/.exec(s);
-  if (m) return `#${m[1]}`;
-  m = /^#([0-9a-f])([0-9a-f])([0-9a-f])$/.exec(s);
-  if (m) return `#${m[1]}${m[1]}${m[2]}${m[2]}${m[3]}${m[3]}`;
-  if (NAMED[s]) return NAMED[s]!;
-  if (/^[a-z]+$/.test(s)) return s; // other CSS names: compared by name only
-  return 'invalid';
+  let c = v.toLowerCase().trim();
+  const named = NAMED.get(c);
+  if (named) return named;
+  if (!/^[#a-f0-9]*$|rgb\([\d%, ]*\)/.test(c)) return 'invalid';
+  const hex2 = (n: number) => Math.trunc(n).toString(16).padStart(2, '0');
+  let m = /rgb\((\d+)%,\s*(\d+)%,\s*(\d+)%\s*\)/.exec(c);
+  if (m) c = `#${hex2((Number(m[1]) / 100) * 255)}${hex2((Number(m[2]) / 100) * 255)}${hex2((Number(m[3]) / 100) * 255)}`;
+  m = /rgb\((\d+),\s*(\d+),\s*(\d+)\s*\)/.exec(c);
+  if (m) c = `#${hex2(Number(m[1]))}${hex2(Number(m[2]))}${hex2(Number(m[3]))}`;
+  if (!c.startsWith('#')) return 'invalid';
+  c = c.replace(/[^a-f0-9]/g, '');
+  if (c.length > 6) c = c.slice(0, 6);
+  if (c.length > 3 && c.length < 6) c = c.slice(0, 3);
+  if (c.length % 3) c += '0'.repeat(3 - (c.length % 3));
+  if (c.length === 3) c = c.replace(/(.)/g, '$1$1');
+  return `#${c}`;
+}
+
+/** A style's colour value as text_style reads it: rgb() from its digits, 'inherit' null, 'transparent' kept. */
+function styleColor(v: string): string | null {
+  const value = v.toLowerCase().replace(/\s*!\s*important$/, '');
+  if (value.includes('rgb')) {
+    const rgb = value.replace(/[^0-9,]/g, '').split(',').slice(0, 3).map((x) => Math.min(255, Number(x) || 0));
+    while (rgb.length < 3) rgb.push(0);
+    return `#${rgb.map((n) => n.toString(16).padStart(2, '0')).join('')}`;
+  }
+  if (value === 'inherit') return null;
+  if (value === 'transparent') return value;
+  return colorValue(value);
 }
 
 function lowContrast(fg: string, bg: string): boolean {
@@ -118,6 +164,7 @@ const ELEMENTS = new Set(('a abbr acronym address area b base bdo big blockquote
   + 'applet basefont center dir font frame frameset iframe isindex menu noframes s strike u nobr x-sigsep x-tab').split(' '));
 // HTML.pm's %elements_whitespace: their start and end tags end the text before them.
 const WHITESPACE = new Set('br div li th td dt dd p hr blockquote pre embed listing plaintext xmp title h1 h2 h3 h4 h5 h6'.split(' '));
+const STYLE_TAGS = new Set(['table', 'td', 'th', 'tr', 'span', 'p', 'div', 'a']);
 const STYLED = new Set(['body', 'font', 'table', 'td', 'th', 'tr', 'div', 'span', 'p', 'a', 'b', 'i', 'u', 'center', 'strong', 'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'tbody', 'small', 'big', 'li', 'ul', 'ol', 'blockquote', 'pre', 'label', 'form']);
 // A word character for HTML.pm's obfuscation count: not space, not ASCII punctuation.
 const WORD_START = /^[^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]/;
@@ -165,8 +212,9 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (inAnchor) texts.anchor[texts.anchor.length - 1] += t;
     if (/\S/.test(t)) {
       const top = stack[stack.length - 1]!;
-      if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
-      else if (lowContrast(top.fg, top.bg)) flags.add('font_low_contrast');
+      // As html_font_invisible: low contrast first (two invalid colours are "the same"), then invalid.
+      if (lowContrast(top.fg, top.bg)) flags.add('font_low_contrast');
+      else if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
     }
     rendered += t.length;
     spaces += (t.match(/\s/g) ?? []).length;
@@ -175,7 +223,7 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   for (const m of html.matchAll(re)) {
     if (m[1] !== undefined) { texts.comment.push(`<!--${m[1]}-->`); continue; }
     if (m[2] !== undefined) {
-      texts.comment.push(`<!${m[2]}>`);
+      // A declaration (<!DOCTYPE …>) is no comment for HTML.pm (html_declaration).
       if (/^doctype/i.test(m[2])) { elements++; tags++; inside.set('!doctype', 0); }
       continue;
     }
@@ -229,18 +277,24 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (STYLED.has(tag)) {
       const top = stack[stack.length - 1]!;
       const next: Style = { ...top, tag };
-      // As HTML.pm: the text colour from <font color> and <body text>; the background only from
-      // a style (HTML.pm reads a bgcolor attribute but never applies it, and SpamAssassin's
-      // scores were set with that behaviour: white text in a coloured cell is "low contrast").
-      const fg = colorValue(tag === 'font' ? a.color : tag === 'body' ? a.text : undefined);
-      if (fg && fg !== 'transparent') next.fg = fg;
-      const style = a.style ?? '';
-      const sc = /(?:^|;)\s*color\s*:\s*([^;]+)/i.exec(style);
-      if (sc) { const c = colorValue(sc[1]); if (c && c !== 'transparent') next.fg = c; }
-      const sb = /(?:^|;)\s*background(?:-color)?\s*:\s*([^;]+)/i.exec(style);
-      if (sb) {
-        const c = colorValue(sb[1]!.trim().split(/\s+/)[0]);
-        if (c && c !== 'invalid') next.bg = c === 'transparent' ? top.bg : c;
+      // As HTML.pm's text_style with its %ok_attributes: the text colour from <font color>,
+      // <basefont color> and <body text>; colours in a style only on table cells and rows, span,
+      // p, div and a; the background only from such a style (HTML.pm reads a bgcolor attribute
+      // but never applies it, and SpamAssassin's scores were set with that behaviour).
+      const fg = colorValue(tag === 'font' || tag === 'basefont' ? a.color : tag === 'body' ? a.text : undefined);
+      if (fg) next.fg = fg;
+      if (a.style !== undefined && STYLE_TAGS.has(tag)) {
+        for (const part of a.style.split(';')) {
+          const m = /^\s*(background-)?color:\s*(.+?)\s*$/i.exec(part);
+          if (!m) continue;
+          const c = styleColor(m[2]!);
+          if (c === null) continue;
+          if (m[1]) next.bg = c;
+          else next.fg = c;
+        }
+        // Transparent (bug 8205): the background is the parent's, the text the background.
+        if (next.bg === 'transparent') next.bg = top.bg;
+        if (next.fg === 'transparent') next.fg = next.bg;
       }
       if (tag === 'font' && a.size !== undefined) {
         const s = /^\s*([+-]?)(\d+)/.exec(a.size);

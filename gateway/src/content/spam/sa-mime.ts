@@ -103,7 +103,10 @@ export function mimeFacts(raw: string): MimeFacts {
     const boundary = param(ct, 'boundary');
     if (type.startsWith('multipart/') && boundary && depth < 10) {
       const inside = type === 'multipart/alternative' ? [...alternatives, alternativeIds++] : alternatives;
-      for (const p of multipartBodies(body, boundary)) walk(p, depth + 1, false, inside);
+      const bodies = multipartBodies(body, boundary);
+      // No opening delimiter (a boundary declared one way, written another): as SpamAssassin,
+      // the whole body is one part.
+      for (const p of bodies.length > 0 ? bodies : [body]) walk(p, depth + 1, false, inside);
       return;
     }
     const disp = headers.find((h) => h.name === 'content-disposition')?.value ?? '';

@@ -614,7 +614,7 @@ function countMatches(c: CompiledRule, v: Views): number {
   switch (r.type) {
     case 'body':
       if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return 0;
-      texts = v.body;
+      texts = r.nosubject ? v.body.slice(1) : v.body;
       break;
     case 'rawbody': texts = v.raw; break;
     case 'uri': texts = v.uris; break;
@@ -710,7 +710,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       }
       case 'body':
         if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return false;
-        return v.body.some((p) => test(c.re!, p));
+        return (r.nosubject ? v.body.slice(1) : v.body).some((p) => test(c.re!, p));
       case 'rawbody': return v.raw.some((l) => test(c.re!, l));
       case 'uri': return v.uris.some((u) => test(c.re!, u));
       case 'full': return test(c.re!, v.full);

@@ -7,7 +7,7 @@
 import t from 'tap';
 import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
-import { htmlFacts, renderHtml } from '../../../../gateway/src/content/spam/sa-html.js';
+import { colorValue, htmlFacts, renderHtml } from '../../../../gateway/src/content/spam/sa-html.js';
 import { mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
@@ -47,6 +47,10 @@ const CASES: Case[] = [
     yes: `${HDR.replace('hello there friend', 'MAKE MONEY FAST NOW')}\nx\n`, no: `${HDR.replace('hello there friend', 'Re: MAKEMONEYFAST')}\nx\n`,
   },
   { fn: 'check_for_missing_to_header', why: 'no To', yes: `${HDR.replace('To: bob@example.net\n', '')}\nx\n`, no: `${HDR}\nx\n` },
+  {
+    fn: 'check_for_missing_to_header', why: 'an empty To is there (as SpamAssassin: not missing)',
+    yes: `${HDR.replace('To: bob@example.net\n', 'Cc: bob@example.net\n')}\nx\n`, no: `${HDR.replace('To: bob@example.net\n', 'To: \n')}\nx\n`,
+  },
   {
     fn: 'check_equal_from_domains', why: 'From and envelope sender in different domains',
     yes: `Return-Path: <bounce@other.test>\n${HDR}\nx\n`, no: `Return-Path: <alice@mail.example.org>\n${HDR}\nx\n`,
@@ -395,8 +399,14 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   t.equal(m.textCount, 1);
   t.equal(m.parts[1]!.charset, 'utf-8');
   t.ok(m.flags.has('mime_attachment') && m.flags.has('mime_base64_count'));
-  const h = htmlFacts('<html><head><title>T</title></head><body style="background-color: #000000"><font color="black">x</font><a href="u"><img src="i" width="10%" height="100" alt="pic"></a></body></html>');
-  t.ok(h.flags.has('font_low_contrast'), 'black on a black body');
+  const h = htmlFacts('<html><head><title>T</title></head><body><table style="background-color: #000000"><tr><td><font color="black">x</font></td></tr></table><a href="u"><img src="i" width="10%" height="100" alt="pic"></a></body></html>');
+  t.ok(h.flags.has('font_low_contrast'), 'black on a black table');
+  t.notOk(htmlFacts('<body style="background-color: #000000"><font color="black">x</font></body>').flags.has('font_low_contrast'),
+    'as HTML.pm\'s %ok_attributes: a style on <body> sets no colour');
+  t.ok(htmlFacts('<font color="ffffff">x</font>').flags.has('font_invalid_color'), 'hex digits without # are an invalid colour (name_to_rgb)');
+  t.ok(htmlFacts('<font color="blu">x</font>').flags.has('font_invalid_color'), 'so is a name HTML.pm does not know');
+  t.same(['#FFF', 'lightgoldenrodyellow', 'rgb(100%, 0%, 50%)', '#12345', '#1234567', 'inherit', ''].map(colorValue),
+    ['#ffffff', '#fafad2', '#ff007f', '#112233', '#123456', 'invalid', 'invalid'], 'name_to_rgb: shorthand, names, rgb(%), cut to 3 or 6');
   t.equal(h.values.image_area, 80 * 100, 'percent widths assume 800x600');
   t.same(h.texts.title, ['T']);
   t.match(h.texts.anchor[0], /<img>/);
