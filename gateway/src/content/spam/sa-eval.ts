@@ -11,7 +11,7 @@
  */
 import { stripTags, type HtmlFacts } from './sa-html.js';
 import { decodedBody, type MimeFacts } from './sa-mime.js';
-import type { RelayHeaders } from './sa-relays.js';
+import { isPrivateIp, type RelayHeaders } from './sa-relays.js';
 import { fixedRegExp } from './regexp-tier.js';
 
 export interface EvalContext {
@@ -144,7 +144,7 @@ function gatedThroughReceivedRemover(ctx: EvalContext): boolean {
 }
 
 const isIpv4 = (s: string) => /^\d{1,3}(?:\.\d{1,3}){3}$/.test(s);
-const isPrivate = (ip: string) => /^(?:10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.|0\.)/.test(ip) || ip === '::1' || /^f[cd]/i.test(ip);
+const isPrivate = isPrivateIp;
 
 const cmp = (val: number, expr: string): boolean => {
   const m = /^\s*(==|!=|<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expr);

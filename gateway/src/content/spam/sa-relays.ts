@@ -9,10 +9,11 @@
  * (HELO x) (IP)`, Exim `from RDNS ([IP] helo=x)`, Microsoft SMTPSVC `from HELO ([IP])`), and as
  * SpamAssassin's fall-through any other line with a `by` and a bracketed IPv4 address. Lines
  * without a relay address (local delivery, fetchmail's POP3 hand-over, `qmail invoked by uid`)
- * are skipped, as SpamAssassin's parser does. Trust path: relays from loopback addresses at the
- * top are trusted (SpamAssassin always trusts 127/8); the first relay with another address — in
- * the daemon, the client our own Received header records — and every relay below it are
- * untrusted. No internal_networks: internal = trusted, external = untrusted.
+ * are skipped, as SpamAssassin's parser does. Trust path as SpamAssassin infers it without
+ * trusted_networks: relays at the top from private addresses (IP_PRIVATE: 127/8, 10/8,
+ * 192.168/16 …) or with authentication are trusted; the first other relay — in the daemon, a
+ * public client our own Received header records — and every relay below it are untrusted. No
+ * internal_networks: internal = trusted, external = untrusted.
  */
 
 import { compileNow } from './regexp-tier.js';
@@ -141,6 +142,12 @@ const LOCAL_HANDOVER = [
   /^(?:\S+\/)?SpoolDir by /i,
 ].map(compileNow);
 
+/** SpamAssassin's IP_PRIVATE: private, loopback, link-local and carrier-grade NAT addresses. */
+export function isPrivateIp(ip: string): boolean {
+  return /^(?:10|127|169\.254|172\.(?:1[6-9]|2\d|3[01])|192\.168|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7]))\./.test(ip)
+    || /^(?:::1|f[cd][0-9a-f]{2}:|fe[89ab][0-9a-f]:)/i.test(ip);
+}
+
 export function isLoopback(ip: string): boolean {
   return /^127\./.test(ip) || ip === '::1';
 }
@@ -160,7 +167,9 @@ export function relayHeaders(received: readonly string[]): RelayHeaders {
       if (isUnparseable(v)) unparseable++;
       continue;
     }
-    if (untrusted.length === 0 && isLoopback(r.ip)) trusted.push(r);
+    // SpamAssassin's inferred trust path (no trusted_networks): private addresses and
+    // authenticated hand-overs are trusted until the first other relay.
+    if (untrusted.length === 0 && (isPrivateIp(r.ip) || r.auth !== '')) trusted.push(r);
     else untrusted.push(r);
   }
   const t = trusted.map((r) => formatRelay(r, true)).join(' ');

@@ -344,7 +344,7 @@ t.test('parseReceived: common trace formats, as SpamAssassin reads them', async 
   t.same(r('from nynej.example (65.215.21.66 [65.215.21.66]) by pad.example with SMTP (Microsoft Exchange Internet Mail Service 5.5)'), { ip: '65.215.21.66', rdns: '65.215.21.66', helo: 'nynej.example', by: 'pad.example' }, 'a bare IP in the rDNS place stays, as SpamAssassin (only unknown and [..] mean none)');
 });
 
-t.test('relayHeaders: loopback relays at the top are trusted, the first other one and all below untrusted', async (t) => {
+t.test('relayHeaders: private or authenticated relays at the top are trusted, the first other one and all below untrusted', async (t) => {
   const h = relayHeaders([
     'from localhost (localhost [127.0.0.1]) by mx.test (Postfix) with ESMTP id A1',
     'from relay.example (relay.example [198.51.100.2]) by mx.test with ESMTP id A2',
@@ -355,6 +355,14 @@ t.test('relayHeaders: loopback relays at the top are trusted, the first other on
   t.equal(h.headers.get('x-spam-relays-untrusted'), '[ ip=198.51.100.2 rdns=relay.example helo=relay.example by=mx.test ident= envfrom= intl=0 id=A2 auth= msa=0 ] [ ip=127.0.0.1 rdns=localhost helo=localhost by=relay.example ident= envfrom= intl=0 id=A3 auth= msa=0 ]');
   t.equal(h.headers.get('x-spam-relays-external'), h.headers.get('x-spam-relays-untrusted'));
   t.match(h.headers.get('x-spam-relays-trusted'), /^\[ ip=127\.0\.0\.1 .* intl=1 /);
+  // SpamAssassin's inference without trusted_networks: private and authenticated hops are trusted too.
+  const p = relayHeaders([
+    'from www.fastmail.fm (server1.internal [10.202.2.132]) by server2.fastmail.fm with LMTP',
+    'from pc (pc.lan [192.168.1.5]) (authenticated bits=0) by smtp.example with ESMTPA id B1',
+    'from laptop (dsl.example [198.51.100.7]) by pc.lan with ESMTPA id B2',
+    'from mx.sender.example (mx.sender.example [203.0.113.9]) by laptop with ESMTP id B3',
+  ]);
+  t.same([p.trusted.length, p.untrusted.length], [3, 1], 'private hops, then an authenticated one, are trusted; the first other is not');
 });
 
 t.test('relay header rules and EnvelopeFrom through the evaluator', async (t) => {
