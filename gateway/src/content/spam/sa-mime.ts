@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { fixedRegExp } from './regexp-tier.js';
+import { renderHtml } from './sa-html.js';
 
 const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
 
@@ -178,6 +179,48 @@ export function partText(p: MimePart): string {
     textMemo.set(p, text);
   }
   return text;
+}
+
+const BODY_PART_SCAN_SIZE = 50_000;
+const renderedMemo = new WeakMap<MimeFacts, string>();
+
+/**
+ * The text SpamAssassin's body rules and Bayes read, as Message::get_rendered_body_text_array
+ * builds it: every text/plain and text/html part in MIME order (both alternatives of a
+ * multipart/alternative), HTML rendered as HTML.pm does (sa-html renderHtml), each part cut near
+ * 50,000 characters (body_part_scan_size), joined by line breaks. Built once per message.
+ */
+export function renderedBody(mime: MimeFacts): string {
+  let text = renderedMemo.get(mime);
+  if (text !== undefined) return text;
+  const texts: string[] = [];
+  for (const p of mime.parts) {
+    if (p.type !== 'text/plain' && p.type !== 'text/html') continue;
+    let t = p.type === 'text/html' ? renderHtml(partText(p)) : partText(p);
+    if (t.length > BODY_PART_SCAN_SIZE) {
+      // Cut after the first line break (else space) within 1,024 past the limit, else at it.
+      const nl = t.indexOf('\n', BODY_PART_SCAN_SIZE);
+      const sp = t.indexOf(' ', BODY_PART_SCAN_SIZE);
+      const cut = nl >= 0 && nl - BODY_PART_SCAN_SIZE <= 1024 ? nl + 1 : sp >= 0 && sp - BODY_PART_SCAN_SIZE <= 1024 ? sp + 1 : BODY_PART_SCAN_SIZE;
+      t = t.slice(0, cut);
+    }
+    texts.push(t);
+  }
+  text = texts.join('\n');
+  renderedMemo.set(mime, text);
+  return text;
+}
+
+const mimeMemo = new WeakMap<object, MimeFacts>();
+
+/** mimeFacts of a parsed message's first 256 KiB, walked once per message (rules and Bayes share it). */
+export function messageMime(msg: { readonly raw: Buffer }): MimeFacts {
+  let m = mimeMemo.get(msg);
+  if (m === undefined) {
+    m = mimeFacts(msg.raw.subarray(0, MAX).toString('latin1'));
+    mimeMemo.set(msg, m);
+  }
+  return m;
 }
 
 const MAX_BODY_LINE_LENGTH = 2048;

@@ -30,8 +30,8 @@ import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
-import { htmlFacts, renderHtml, type HtmlFacts } from './sa-html.js';
-import { mimeFacts, partText, rawbodyChunks, type MimeFacts } from './sa-mime.js';
+import { htmlFacts, type HtmlFacts } from './sa-html.js';
+import { messageMime, rawbodyChunks, renderedBody, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
@@ -433,7 +433,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const get = (n: string) => byName.get(n.toLowerCase());
   const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
   // The MIME walk is needed for every message (body and rawbody read the text parts).
-  const mime = mimeFacts(full);
+  const mime = messageMime(msg);
   const rendered = renderedBody(mime);
   const body = bodyLines(decodeWords(msg.subject), rendered);
   const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
@@ -532,32 +532,8 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   }
 }
 
-const BODY_PART_SCAN_SIZE = 50_000;
 const MAX_BODY_LINE_LENGTH = 2048;
 const MAX_BODY_LINES = 2000;
-
-/**
- * The text body rules read, as SpamAssassin's get_rendered_body_text_array builds it: every
- * text/plain and text/html part in MIME order (both alternatives of a multipart/alternative),
- * HTML rendered as HTML.pm does, each part cut near 50,000 characters (body_part_scan_size),
- * joined by line breaks.
- */
-function renderedBody(mime: MimeFacts): string {
-  const texts: string[] = [];
-  for (const p of mime.parts) {
-    if (p.type !== 'text/plain' && p.type !== 'text/html') continue;
-    let t = p.type === 'text/html' ? renderHtml(partText(p)) : partText(p);
-    if (t.length > BODY_PART_SCAN_SIZE) {
-      // Cut after the first line break (else space) within 1,024 past the limit, else at it.
-      const nl = t.indexOf('\n', BODY_PART_SCAN_SIZE);
-      const sp = t.indexOf(' ', BODY_PART_SCAN_SIZE);
-      const cut = nl >= 0 && nl - BODY_PART_SCAN_SIZE <= 1024 ? nl + 1 : sp >= 0 && sp - BODY_PART_SCAN_SIZE <= 1024 ? sp + 1 : BODY_PART_SCAN_SIZE;
-      t = t.slice(0, cut);
-    }
-    texts.push(t);
-  }
-  return texts.join('\n');
-}
 
 /**
  * The Subject, then one line per paragraph (blank lines separate them, whitespace runs become one

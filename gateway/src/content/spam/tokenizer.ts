@@ -16,11 +16,14 @@
  * - words of 3 to 15 characters; a longer one keeps its first 7 as `sk:` ("skip"), CJK runs
  *   become one `u8:` token per character; tokens with a dot are domains (`UD:` and each parent);
  *   e-mail addresses in the text give `U*` and `D*` tokens; a short English stop list is dropped;
- * - the Subject is the first body line (not a header), and links are tokenized as text.
+ * - the Subject is the first body line (not a header), then the body as SpamAssassin renders it
+ *   (sa-mime renderedBody: every text/plain and text/html part, HTML as HTML.pm renders it),
+ *   and links are tokenized as text.
  * Not ported: SpamAssassin's invisible-HTML-text tokens (`I*:`), and token hashing (we store the
  * token text). The token set is what the classifier counts (once per message).
  */
 import type { ParsedMessage } from './parse.js';
+import { messageMime, renderedBody } from './sa-mime.js';
 import { messageRelays } from './sa-relays.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
@@ -207,24 +210,15 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
   return parsed;
 }
 
-/** Rendered HTML text (tags dropped, script/style removed, common entities decoded). */
-function renderHtml(html: string): string {
-  return html.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<(?:br|p|div|tr|li|h\d)\b[^>]*>/gi, '\n').replace(/<[^>]*>/g, ' ')
-    .replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>')
-    .replace(/&quot;/gi, '"').replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff))
-    .replace(/&[a-z]+;/gi, ' ');
-}
-
 export function tokenize(msg: ParsedMessage): string[] {
   const out = new Set<string>();
   const add: Add = (t) => {
     if (out.size < MAX_TOKENS) out.add(t);
   };
-  // Visible body: the Subject as the first line, then the text (the rendered HTML when there is
-  // no text part), paragraph by paragraph as SpamAssassin's rendered body lines.
+  // The Subject as the first line, then the rendered body paragraph by paragraph, as
+  // SpamAssassin's body lines.
   tokenizeLine(msg.subject, '', 1, add);
-  const body = msg.text.trim() !== '' ? msg.text : renderHtml(msg.html);
+  const body = renderedBody(messageMime(msg));
   for (const line of body.slice(0, 256 * 1024).split(/\n\s*\n/)) tokenizeLine(line, '', 1, add);
   for (const url of messageUrls(msg)) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);

@@ -78,3 +78,10 @@ t.test('classifier: SpamAssassin combining starts from the class shares', async 
   const noLean = classify(['a', 'b'], lookup, 20, 200, { ...DEFAULT_PARAMS, saCombine: false }).probability;
   t.ok(lean > noLean, `${lean} > ${noLean}`);
 });
+
+t.test('the body is read as SpamAssassin renders it: both alternatives, HTML as HTML.pm', async (t) => {
+  const alt = crlf('From: a@b.test\nTo: c@d.test\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b"\n\n--b\nContent-Type: text/plain\n\nplainword here\n--b\nContent-Type: text/html\n\n<p>V<b></b>iagra <i>htmlword</i></p>\n--b--\n');
+  const tokens = tokenize(await parseMessage(alt));
+  t.ok(tokens.includes('plainword') && tokens.includes('htmlword'), 'words of the text and of the HTML alternative');
+  t.ok(tokens.includes('viagra') && !tokens.includes('iagra'), 'a word split by empty tags is one word (lower-cased: it starts the line)');
+});
