@@ -3,9 +3,11 @@
  * html_range, html_eval, html_tag_exists, html_tag_balance, html_image_only, html_image_ratio,
  * html_text_match), computed by one pass of a small tag scanner over the decoded HTML part, in
  * the manner of SpamAssassin's HTML.pm: a stack of text styles (foreground, background, font
- * size) for low-contrast text, tags seen and their open/close balance, rendered text length,
- * image area, comments, title and anchor texts. An approximation of a real renderer, as
- * SpamAssassin's own is.
+ * size) for low-contrast text, tags seen and their open/close balance, image area, comments,
+ * title and anchor texts, and the rendered text itself as HTML.pm's display_text builds it (what
+ * body rules and Bayes read: `<br>`/`<div>` a line break, `<p>`, `<title>` … a blank line, cells,
+ * list items and headings a space, other tags nothing, so "V<b></b>iagra" reads "Viagra"). An
+ * approximation of a real renderer, as SpamAssassin's own is.
  */
 
 export interface HtmlFacts {
@@ -17,6 +19,8 @@ export interface HtmlFacts {
   readonly inside: ReadonlyMap<string, number>;
   /** comment, title, anchor texts (html_text_match). */
   readonly texts: Readonly<Record<'comment' | 'title' | 'anchor', readonly string[]>>;
+  /** The text as HTML.pm renders it (get_rendered_text). */
+  readonly rendered: string;
 }
 
 const MAX = 256 * 1024;
@@ -28,49 +32,10 @@ export function stripTags(html: string): string {
     .replace(/&quot;/gi, '"').replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&[a-z]+;/gi, ' ');
 }
 
+/** The whitespace a tag stands for in rendered text (HTML.pm's html_whitespace), at start and end. */
 const WS_NEWLINE = new Set(['br', 'div']);
 const WS_SPACE = new Set(['li', 'th', 'td', 'dd', 'dt', 'embed', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
 const WS_PARAGRAPH = new Set(['p', 'hr', 'blockquote', 'pre', 'listing', 'plaintext', 'xmp', 'title']);
-const TOKENS = /<!--[\s\S]*?(?:-->|$)|<![^>]*>|<(\/?)([a-zA-Z][-a-zA-Z0-9._:]*)(?:[^>"']|"[^"]*"|'[^']*')*>|([^<]+|<)/g;
-
-/**
- * The text of an HTML part as SpamAssassin's HTML.pm renders it (get_rendered_text): text outside
- * script and style with entities decoded and whitespace runs as one space; `<br>`/`<div>` a line
- * break, `<p>`, `<hr>`, `<blockquote>`, `<pre>`, `<title>` … a blank line, table cells, list items
- * and headings a space (at start and end tags alike); any other tag nothing, so "V<b></b>iagra"
- * reads "Viagra". Comments, declarations and image alt texts are not text.
- */
-export function renderHtml(htmlIn: string): string {
-  const html = htmlIn.slice(0, MAX);
-  const out: string[] = [];
-  let lastWs = false;
-  let skip = 0;
-  const push = (t: string, ws: boolean) => {
-    if (ws) {
-      // display_text: a whitespace element trims the space a text element ended with.
-      if (out.length > 0 && !lastWs) out[out.length - 1] = out[out.length - 1]!.replace(/ $/, '');
-    } else {
-      t = t.replace(/[ \t\n\r\f\v]+/g, ' ');
-      if (lastWs) t = t.replace(/^ /, '');
-    }
-    out.push(t);
-    lastWs = ws;
-  };
-  for (const m of html.matchAll(TOKENS)) {
-    if (m[3] !== undefined) {
-      if (skip === 0) push(decodeEntities(m[3]), false);
-      continue;
-    }
-    if (m[2] === undefined) continue;
-    const tag = m[2].toLowerCase();
-    if (tag === 'script' || tag === 'style') skip = Math.max(0, skip + (m[1] === '/' ? -1 : 1));
-    if (WS_NEWLINE.has(tag)) push('\n', true);
-    else if (WS_SPACE.has(tag)) push(' ', true);
-    else if (WS_PARAGRAPH.has(tag)) push('\n\n', true);
-  }
-  return out.join('');
-}
-
 // HTML.pm's %html_color: the CSS colour names it knows (any other name is an invalid colour).
 const NAMED: ReadonlyMap<string, string> = new Map((
   'aqua:00ffff black:000000 blue:0000ff fuchsia:ff00ff gray:808080 green:008000 lime:00ff00 maroon:800000 '
@@ -162,8 +127,6 @@ const ELEMENTS = new Set(('a abbr acronym address area b base bdo big blockquote
   + 'fieldset form h1 h2 h3 h4 h5 h6 head hr html i img input ins kbd label legend li link map meta noscript object ol optgroup option p param pre q '
   + 'samp script select small span strong style sub sup table tbody td textarea tfoot th thead title tr tt ul var '
   + 'applet basefont center dir font frame frameset iframe isindex menu noframes s strike u nobr x-sigsep x-tab').split(' '));
-// HTML.pm's %elements_whitespace: their start and end tags end the text before them.
-const WHITESPACE = new Set('br div li th td dt dd p hr blockquote pre embed listing plaintext xmp title h1 h2 h3 h4 h5 h6'.split(' '));
 const STYLE_TAGS = new Set(['table', 'td', 'th', 'tr', 'span', 'p', 'div', 'a']);
 const STYLED = new Set(['body', 'font', 'table', 'td', 'th', 'tr', 'div', 'span', 'p', 'a', 'b', 'i', 'u', 'center', 'strong', 'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'tbody', 'small', 'big', 'li', 'ul', 'ol', 'blockquote', 'pre', 'label', 'form']);
 // A word character for HTML.pm's obfuscation count: not space, not ASCII punctuation.
@@ -183,13 +146,30 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const inside = new Map<string, number>();
   const texts = { comment: [] as string[], title: [] as string[], anchor: [] as string[] };
   const values: Record<string, number> = {};
-  if (html.trim() === '') return { flags, values, inside, texts };
+  if (html.trim() === '') return { flags, values, inside, texts, rendered: '' };
   const stack: Style[] = [{ fg: '#000000', bg: '#ffffff', size: 3, tag: '' }];
   // The rendered text's length and spaces (non_space_len), the last text chunk rendered (for
   // the obfuscation count: a word split by a tag, "V<b></b>iagra"), and HTML.pm's tag counts.
   let rendered = 0;
   let spaces = 0;
   let lastText = '';
+  // Rendered text chunks as HTML.pm's display_text keeps them (whether each is whitespace).
+  const chunks: string[] = [];
+  const wsChunk: boolean[] = [];
+  const display = (text: string, ws: boolean) => {
+    let t = text;
+    const n = chunks.length;
+    if (ws) {
+      // A whitespace element trims the space the text before it ended with.
+      if (n > 0 && !wsChunk[n - 1]) chunks[n - 1] = chunks[n - 1]!.replace(/ $/, '');
+    } else {
+      t = t.replace(/[ \t\n\r\f\v]+/g, ' ');
+      if (n > 0 && wsChunk[n - 1]) t = t.replace(/^ /, '');
+    }
+    chunks.push(t);
+    wsChunk.push(ws);
+    lastText = t;
+  };
   let obfuscation = 0;
   let elements = 0;
   let tagsSeen = 0;
@@ -207,15 +187,15 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (inSkip > 0) return;
     const t = decodeEntities(raw);
     if (WORD_START.test(t) && WORD_END.test(lastText)) obfuscation++;
-    lastText = t;
     if (inTitle) texts.title.push(t);
     if (inAnchor) texts.anchor[texts.anchor.length - 1] += t;
-    if (/\S/.test(t)) {
+    if (/[^ \t\n\r\f\v]/.test(t)) {
       const top = stack[stack.length - 1]!;
       // As html_font_invisible: low contrast first (two invalid colours are "the same"), then invalid.
       if (lowContrast(top.fg, top.bg)) flags.add('font_low_contrast');
       else if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
     }
+    display(t, false);
     rendered += t.length;
     spaces += (t.match(/\s/g) ?? []).length;
   };
@@ -240,7 +220,9 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     }
     tags++;
     if (!seen) tagsSeen++;
-    if (WHITESPACE.has(tag)) lastText = ' ';
+    if (WS_NEWLINE.has(tag)) display('\n', true);
+    else if (WS_SPACE.has(tag)) display(' ', true);
+    else if (WS_PARAGRAPH.has(tag)) display('\n\n', true);
     if (closing) {
       const open = (inside.get(tag) ?? 0) - 1;
       if (open < 0) closedExtra++;
@@ -325,5 +307,5 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (obfuscation > 0) values.obfuscation_ratio = obfuscation / tags;
   }
   if (elementsSeen > 0) values.non_element_ratio = (tagsSeen - elementsSeen) / tagsSeen;
-  return { flags, values, inside, texts };
+  return { flags, values, inside, texts, rendered: chunks.join('') };
 }

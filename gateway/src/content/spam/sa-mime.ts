@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { fixedRegExp } from './regexp-tier.js';
-import { renderHtml } from './sa-html.js';
+import { htmlFacts } from './sa-html.js';
 
 const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
 
@@ -182,12 +182,22 @@ export function partText(p: MimePart): string {
 }
 
 const BODY_PART_SCAN_SIZE = 50_000;
+
 const renderedMemo = new WeakMap<MimeFacts, string>();
+
+/** A part's text cut near body_part_scan_size: after a line break (else a space) within 1,024 past it. */
+function scanCut(t: string): string {
+  if (t.length <= BODY_PART_SCAN_SIZE) return t;
+  const nl = t.indexOf('\n', BODY_PART_SCAN_SIZE);
+  const sp = t.indexOf(' ', BODY_PART_SCAN_SIZE);
+  return t.slice(0, nl >= 0 && nl - BODY_PART_SCAN_SIZE <= 1024 ? nl + 1 : sp >= 0 && sp - BODY_PART_SCAN_SIZE <= 1024 ? sp + 1 : BODY_PART_SCAN_SIZE);
+}
 
 /**
  * The text SpamAssassin's body rules and Bayes read, as Message::get_rendered_body_text_array
  * builds it: every text/plain and text/html part in MIME order (both alternatives of a
- * multipart/alternative), HTML rendered as HTML.pm does (sa-html renderHtml), each part cut near
+ * multipart/alternative), HTML rendered as HTML.pm does (sa-html htmlFacts' `rendered`: `<br>` a
+ * line break, `<p>` a paragraph, cells a space, other tags join words), each part cut near
  * 50,000 characters (body_part_scan_size), joined by line breaks. Built once per message.
  */
 export function renderedBody(mime: MimeFacts): string {
@@ -195,16 +205,8 @@ export function renderedBody(mime: MimeFacts): string {
   if (text !== undefined) return text;
   const texts: string[] = [];
   for (const p of mime.parts) {
-    if (p.type !== 'text/plain' && p.type !== 'text/html') continue;
-    let t = p.type === 'text/html' ? renderHtml(partText(p)) : partText(p);
-    if (t.length > BODY_PART_SCAN_SIZE) {
-      // Cut after the first line break (else space) within 1,024 past the limit, else at it.
-      const nl = t.indexOf('\n', BODY_PART_SCAN_SIZE);
-      const sp = t.indexOf(' ', BODY_PART_SCAN_SIZE);
-      const cut = nl >= 0 && nl - BODY_PART_SCAN_SIZE <= 1024 ? nl + 1 : sp >= 0 && sp - BODY_PART_SCAN_SIZE <= 1024 ? sp + 1 : BODY_PART_SCAN_SIZE;
-      t = t.slice(0, cut);
-    }
-    texts.push(t);
+    if (p.type === 'text/plain') texts.push(scanCut(partText(p)));
+    else if (p.type === 'text/html') texts.push(scanCut(htmlFacts(partText(p)).rendered));
   }
   text = texts.join('\n');
   renderedMemo.set(mime, text);
