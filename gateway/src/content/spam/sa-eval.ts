@@ -24,7 +24,7 @@ export interface EvalContext {
   readonly bodyLength: number;
   /** Rendered body text: every text/plain and text/html part, HTML rendered as HTML.pm does. */
   readonly bodyText: string;
-  /** What body rules see: the Subject, then the rendered paragraphs (whitespace collapsed). */
+  /** What body rules see: the Subject, then the rendered paragraphs (whitespace collapsed), as UTF-8 bytes. */
   readonly bodyLines: readonly string[];
   /** The targets of the HTML's `<a href="mailto:…">` links. */
   readonly mailtoLinks: readonly string[];
@@ -547,6 +547,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
       const lines = ctx.bodyLines;
       for (let n = 0; n < lines.length; n++) {
         // SpamAssassin's lines keep their "\n" (all but the last): it counts as a non-space.
+        // (bodyLines are UTF-8 bytes already, as SpamAssassin's.)
         const line = lines[n]!;
         const len = line.length + (n < lines.length - 1 ? 1 : 0);
         if (len <= 5) continue;

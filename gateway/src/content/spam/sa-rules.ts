@@ -540,9 +540,18 @@ const MAX_BODY_LINES = 2000;
  * space, nothing trimmed), a paragraph over 2,048 characters split after its last space within
  * them (split_into_array_of_short_lines): no text is dropped.
  */
+/**
+ * Text as SpamAssassin's body rules see it: UTF-8 bytes (one character per byte here), so its
+ * byte-oriented regexes — `[\x80-\xff]` for 8-bit text, Latin-1 bytes in rule files — match as
+ * they do there. ASCII text is returned as is.
+ */
+function utf8Bytes(s: string): string {
+  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
+}
+
 function bodyLines(subject: string, rendered: string): string[] {
-  const text = rendered.replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n');
-  const out: string[] = [subject];
+  const text = utf8Bytes(rendered.replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n'));
+  const out: string[] = [utf8Bytes(subject)];
   for (let line of text.split('\n')) {
     while (line.length > MAX_BODY_LINE_LENGTH && out.length < MAX_BODY_LINES) {
       const len = line.lastIndexOf(' ', MAX_BODY_LINE_LENGTH) + 1 || MAX_BODY_LINE_LENGTH;

@@ -394,6 +394,10 @@ t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, l
   const long = `${HDR}\n${'filler word '.repeat(600)}needle in the haystack\n`;
   t.same(await names(long), ['SA_FAR'], 'text past 2,048 characters of one paragraph is still read');
   t.same(await names(`${HDR}\n   lead words\n`), ['SA_START'], 'a paragraph keeps its leading space, as SpamAssassin (no trim)');
+  // Body rules read UTF-8 bytes, as SpamAssassin's: its byte-oriented regexes match non-Latin text.
+  const bytes = compileSaRules(convertSaRules([{ name: 't.cf', text: 'body HIGHBITS /(?:[\\x80-\\xff].?){4,}/\nbody CAFE /caf\\xc3\\xa9/\n' }], 2).rules);
+  const cjk = `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n${Buffer.from('這是委託 café').toString('base64')}\n`;
+  t.same(saHits(bytes, await parseMessage(crlf(cjk))).map((h) => h.name).sort(), ['SA_CAFE', 'SA_HIGHBITS'], 'CJK text is 8-bit bytes; é is \\xc3\\xa9');
   const latin = `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`;
   t.equal(partText(mimeFacts(latin).parts[0]!), 'café', 'a part read in its declared charset');
   const badUtf8 = mimeFacts(`Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`);
