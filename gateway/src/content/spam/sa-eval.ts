@@ -9,8 +9,8 @@
  * as SpamAssassin's `get` returns them, the MIME facts (sa-mime.ts), the HTML facts (sa-html.ts),
  * the relays (sa-relays.ts) and the freemail domain list from the rule data.
  */
-import { stripTags, type HtmlFacts } from './sa-html.js';
-import { decodedBody, type MimeFacts } from './sa-mime.js';
+import type { HtmlFacts } from './sa-html.js';
+import { decodedBody, renderedPart, type MimeFacts } from './sa-mime.js';
 import { isPrivateIp, type RelayHeaders } from './sa-relays.js';
 import { fixedRegExp } from './regexp-tier.js';
 
@@ -296,10 +296,10 @@ function madiff(ctx: EvalContext): { diff: number; html: number; text: number } 
     const text = new Map<string, number>();
     for (const p of parts) {
       if (!p.alternatives.includes(id) || !p.type.startsWith('text')) continue;
-      // The part as SpamAssassin's rendered() gives it: decoded bytes (latin1), HTML as text.
+      // The part as SpamAssassin's rendered() gives it (HTML rendered as HTML.pm does).
       const decoded = decodedBody(p);
       const isHtml = p.type === 'text/html';
-      const words = (isHtml ? stripTags(decoded) : decoded).split(/\s+/).filter((w) => /\w/.test(w));
+      const words = renderedPart(p).split(/\s+/).filter((w) => /\w/.test(w));
       const into = isHtml ? html : text;
       for (const w of words) into.set(w, (into.get(w) ?? 0) + 1);
       // An HTML part without words but with an image counts as one (SpamAssassin's "\n" mark).

@@ -25,13 +25,6 @@ export interface HtmlFacts {
 
 const MAX = 256 * 1024;
 
-/** HTML → text as body rules see it: tags out, paragraphs as blank lines, common entities decoded. */
-export function stripTags(html: string): string {
-  return html.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<br\s*\/?>|<\/p>|<p[^>]*>|<\/div>|<\/tr>/gi, '\n\n')
-    .replace(/<[^>]*>/g, '').replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>')
-    .replace(/&quot;/gi, '"').replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&[a-z]+;/gi, ' ');
-}
-
 /** The whitespace a tag stands for in rendered text (HTML.pm's html_whitespace), at start and end. */
 const WS_NEWLINE = new Set(['br', 'div']);
 const WS_SPACE = new Set(['li', 'th', 'td', 'dd', 'dt', 'embed', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);

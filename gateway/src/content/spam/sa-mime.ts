@@ -181,6 +181,18 @@ export function partText(p: MimePart): string {
   return text;
 }
 
+const renderedPartMemo = new WeakMap<MimePart, string>();
+
+/** A text part as SpamAssassin's Node::rendered gives it: HTML rendered as HTML.pm does, other text as is. */
+export function renderedPart(p: MimePart): string {
+  let text = renderedPartMemo.get(p);
+  if (text === undefined) {
+    text = p.type === 'text/html' ? htmlFacts(partText(p)).rendered : partText(p);
+    renderedPartMemo.set(p, text);
+  }
+  return text;
+}
+
 const BODY_PART_SCAN_SIZE = 50_000;
 
 const renderedMemo = new WeakMap<MimeFacts, string>();
@@ -204,10 +216,7 @@ export function renderedBody(mime: MimeFacts): string {
   let text = renderedMemo.get(mime);
   if (text !== undefined) return text;
   const texts: string[] = [];
-  for (const p of mime.parts) {
-    if (p.type === 'text/plain') texts.push(scanCut(partText(p)));
-    else if (p.type === 'text/html') texts.push(scanCut(htmlFacts(partText(p)).rendered));
-  }
+  for (const p of mime.parts) if (p.type === 'text/plain' || p.type === 'text/html') texts.push(scanCut(renderedPart(p)));
   text = texts.join('\n');
   renderedMemo.set(mime, text);
   return text;
