@@ -29,7 +29,8 @@ export interface EvalContext {
   /** The targets of the HTML's `<a href="mailto:…">` links. */
   readonly mailtoLinks: readonly string[];
   mime(): MimeFacts;
-  html(): HtmlFacts;
+  /** The facts of each text/html part (SpamAssassin's html_all). */
+  html(): readonly HtmlFacts[];
   relays(): RelayHeaders;
   isFreemail(address: string): boolean;
 }
@@ -563,45 +564,51 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     return pct >= Number(min) && pct < hi;
   },
   // ---- HTMLEval
-  html_test: (ctx, [test]) => ctx.html().flags.has(test!),
-  html_tag_exists: (ctx, [tag]) => ctx.html().inside.has(tag!.toLowerCase()),
+  // HTMLEval: each test holds when one HTML part passes it (html_all).
+  html_test: (ctx, [test]) => ctx.html().some((h) => h.flags.has(test!)),
+  html_tag_exists: (ctx, [tag]) => ctx.html().some((h) => h.inside.has(tag!.toLowerCase())),
   html_tag_balance(ctx, [tag, expr]) {
-    const v = ctx.html().inside.get(tag!.toLowerCase());
-    return v !== undefined && cmp(v, expr!);
+    return ctx.html().some((h) => {
+      const v = h.inside.get(tag!.toLowerCase());
+      return v !== undefined && cmp(v, expr!);
+    });
   },
   html_range(ctx, [test, min, max]) {
-    const v = ctx.html().values[test!];
-    if (v === undefined) return false;
     const hi = num(max);
-    return v > Number(min) && (hi === Infinity || v <= hi);
+    return ctx.html().some((h) => {
+      const v = h.values[test!];
+      return v !== undefined && v > Number(min) && (hi === Infinity || v <= hi);
+    });
   },
   html_eval(ctx, [test, expr]) {
-    const v = ctx.html().values[test!];
-    return v !== undefined && cmp(v, expr!);
+    return ctx.html().some((h) => {
+      const v = h.values[test!];
+      return v !== undefined && cmp(v, expr!);
+    });
   },
   html_image_only(ctx, [min, max]) {
-    const h = ctx.html();
-    const len = h.values.length;
-    return h.inside.has('img') && len !== undefined && len > Number(min) && len <= Number(max);
+    return ctx.html().some((h) => {
+      const len = h.values.length;
+      return h.inside.has('img') && len !== undefined && len > Number(min) && len <= Number(max);
+    });
   },
   html_image_ratio(ctx, [min, max]) {
-    const h = ctx.html();
-    const area = h.values.image_area ?? 0;
-    if (area <= 0) return false;
-    const r = (h.values.non_space_len ?? 0) / area;
-    return r > Number(min) && r <= Number(max);
+    return ctx.html().some((h) => {
+      const area = h.values.image_area ?? 0;
+      if (area <= 0) return false;
+      const r = (h.values.non_space_len ?? 0) / area;
+      return r > Number(min) && r <= Number(max);
+    });
   },
   html_text_match(ctx, [what, re]) {
-    const list = ctx.html().texts[what as 'comment' | 'title' | 'anchor'];
-    if (!list) return false;
     const rx = fixedRegExp(re!.replace(/\(\?i\)/, ''), /^\(\?i\)/.test(re!) ? 'i' : '');
-    return list.some((s) => rx.test(s));
+    return ctx.html().some((h) => (h.texts[what as 'comment' | 'title' | 'anchor'] ?? []).some((s) => rx.test(s)));
   },
   html_title_subject_ratio(ctx, [ratio]) {
-    // A <title> more than `ratio` times as long as the Subject (one HTML view here, not one per part).
+    // A <title> more than `ratio` times as long as the Subject.
     const subject = ctx.header('Subject') ?? '';
     if (subject === '') return false;
-    return ctx.html().texts.title.some((t) => t !== '' && t.length / subject.length > Number(ratio));
+    return ctx.html().some((h) => h.texts.title.some((t) => t !== '' && t.length / subject.length > Number(ratio)));
   },
 };
 

@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { fixedRegExp } from './regexp-tier.js';
-import { htmlFacts } from './sa-html.js';
+import { htmlFacts, type HtmlFacts } from './sa-html.js';
 
 const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
 
@@ -146,14 +146,17 @@ const decodedMemo = new WeakMap<MimePart, string>();
 
 /**
  * A leaf part's body with its transfer encoding undone: bytes as a latin1 string (SpamAssassin's
- * decode(); base64 keeps only its alphabet, as Util::base64_decode). Decoded once per part: the
+ * decode(); base64 keeps only its alphabet, as Util::base64_decode; CRLF read as LF after QP and
+ * base64 text). Decoded once per part: the
  * MIME flags, rawbody and MPART_ALT_DIFF all read it.
  */
 export function decodedBody(p: MimePart): string {
   let text = decodedMemo.get(p);
   if (text === undefined) {
+    // As Node::decode: quoted-printable, and base64 of a text or message part, end lines in LF.
     text = p.encoding === 'base64' ? Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1')
       : p.encoding === 'quoted-printable' ? decodeQp(p.body).toString('latin1') : p.body;
+    if (p.encoding === 'quoted-printable' || (p.encoding === 'base64' && /^(?:text|message)\b/.test(p.type))) text = text.replace(/\r\n/g, '\n');
     decodedMemo.set(p, text);
   }
   return text;
@@ -181,16 +184,26 @@ export function partText(p: MimePart): string {
   return text;
 }
 
-const renderedPartMemo = new WeakMap<MimePart, string>();
+const htmlMemo = new WeakMap<MimePart, HtmlFacts>();
+
+/** An HTML part's facts and rendering (sa-html htmlFacts), worked out once per part. */
+function partHtml(p: MimePart): HtmlFacts {
+  let h = htmlMemo.get(p);
+  if (h === undefined) {
+    h = htmlFacts(partText(p));
+    htmlMemo.set(p, h);
+  }
+  return h;
+}
 
 /** A text part as SpamAssassin's Node::rendered gives it: HTML rendered as HTML.pm does, other text as is. */
 export function renderedPart(p: MimePart): string {
-  let text = renderedPartMemo.get(p);
-  if (text === undefined) {
-    text = p.type === 'text/html' ? htmlFacts(partText(p)).rendered : partText(p);
-    renderedPartMemo.set(p, text);
-  }
-  return text;
+  return p.type === 'text/html' ? partHtml(p).rendered : partText(p);
+}
+
+/** The facts of every text/html part (SpamAssassin's html_all: an HTMLEval test holds when one part passes it). */
+export function htmlParts(mime: MimeFacts): HtmlFacts[] {
+  return mime.parts.filter((p) => p.type === 'text/html').map(partHtml);
 }
 
 const BODY_PART_SCAN_SIZE = 50_000;

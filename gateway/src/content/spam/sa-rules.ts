@@ -30,8 +30,7 @@ import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
-import { htmlFacts, type HtmlFacts } from './sa-html.js';
-import { messageMime, rawbodyChunks, renderedBody, type MimeFacts } from './sa-mime.js';
+import { htmlParts, messageMime, rawbodyChunks, renderedBody, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
@@ -632,7 +631,6 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
   let ctx: EvalContext | null = null;
   const evalContext = (): EvalContext => {
     if (ctx) return ctx;
-    let html: HtmlFacts | null = null;
     ctx = {
       header: (name, mod) => v.header(name, mod),
       all: (name) => v.all(name),
@@ -642,7 +640,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       mailtoLinks: [...msg.html.slice(0, 256 * 1024).matchAll(/<a\s[^>]*?\bhref\s*=\s*["']?mailto:([^"'\s>]+)/gi)].map((m) => m[1]!),
       bodyLength: bodyLength(msg.raw),
       mime: () => v.mime(),
-      html: () => (html ??= htmlFacts(msg.html)),
+      html: () => htmlParts(v.mime()),
       relays: () => v.relays(),
       isFreemail: set.isFreemail,
     };

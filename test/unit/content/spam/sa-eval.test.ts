@@ -8,7 +8,7 @@ import t from 'tap';
 import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
 import { colorValue, htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
-import { mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
+import { decodedBody, mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
@@ -228,6 +228,11 @@ const CASES: Case[] = [
     yes: plainHtml('<img src="http://x.test/a.png"> buy'), no: plainHtml(`<img src="http://x.test/a.png"> ${'text '.repeat(100)}`),
   },
   {
+    fn: 'html_image_only', args: ['0', '400'], why: 'each HTML part on its own (html_all): a short one with an image beside a long one',
+    yes: `${HDR}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="m"\n\n--m\nContent-Type: text/html\n\n<img src="a.png"> buy\n--m\nContent-Type: text/html\n\n<p>${'text '.repeat(100)}</p>\n--m--\n`,
+    no: `${HDR}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="m"\n\n--m\nContent-Type: text/html\n\n<img src="a.png"> ${'text '.repeat(100)}\n--m\nContent-Type: text/html\n\n<p>short</p>\n--m--\n`,
+  },
+  {
     fn: 'html_image_ratio', args: ['0.000', '0.002'], why: 'a big image and two words',
     yes: plainHtml('<img src="a.png" width="600" height="400"> buy now'), no: plainHtml(`<img src="a.png" width="10" height="10"> ${'text '.repeat(50)}`),
   },
@@ -402,6 +407,8 @@ t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, l
   t.equal(partText(mimeFacts(latin).parts[0]!), 'café', 'a part read in its declared charset');
   const badUtf8 = mimeFacts(`Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`);
   t.equal(partText(badUtf8.parts[0]!), 'café', 'undeclared 8-bit text that is no UTF-8 reads as windows-1252');
+  const crlfB64 = mimeFacts(`Content-Type: text/html\nContent-Transfer-Encoding: base64\n\n${Buffer.from('<p>a</p>\r\n<p>b</p>\r\n').toString('base64')}\n`);
+  t.equal(decodedBody(crlfB64.parts[0]!), '<p>a</p>\n<p>b</p>\n', 'as Node::decode, a base64 text part ends its lines in LF (HTML lengths count no CR)');
 });
 
 t.test('mimeFacts and htmlFacts', async (t) => {
@@ -431,7 +438,7 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   t.same(nested.parts.map((p) => [p.type, p.body, p.alternatives]), [['text/html', '<p>x --=_NP9Y inline</p>', [0]], ['image/png', 'iVBO', []]], 'an extended boundary is not a delimiter; the line break before one belongs to it');
   // rawbody as SpamAssassin: each text part's transfer-decoded bytes (not charset-decoded), whole up to 2 KB, then 2–4 KB chunks.
   const qp = mimeFacts('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>caf=C3=A9</p></html>\r\n\r\nafter=\r\nwards\r\n--b\r\nContent-Type: image/gif\r\n\r\nGIF89a\r\n--b--\r\n');
-  t.same(rawbodyChunks(qp), ['<p>caf\u00c3\u00a9</p></html>\r\n\r\nafterwards'], 'one string per text part: a regex sees across lines; UTF-8 stays bytes; the image is not text');
+  t.same(rawbodyChunks(qp), ['<p>caf\u00c3\u00a9</p></html>\n\nafterwards'], 'one string per text part: a regex sees across lines; UTF-8 stays bytes; CRLF after QP is LF (Node::decode); the image is not text');
   const long = rawbodyChunks(mimeFacts(`Content-Type: text/plain\r\n\r\n${'word '.repeat(1000)}\n${'x'.repeat(3000)}`));
   t.ok(long.length > 1 && long.every((c) => c.length <= 4096) && long.join('') === `${'word '.repeat(1000)}\n${'x'.repeat(3000)}`, 'a long part: chunks of at most 4 KB that join back to the whole');
 });
