@@ -142,59 +142,46 @@ export function mimeFacts(raw: string): MimeFacts {
   return { parts, htmlCount, textCount, flags, topType: (/^\s*([^;\s]+)/.exec(topCt)?.[1] ?? 'text/plain').toLowerCase() };
 }
 
-const decodedMemo = new WeakMap<MimePart, string>();
+/** `fn`, computed once per object it is asked about (a part, a message): a WeakMap memo. */
+function oncePer<K extends object, V>(fn: (key: K) => V): (key: K) => V {
+  const memo = new WeakMap<K, V>();
+  return (key) => {
+    if (memo.has(key)) return memo.get(key)!;
+    const value = fn(key);
+    memo.set(key, value);
+    return value;
+  };
+}
 
 /**
  * A leaf part's body with its transfer encoding undone: bytes as a latin1 string (SpamAssassin's
- * decode(); base64 keeps only its alphabet, as Util::base64_decode; CRLF read as LF after QP and
- * base64 text). Decoded once per part: the
- * MIME flags, rawbody and MPART_ALT_DIFF all read it.
+ * decode(); base64 keeps only its alphabet, as Util::base64_decode; after quoted-printable, and
+ * base64 of a text or message part, CRLF reads as LF). Decoded once per part: the MIME flags,
+ * the text, rawbody and MPART_ALT_DIFF all read it.
  */
-export function decodedBody(p: MimePart): string {
-  let text = decodedMemo.get(p);
-  if (text === undefined) {
-    // As Node::decode: quoted-printable, and base64 of a text or message part, end lines in LF.
-    text = p.encoding === 'base64' ? Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1')
-      : p.encoding === 'quoted-printable' ? decodeQp(p.body).toString('latin1') : p.body;
-    if (p.encoding === 'quoted-printable' || (p.encoding === 'base64' && /^(?:text|message)\b/.test(p.type))) text = text.replace(/\r\n/g, '\n');
-    decodedMemo.set(p, text);
-  }
-  return text;
-}
-
-const textMemo = new WeakMap<MimePart, string>();
+export const decodedBody = oncePer((p: MimePart): string => {
+  const text = p.encoding === 'base64' ? Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64').toString('latin1')
+    : p.encoding === 'quoted-printable' ? decodeQp(p.body).toString('latin1') : p.body;
+  return p.encoding === 'quoted-printable' || (p.encoding === 'base64' && /^(?:text|message)\b/.test(p.type)) ? text.replace(/\r\n/g, '\n') : text;
+});
 
 /**
  * A text part's characters: the decoded bytes read in the declared charset (SpamAssassin's
  * normalize_charset, on by default), UTF-8 tried for undeclared or ASCII-declared 8-bit text,
  * windows-1252 when the label is unknown or the bytes are no UTF-8.
  */
-export function partText(p: MimePart): string {
-  let text = textMemo.get(p);
-  if (text === undefined) {
-    const bytes = Buffer.from(decodedBody(p), 'latin1');
-    const label = p.charset === '' || /^(?:us-)?ascii$/.test(p.charset) ? 'utf-8' : p.charset;
-    try {
-      text = new TextDecoder(label, { fatal: label === 'utf-8' }).decode(bytes);
-    } catch {
-      text = new TextDecoder('windows-1252').decode(bytes);
-    }
-    textMemo.set(p, text);
+export const partText = oncePer((p: MimePart): string => {
+  const bytes = Buffer.from(decodedBody(p), 'latin1');
+  const label = p.charset === '' || /^(?:us-)?ascii$/.test(p.charset) ? 'utf-8' : p.charset;
+  try {
+    return new TextDecoder(label, { fatal: label === 'utf-8' }).decode(bytes);
+  } catch {
+    return new TextDecoder('windows-1252').decode(bytes);
   }
-  return text;
-}
-
-const htmlMemo = new WeakMap<MimePart, HtmlFacts>();
+});
 
 /** An HTML part's facts and rendering (sa-html htmlFacts), worked out once per part. */
-function partHtml(p: MimePart): HtmlFacts {
-  let h = htmlMemo.get(p);
-  if (h === undefined) {
-    h = htmlFacts(partText(p));
-    htmlMemo.set(p, h);
-  }
-  return h;
-}
+const partHtml = oncePer((p: MimePart): HtmlFacts => htmlFacts(partText(p)));
 
 /** A text part as SpamAssassin's Node::rendered gives it: HTML rendered as HTML.pm does, other text as is. */
 export function renderedPart(p: MimePart): string {
@@ -207,8 +194,6 @@ export function htmlParts(mime: MimeFacts): HtmlFacts[] {
 }
 
 const BODY_PART_SCAN_SIZE = 50_000;
-
-const renderedMemo = new WeakMap<MimeFacts, string>();
 
 /** A part's text cut near body_part_scan_size: after a line break (else a space) within 1,024 past it. */
 function scanCut(t: string): string {
@@ -225,27 +210,11 @@ function scanCut(t: string): string {
  * line break, `<p>` a paragraph, cells a space, other tags join words), each part cut near
  * 50,000 characters (body_part_scan_size), joined by line breaks. Built once per message.
  */
-export function renderedBody(mime: MimeFacts): string {
-  let text = renderedMemo.get(mime);
-  if (text !== undefined) return text;
-  const texts: string[] = [];
-  for (const p of mime.parts) if (p.type === 'text/plain' || p.type === 'text/html') texts.push(scanCut(renderedPart(p)));
-  text = texts.join('\n');
-  renderedMemo.set(mime, text);
-  return text;
-}
-
-const mimeMemo = new WeakMap<object, MimeFacts>();
+export const renderedBody = oncePer((mime: MimeFacts): string =>
+  mime.parts.filter((p) => p.type === 'text/plain' || p.type === 'text/html').map((p) => scanCut(renderedPart(p))).join('\n'));
 
 /** mimeFacts of a parsed message's first 256 KiB, walked once per message (rules and Bayes share it). */
-export function messageMime(msg: { readonly raw: Buffer }): MimeFacts {
-  let m = mimeMemo.get(msg);
-  if (m === undefined) {
-    m = mimeFacts(msg.raw.subarray(0, MAX).toString('latin1'));
-    mimeMemo.set(msg, m);
-  }
-  return m;
-}
+export const messageMime = oncePer((msg: { readonly raw: Buffer }): MimeFacts => mimeFacts(msg.raw.subarray(0, MAX).toString('latin1')));
 
 const MAX_BODY_LINE_LENGTH = 2048;
 
