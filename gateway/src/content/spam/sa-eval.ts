@@ -26,8 +26,8 @@ export interface EvalContext {
   readonly bodyText: string;
   /** What body rules see: the Subject, then the rendered paragraphs (whitespace collapsed), as UTF-8 bytes. */
   readonly bodyLines: readonly string[];
-  /** The targets of the HTML's `<a href="mailto:…">` links. */
-  readonly mailtoLinks: readonly string[];
+  /** The targets of the HTML's `<a href="mailto:…">` links (worked out when asked). */
+  mailtoLinks(): readonly string[];
   mime(): MimeFacts;
   /** The facts of each text/html part (SpamAssassin's html_all). */
   html(): readonly HtmlFacts[];
@@ -145,7 +145,6 @@ function gatedThroughReceivedRemover(ctx: EvalContext): boolean {
 }
 
 const isIpv4 = (s: string) => /^\d{1,3}(?:\.\d{1,3}){3}$/.test(s);
-const isPrivate = isPrivateIp;
 
 const cmp = (val: number, expr: string): boolean => {
   const m = /^\s*(==|!=|<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expr);
@@ -179,7 +178,7 @@ function bodyEmails(ctx: EvalContext): string[] {
   let out = bodyEmailsMemo.get(ctx);
   if (out) return out;
   const seen = new Set<string>();
-  for (const a of ctx.mailtoLinks) {
+  for (const a of ctx.mailtoLinks()) {
     if (seen.size >= 20) break;
     EMAIL_RE.lastIndex = 0;
     const m = EMAIL_RE.exec(a);
@@ -430,9 +429,9 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   helo_ip_mismatch(ctx) {
     // An untrusted relay that says HELO with a public IPv4 address outside its own /24.
     for (const r of ctx.relays().untrusted) {
-      if (!isIpv4(r.helo) || isPrivate(r.helo)) continue;
+      if (!isIpv4(r.helo) || isPrivateIp(r.helo)) continue;
       const h = /^(\d+\.\d+\.\d+\.)/.exec(r.helo);
-      if (isIpv4(r.ip) && !isPrivate(r.ip) && r.helo !== r.ip && h && !r.ip.startsWith(h[1]!)) return true;
+      if (isIpv4(r.ip) && !isPrivateIp(r.ip) && r.helo !== r.ip && h && !r.ip.startsWith(h[1]!)) return true;
     }
     return false;
   },
@@ -440,7 +439,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     // As RelayEval::_check_received_helos: the last public untrusted relay decides.
     let hit = false;
     for (const r of ctx.relays().untrusted) {
-      if (isPrivate(r.ip)) continue;
+      if (isPrivateIp(r.ip)) continue;
       hit = r.noReverseDns && /(?:\.|^)(?:lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$/i.test(r.helo);
     }
     return hit;

@@ -9,7 +9,8 @@
  *   get_envelope_from; X-Spam-Relays-* computed from Received (sa-relays.ts). An absent header
  *   reads as its [if-unset] value, else as empty. mimeheader: a header of any MIME part.
  * - body: the Subject, then every text/plain and text/html part rendered as SpamAssassin does
- *   (renderedBody, bodyLines), one line per paragraph, whitespace collapsed; rawbody: each text part's transfer-decoded bytes in 2–4 KB chunks, as
+ *   (renderedBody, bodyLines), one line per paragraph, whitespace collapsed, as UTF-8 bytes;
+ *   rawbody: each text part's transfer-decoded bytes in 2–4 KB chunks, as
  *   SpamAssassin (sa-mime.ts rawbodyChunks); uri: each link and each e-mail address in the
  *   text (as mailto:), with SpamAssassin's canonical variants (sa-uri.ts); full: the raw message.
  * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
@@ -535,11 +536,6 @@ const MAX_BODY_LINE_LENGTH = 2048;
 const MAX_BODY_LINES = 2000;
 
 /**
- * The Subject, then one line per paragraph (blank lines separate them, whitespace runs become one
- * space, nothing trimmed), a paragraph over 2,048 characters split after its last space within
- * them (split_into_array_of_short_lines): no text is dropped.
- */
-/**
  * Text as SpamAssassin's body rules see it: UTF-8 bytes (one character per byte here), so its
  * byte-oriented regexes — `[\x80-\xff]` for 8-bit text, Latin-1 bytes in rule files — match as
  * they do there. ASCII text is returned as is.
@@ -548,6 +544,11 @@ function utf8Bytes(s: string): string {
   return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
 }
 
+/**
+ * The Subject, then one line per paragraph (blank lines separate them, whitespace runs become one
+ * space, nothing trimmed), as UTF-8 bytes; a paragraph over 2,048 bytes split after its last
+ * space within them (split_into_array_of_short_lines): no text is dropped.
+ */
 function bodyLines(subject: string, rendered: string): string[] {
   const text = utf8Bytes(rendered.replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n'));
   const out: string[] = [utf8Bytes(subject)];
@@ -637,7 +638,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       subject: msg.subject,
       bodyText: v.rendered,
       bodyLines: v.body,
-      mailtoLinks: [...msg.html.slice(0, 256 * 1024).matchAll(/<a\s[^>]*?\bhref\s*=\s*["']?mailto:([^"'\s>]+)/gi)].map((m) => m[1]!),
+      mailtoLinks: () => [...msg.html.slice(0, 256 * 1024).matchAll(/<a\s[^>]*?\bhref\s*=\s*["']?mailto:([^"'\s>]+)/gi)].map((m) => m[1]!),
       bodyLength: bodyLength(msg.raw),
       mime: () => v.mime(),
       html: () => htmlParts(v.mime()),
