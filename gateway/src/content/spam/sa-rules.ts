@@ -378,13 +378,13 @@ export function formatSaRuleFile(data: SaRuleFile): string {
   return `${head.slice(0, -1)},\n"rules": [\n${rules.map((r) => JSON.stringify(r)).join(',\n')}\n]}\n`;
 }
 
-/** RFC 2047 encoded words → text (what SpamAssassin's header rules see without :raw). */
+/** RFC 2047 encoded words → their text as UTF-8 bytes (what SpamAssassin's header rules see without :raw). */
 export function decodeWords(value: string): string {
   return value.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=(\s+(?==\?))?/g, (m, cs: string, enc: string, text: string) => {
     try {
       const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64')
         : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      return new TextDecoder(cs.split('*')[0]!.toLowerCase()).decode(bytes);
+      return utf8Bytes(new TextDecoder(cs.split('*')[0]!.toLowerCase()).decode(bytes));
     } catch {
       return m;
     }

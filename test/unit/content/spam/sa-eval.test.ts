@@ -403,6 +403,9 @@ t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, l
   const bytes = compileSaRules(convertSaRules([{ name: 't.cf', text: 'body HIGHBITS /(?:[\\x80-\\xff].?){4,}/\nbody CAFE /caf\\xc3\\xa9/\n' }], 2).rules);
   const cjk = `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n${Buffer.from('這是委託 café').toString('base64')}\n`;
   t.same(saHits(bytes, await parseMessage(crlf(cjk))).map((h) => h.name).sort(), ['SA_CAFE', 'SA_HIGHBITS'], 'CJK text is 8-bit bytes; é is \\xc3\\xa9');
+  const subj = compileSaRules(convertSaRules([{ name: 't.cf', text: 'header SUBJ_CAFE Subject =~ /caf\\xc3\\xa9/\n' }], 2).rules);
+  t.same(saHits(subj, await parseMessage(crlf(HDR.replace('hello there friend', '=?utf-8?B?Y2Fmw6k=?=') + '\nx\n'))).map((h) => h.name), ['SA_SUBJ_CAFE'],
+    'a decoded header is UTF-8 bytes too, as SpamAssassin\'s');
   const latin = `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`;
   t.equal(partText(mimeFacts(latin).parts[0]!), 'café', 'a part read in its declared charset');
   const badUtf8 = mimeFacts(`Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${Buffer.from('caf\xe9', 'latin1').toString('base64')}\n`);
