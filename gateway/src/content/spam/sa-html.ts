@@ -141,12 +141,8 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const values: Record<string, number> = {};
   if (html.trim() === '') return { flags, values, inside, texts, rendered: '' };
   const stack: Style[] = [{ fg: '#000000', bg: '#ffffff', size: 3, tag: '' }];
-  // The rendered text's length and spaces (non_space_len), the last text chunk rendered (for
-  // the obfuscation count: a word split by a tag, "V<b></b>iagra"), and HTML.pm's tag counts.
-  let rendered = 0;
-  let spaces = 0;
-  let lastText = '';
-  // Rendered text chunks as HTML.pm's display_text keeps them (whether each is whitespace).
+  // Rendered text chunks as HTML.pm's display_text keeps them (whether each is whitespace); the
+  // last one is what the obfuscation count compares with (a word split by a tag, "V<b></b>iagra").
   const chunks: string[] = [];
   const wsChunk: boolean[] = [];
   const display = (text: string, ws: boolean) => {
@@ -161,7 +157,6 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     }
     chunks.push(t);
     wsChunk.push(ws);
-    lastText = t;
   };
   let obfuscation = 0;
   let elements = 0;
@@ -179,7 +174,7 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const onText = (raw: string) => {
     if (inSkip > 0) return;
     const t = decodeEntities(raw);
-    if (WORD_START.test(t) && WORD_END.test(lastText)) obfuscation++;
+    if (WORD_START.test(t) && chunks.length > 0 && WORD_END.test(chunks[chunks.length - 1]!)) obfuscation++;
     if (inTitle) texts.title.push(t);
     if (inAnchor) texts.anchor[texts.anchor.length - 1] += t;
     if (/[^ \t\n\r\f\v]/.test(t)) {
@@ -189,8 +184,6 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
       else if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
     }
     display(t, false);
-    rendered += t.length;
-    spaces += (t.match(/\s/g) ?? []).length;
   };
   const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z][-a-zA-Z0-9._:]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|([^<]+|<)/g;
   for (const m of html.matchAll(re)) {
@@ -289,7 +282,8 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   // HTML.pm's `length` is the HTML source's, not the rendered text's (html_image_only's "bytes
   // of words" and __HTML_LENGTH_* are source sizes).
   values.length = html.length;
-  values.non_space_len = rendered - spaces;
+  const rendered = chunks.join('');
+  values.non_space_len = rendered.replace(/\s+/g, '').length;
   values.max_size = maxSize;
   values.min_size = minSize;
   values.image_area = imageArea;
@@ -300,5 +294,5 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (obfuscation > 0) values.obfuscation_ratio = obfuscation / tags;
   }
   if (elementsSeen > 0) values.non_element_ratio = (tagsSeen - elementsSeen) / tagsSeen;
-  return { flags, values, inside, texts, rendered: chunks.join('') };
+  return { flags, values, inside, texts, rendered };
 }

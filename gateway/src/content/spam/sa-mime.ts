@@ -189,9 +189,7 @@ export function renderedPart(p: MimePart): string {
 }
 
 /** The facts of every text/html part (SpamAssassin's html_all: an HTMLEval test holds when one part passes it). */
-export function htmlParts(mime: MimeFacts): HtmlFacts[] {
-  return mime.parts.filter((p) => p.type === 'text/html').map(partHtml);
-}
+export const htmlParts = oncePer((mime: MimeFacts): readonly HtmlFacts[] => mime.parts.filter((p) => p.type === 'text/html').map(partHtml));
 
 const BODY_PART_SCAN_SIZE = 50_000;
 
@@ -213,8 +211,11 @@ function scanCut(t: string): string {
 export const renderedBody = oncePer((mime: MimeFacts): string =>
   mime.parts.filter((p) => p.type === 'text/plain' || p.type === 'text/html').map((p) => scanCut(renderedPart(p))).join('\n'));
 
-/** mimeFacts of a parsed message's first 256 KiB, walked once per message (rules and Bayes share it). */
-export const messageMime = oncePer((msg: { readonly raw: Buffer }): MimeFacts => mimeFacts(msg.raw.subarray(0, MAX).toString('latin1')));
+/** A parsed message's first 256 KiB as a latin1 string (one character per byte), made once per message. */
+export const messageText = oncePer((msg: { readonly raw: Buffer }): string => msg.raw.subarray(0, MAX).toString('latin1'));
+
+/** mimeFacts of messageText, walked once per message (rules and Bayes share it). */
+export const messageMime = oncePer((msg: { readonly raw: Buffer }): MimeFacts => mimeFacts(messageText(msg)));
 
 const MAX_BODY_LINE_LENGTH = 2048;
 

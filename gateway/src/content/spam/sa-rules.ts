@@ -31,7 +31,7 @@ import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
-import { htmlParts, messageMime, rawbodyChunks, renderedBody, type MimeFacts } from './sa-mime.js';
+import { htmlParts, messageMime, messageText, rawbodyChunks, renderedBody, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
@@ -431,7 +431,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     else byName.set(h.name, [h.value]);
   }
   const get = (n: string) => byName.get(n.toLowerCase());
-  const full = msg.raw.subarray(0, 256 * 1024).toString('latin1');
+  const full = messageText(msg);
   // The MIME walk is needed for every message (body and rawbody read the text parts).
   const mime = messageMime(msg);
   const rendered = renderedBody(mime);
