@@ -1,5 +1,6 @@
-/* core/ — types, reply table, ids and name lists shared by every stage. Imports nothing of ours. */
+/* core/ — types, reply table, ids, name lists and network lists shared by every stage. Imports nothing of ours. */
 export * from './types.js';
 export * from './replies.js';
 export * from './qid.js';
 export * from './phases.js';
+export * from './networks.js';

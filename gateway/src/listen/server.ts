@@ -10,7 +10,7 @@
  */
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { readFileSync } from 'node:fs';
-import { BlockList } from 'node:net';
+import { inNetworks, networkList } from '../core/index.js';
 import type { TLSSocket } from 'node:tls';
 import type { Config, ListenerConfig } from '../config/index.js';
 import { GatewayError, REPLIES, isGatewayError, newQid, replyText, type BodyLocation, type Decision, type Direction, type Envelope, type Hit, type QueueEntry, type ReplyKey, type Session, type SmtpPhase } from '../core/index.js';
@@ -92,15 +92,8 @@ export function createListener(name: string, lc: ListenerConfig, deps: ListenerD
   const sessions = new Map<string, Session>();
   const perIp = new Map<string, number>();
   let draining = false;
-  // node:net BlockList matches CIDRs of both families without hand-written bit maths.
-  const trustList = new BlockList();
-  for (const cidr of lc.trustedNetworks) {
-    const [ip, bits] = cidr.split('/');
-    const family = ip!.includes(':') ? 'ipv6' : 'ipv4';
-    if (bits === undefined) trustList.addAddress(ip!, family);
-    else trustList.addSubnet(ip!, Number(bits), family);
-  }
-  const trusted = (ip: string) => trustList.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+  const trustList = networkList(lc.trustedNetworks);
+  const trusted = (ip: string) => inNetworks(trustList, ip);
 
   const sessionOf = (s: SMTPServerSession): Session => {
     const found = sessions.get(s.id);

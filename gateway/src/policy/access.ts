@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP, SocketAddress } from 'node:net';
 import { ConfigError, parseYamlText, type Config } from '../config/index.js';
 import type { Hit, Session } from '../core/index.js';
+import { addNetwork } from '../core/index.js';
 import type { ResolveFn } from '../dns/index.js';
 import { splitAddress } from './address.js';
 import { clientDns } from './client-dns.js';
@@ -100,15 +101,6 @@ function regexOf(match: string): RegExp | null {
   return m ? new RegExp(m[1]!, m[2]) : null;
 }
 
-function addToList(list: BlockList, match: string): boolean {
-  const [ip, bits] = match.split('/');
-  if (!ip || !isIP(ip)) return false;
-  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-  if (bits === undefined) list.addAddress(ip, family);
-  else list.addSubnet(ip, Number(bits), family);
-  return true;
-}
-
 /** What a client entry is: a PTR regex, an IP/CIDR (its list), a PTR `.suffix`, or a PTR name. Read once for the matcher and the index. */
 type ClientPattern = { kind: 'regex'; re: RegExp } | { kind: 'ip'; list: BlockList } | { kind: 'suffix' | 'name'; value: string };
 
@@ -116,7 +108,7 @@ function clientPattern(match: string): ClientPattern {
   const re = regexOf(match);
   if (re) return { kind: 'regex', re };
   const list = new BlockList();
-  if (addToList(list, match)) return { kind: 'ip', list };
+  if (addNetwork(list, match)) return { kind: 'ip', list };
   const name = match.toLowerCase().replace(/\.$/, '');
   if (name.startsWith('*.') || name.startsWith('.')) return { kind: 'suffix', value: name.slice(name.indexOf('.')) };
   return { kind: 'name', value: name };
@@ -242,7 +234,7 @@ function compileLevel(lists: readonly AccessLists[]): CompiledLevel {
       const p = clientPattern(entry.match);
       const c = clientMatcher(p);
       needsPtr ||= c.needsPtr;
-      if (c.isIp) anyIp = addToList(ips, entry.match) || anyIp;
+      if (c.isIp) anyIp = addNetwork(ips, entry.match) || anyIp;
       clients.push({ entry, test: c.test, isIp: c.isIp === true, index: clientIndex(p) });
     }
   }

@@ -7,7 +7,7 @@
  * (evaluate.ts). Runs in receiver workers and the CLI.
  */
 import { readFileSync } from 'node:fs';
-import { BlockList } from 'node:net';
+import { inNetworks, networkList } from '../core/index.js';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/index.js';
 import type { Hit } from '../core/index.js';
@@ -138,14 +138,9 @@ export function compileWho(c: WhoCondition, ruleFile: string): Cond {
     const t = addressTest(c.from, ruleFile);
     cond = (f) => { const v = header(f, 'from'); return v === null ? null : v.some((x) => t(headerAddress(x), f.localDomains)); };
   } else if ('clientIp' in c) {
-    const list = new BlockList();
-    for (const n of c.clientIp) {
-      const [ip, bits] = n.split('/');
-      const family = ip!.includes(':') ? 'ipv6' : 'ipv4';
-      if (bits === undefined) list.addAddress(ip!, family);
-      else list.addSubnet(ip!, Number(bits), family);
-    }
-    cond = (f) => (f.clientIp === null ? null : list.check(f.clientIp.replace(/^::ffff:/, ''), f.clientIp.includes(':') && !f.clientIp.startsWith('::ffff:') ? 'ipv6' : 'ipv4'));
+    // IPv4-mapped client addresses (::ffff:a.b.c.d) match IPv4 entries (core/networks.ts).
+    const list = networkList(c.clientIp);
+    cond = (f) => (f.clientIp === null ? null : inNetworks(list, f.clientIp));
   } else if ('authenticated' in c) {
     const a = c.authenticated;
     if (typeof a === 'boolean') cond = (f) => (f.authUser !== null) === a;

@@ -12,10 +12,11 @@
  * Every lookup goes through the process's one dns/ resolver, whose own deadline bounds each
  * query; timeoutMs bounds the whole check. Runs in receiver workers. Trusts nothing in the message.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { AuthenticateResult } from 'mailauth';
 import type { Config } from '../../config/index.js';
 import type { AuthenticationOutcome, HeaderEdit, Hit } from '../../core/index.js';
+import { inNetworks, networkList } from '../../core/index.js';
 import type { CheckOutcome, ContentCheck, ContentContext } from '../index.js';
 
 import { authenticateMessage } from './authenticate.js';
@@ -148,7 +149,7 @@ function overriddenBy(config: Config, ip: string, res: AuthenticateResult, arcRe
   const o = config.authentication.overrides;
   if (arcResult === 'pass' && sealer && o.trustedArcSealers.some((d) => inDomain(sealer, d))) return `trusted ARC sealer ${sealer}`;
   if (o.trustedForwarders.length === 0) return null;
-  if (forwarderNets(o.trustedForwarders).check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')) return `trusted forwarder ${ip}`;
+  if (inNetworks(networkList(o.trustedForwarders), ip)) return `trusted forwarder ${ip}`;
   const verified = [
     ...(res.spf && res.spf.status.result === 'pass' && res.spf.domain ? [res.spf.domain.toLowerCase()] : []),
     ...(res.dkim?.results ?? []).filter((r) => r.status.result === 'pass').map((r) => r.signingDomain.toLowerCase()),
@@ -163,24 +164,6 @@ function overriddenBy(config: Config, ip: string, res: AuthenticateResult, arcRe
 
 function inDomain(name: string, domain: string): boolean {
   return name === domain || name.endsWith(`.${domain}`);
-}
-
-/** One BlockList per (frozen) forwarder list, built on first use. */
-const netsCache = new WeakMap<readonly string[], BlockList>();
-function forwarderNets(entries: readonly string[]): BlockList {
-  let list = netsCache.get(entries);
-  if (!list) {
-    list = new BlockList();
-    for (const e of entries) {
-      const [ip, bits] = e.split('/');
-      const family = isIP(ip!);
-      if (family === 0) continue;
-      if (bits === undefined) list.addAddress(ip!, family === 6 ? 'ipv6' : 'ipv4');
-      else list.addSubnet(ip!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
-    }
-    netsCache.set(entries, list);
-  }
-  return list;
 }
 
 /** mailauth's ready "Name: value\r\n" block → prepend edits, folding kept, CRLF line ends. */

@@ -8,9 +8,9 @@
  * (policy/access.ts), clients or sender domains of good reputation. Triplets are (client network /24 or /64, envelope sender, recipient) in LMDB
  * (state/greylist.ts); the answer while waiting is 451 4.7.1 GREYLISTED. Runs in receiver workers.
  */
-import { BlockList, isIP } from 'node:net';
 import type { Config } from '../../config/index.js';
 import type { Decision, Hit, Session } from '../../core/index.js';
+import { inNetworks, networkList } from '../../core/index.js';
 import { GreylistStore, maskedNetwork, policyStores, type GreylistResult, type PolicyStores } from '../../state/index.js';
 import { defineCheck } from '../check.js';
 import { then, type Maybe } from '../maybe.js';
@@ -19,22 +19,9 @@ import { clientKey, look, senderDomainKey } from './reputation-view.js';
 import { accessVerdict } from '../access.js';
 import { isAllowListed } from '../session-state.js';
 
-const skipLists = new WeakMap<readonly string[], BlockList>();
 function skipped(config: Config, ip: string): boolean {
   const entries = config.greylisting.skipClients;
-  if (entries.length === 0) return false;
-  let list = skipLists.get(entries);
-  if (!list) {
-    list = new BlockList();
-    for (const e of entries) {
-      const [addr, bits] = e.split('/');
-      const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
-      if (bits === undefined) list.addAddress(addr!, family);
-      else list.addSubnet(addr!, Number(bits), family);
-    }
-    skipLists.set(entries, list);
-  }
-  return list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  return entries.length > 0 && inNetworks(networkList(entries), ip);
 }
 
 /** Whether greylisting may apply to this session at all. */
