@@ -200,3 +200,31 @@ t.test("SpamAssassin's rules (rules/spamassassin/rules.yaml) through the daemon:
   t.match(evalSymbols, /SA_MIME_HTML_ONLY\(0\.1\)/, 'check_for_mime_html_only on the MIME structure');
   t.notMatch(symbols, /SA_DATE_IN_FUTURE|SA_NO_RDNS_DOTCOM_HELO/, 'the first message has neither');
 });
+
+t.test('spam.trustedNetworks through the daemon: the relay trust path the SpamAssassin rules read', async (t) => {
+  const sink = await startSink(t);
+  const gw = await startGateway(t, {
+    config: {
+      hostname: 'gw.tuxhat.test',
+      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
+      authentication: { enabled: false },
+      // Our own edge relay has a public address; nothing private is ours.
+      spam: { features: { enabled: false }, trustedNetworks: ['198.51.100.0/24'] },
+    },
+  });
+  // The same hop — HELO hotmail.com, no rDNS — once from our edge relay's network, once
+  // from a private address we did not list. SpamAssassin's inference would say the opposite
+  // of both (a public hop untrusted, a private one trusted).
+  const viaHop = (ip: string, id: string) => [
+    `Received: from hotmail.com ([${ip}]) by relay.corp.test (Postfix) with SMTP id ${id}; ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    'From: colleague@client.test', 'To: user@corp.test', 'Subject: the report', `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: <${id}@client.test>`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'the report is attached', '',
+  ].join('\r\n');
+  t.ok((await send(gw.ports['mx']!, 'colleague@client.test', 'user@corp.test', viaHop('198.51.100.7', 'edge'))).ok);
+  t.ok((await send(gw.ports['mx']!, 'colleague@client.test', 'user@corp.test', viaHop('10.9.8.7', 'lan'))).ok);
+  await sink.waitForMessages(2, 15_000);
+  // Under the tag threshold, so no X-Spam-Symbols: the verdict record in the log has them all.
+  const symbolsOf = async (id: string) => String((await gw.waitForLog((l) => l.event === 'queued' && l['msgid'] === `<${id}@client.test>`, { what: `queued line of ${id}` }))['symbols']);
+  t.notMatch(await symbolsOf('edge'), /SA_RDNS_NONE|SA_PDS_HP_HELO_NORDNS/, 'a hop from a trusted network is ours: its missing rDNS is not the sender\'s');
+  t.match(await symbolsOf('lan'), /SA_RDNS_NONE\(1\.228\).*SA_PDS_HP_HELO_NORDNS\(1\)/, 'a private hop not listed is where the message entered');
+});

@@ -16,7 +16,8 @@
  */
 import type { Config } from '../config/index.js';
 import { CONTENT_CHECKS, loadContentScores, scanContent, headerValue, parseHeaders, type ContentScores } from '../content/index.js';
-import { createSpamRuntime, tokensOf, learnItem, type SpamRuntime } from '../content/spam/index.js';
+import { createSpamRuntime, tokensOf, learnItem, relayTrustOf, type SpamRuntime } from '../content/spam/index.js';
+import type { RelayTrust } from '../content/spam/sa-relays.js';
 import { readMailbox } from '../content/spam/mailbox.js';
 import type { Session } from '../core/index.js';
 import type { ResolveFn } from '../dns/index.js';
@@ -96,7 +97,7 @@ export async function scanCommand(ctx: CommandContext): Promise<number> {
 }
 
 /** Learn messages into a store in batches; the summary counts (exported for bench/quality). */
-export async function learnPaths(store: BayesStore, cls: 'spam' | 'ham', paths: readonly string[], opts: { domains: readonly string[]; by: string; maxBytes: number }): Promise<{ learned: number; relearned: number; unchanged: number }> {
+export async function learnPaths(store: BayesStore, cls: 'spam' | 'ham', paths: readonly string[], opts: { domains: readonly string[]; by: string; maxBytes: number; relayTrust?: RelayTrust }): Promise<{ learned: number; relearned: number; unchanged: number }> {
   const total = { learned: 0, relearned: 0, unchanged: 0 };
   let batch: LearnItem[] = [];
   const flush = async () => {
@@ -108,7 +109,7 @@ export async function learnPaths(store: BayesStore, cls: 'spam' | 'ham', paths: 
   };
   for (const path of paths) {
     for (const m of readMailbox(path)) {
-      batch.push(learnItem(await tokensOf(m.raw, opts.maxBytes), cls, opts.domains, opts.by));
+      batch.push(learnItem(await tokensOf(m.raw, opts.maxBytes, opts.relayTrust ?? null), cls, opts.domains, opts.by));
       if (batch.length >= 500) await flush();
     }
   }
@@ -125,7 +126,7 @@ export async function learnCommand(ctx: CommandContext): Promise<number> {
   try {
     const store = new BayesStore(state.durable);
     const by = `cli:${process.env.SUDO_USER ?? process.env.USER ?? 'unknown'}`;
-    const r = await learnPaths(store, cls, ctx.args.slice(1), { domains: domain ? [domain] : [], by, maxBytes: config.spam.maxBytes });
+    const r = await learnPaths(store, cls, ctx.args.slice(1), { domains: domain ? [domain] : [], by, maxBytes: config.spam.maxBytes, relayTrust: relayTrustOf(config.spam) });
     const t = store.totals(domain ?? '');
     ctx.io.stdout.write(`learned ${r.learned} as ${cls}, moved ${r.relearned} from the other class, ${r.unchanged} already known; ${domain ?? 'global'} now holds ${t.nspam} spam and ${t.nham} ham\n`);
   } finally {

@@ -429,6 +429,14 @@ export const configSchema = z.object({
      * with SpamAssassin's scores; symbols SA_<RULE>. See docs/spam.md.
      */
     spamassassinRules: z.boolean().default(true),
+    /**
+     * Whose Received headers the SpamAssassin rules and Bayes believe (SpamAssassin's
+     * trusted_networks): relays at the top of the path in these networks (loopback always) or
+     * authenticated are trusted, the first other one is where the message entered. Unset: private
+     * addresses are trusted, as SpamAssassin infers. Set it when a relay of yours has a public
+     * address, or a private address in front of the gateway is not yours (docs/spam.md).
+     */
+    trustedNetworks: z.array(cidr).optional(),
     /** spamscanner as a feature extractor (phishing, IDN homographs, executables, macros) in worker threads. */
     features: z.object({
       enabled: z.boolean().default(true),

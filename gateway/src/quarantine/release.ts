@@ -111,12 +111,12 @@ export function quarantineAdmin(deps: QuarantineDeps): QuarantineAdmin {
       if (!record.hasBody) throw new QuarantineError(409, `quarantined message ${qid} has no body left to learn from (released or deleted)`);
       if (!deps.bayes) throw new QuarantineError(409, 'spam scoring is off: there is no Bayes store to train');
       // Loaded on first use: the primary does not otherwise need the MIME parser and tokenizer.
-      const { learnItem, tokensOf } = await import('../content/spam/engine.js');
+      const { learnItem, relayTrustOf, tokensOf } = await import('../content/spam/engine.js');
       const chunks: Buffer[] = [];
       for await (const c of store.openBody(qid)) chunks.push(c as Buffer);
-      const maxBytes = deps.config?.().spam.maxBytes ?? 1024 * 1024;
+      const spam = deps.config?.().spam;
       const domains = [...new Set(record.recipients.map((r) => r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase()))];
-      const summary = await deps.bayes.learn([learnItem(await tokensOf(Buffer.concat(chunks), maxBytes), cls, record.direction === 'inbound' ? domains : [], by)]);
+      const summary = await deps.bayes.learn([learnItem(await tokensOf(Buffer.concat(chunks), spam?.maxBytes ?? 1024 * 1024, spam ? relayTrustOf(spam) : null), cls, record.direction === 'inbound' ? domains : [], by)]);
       await store.noteLearned(qid, cls, by);
       const result = summary.learned > 0 ? 'learned' : summary.relearned > 0 ? 'relearned' : 'unchanged';
       logEvent(log, 'learned', { qid, from: 'quarantine', as: cls, by, result });

@@ -45,3 +45,9 @@ t.test('cross-field rules name the field', async (t) => {
   t.match(err.message, /x\.yaml:4: listeners\.s\.tls: a submission listener without TLS/);
   t.match(err.message, /x\.yaml:5: outbound\.hosts: smarthost mode needs at least one host/);
 });
+
+t.test('spam.trustedNetworks: unset means inferred, a bad entry names its line', async (t) => {
+  t.equal(parseConfig({}).spam.trustedNetworks, undefined, 'unset by default: SpamAssassin\'s inference');
+  t.same(loadConfigText('spam:\n  trustedNetworks: []\n', 'empty.yaml').spam.trustedNetworks, [], 'an empty list is a setting (loopback only)');
+  t.throws(() => loadConfigText('spam:\n  trustedNetworks:\n    - 198.51.100.0/24\n    - relay.corp.test\n', 'trust.yaml'), /trust\.yaml:4: spam\.trustedNetworks\[1\]: expected an IP address or CIDR/);
+});

@@ -9,7 +9,7 @@
  * to one graded symbol (BAYES_SPAM_99 … BAYES_HAM_05), scored in rules/scores/spam.yaml.
  */
 import type { Config } from '../../config/index.js';
-import type { Hit } from '../../core/index.js';
+import { inNetworks, networkList, type Hit } from '../../core/index.js';
 import type { BayesStore, SpamClass, LearnItem } from '../../state/bayes-store.js';
 import type { ScoreTable } from '../scores.js';
 import { classify, DEFAULT_PARAMS, type ClassifierParams } from './classifier.js';
@@ -17,12 +17,21 @@ import type { FeaturePool } from './features.js';
 import { heuristics } from './heuristics.js';
 import { learnKey, parseMessage, type ParsedMessage } from './parse.js';
 import { BAYES_BANDS, FEATURE_SYMBOL } from './symbols.js';
+import type { RelayTrust } from './sa-relays.js';
 import { saHits, type SaRuleSet } from './sa-rules.js';
 import { tokenize } from './tokenizer.js';
 
 export { BAYES_BANDS, SPAM_SYMBOLS } from './symbols.js';
 
 export type SpamConfig = Config['spam'];
+
+/** The relay trust path of spam.trustedNetworks: its networks (and loopback), or null (inferred). */
+export function relayTrustOf(cfg: Pick<SpamConfig, 'trustedNetworks'>): RelayTrust {
+  const nets = cfg.trustedNetworks;
+  if (nets === undefined) return null;
+  const list = networkList(nets);
+  return (ip) => inNetworks(list, ip);
+}
 
 export interface SpamRuntime {
   readonly config: SpamConfig;
@@ -32,6 +41,8 @@ export interface SpamRuntime {
   readonly params?: ClassifierParams;
   /** SpamAssassin's rules as data (spam.spamassassinRules), compiled once per process. */
   readonly saRules?: SaRuleSet | null;
+  /** relayTrustOf(config), built once. */
+  readonly relayTrust?: RelayTrust;
 }
 
 export interface SpamScore {
@@ -57,7 +68,7 @@ export function bayesScope(store: BayesStore, domains: readonly string[], cfg: S
 }
 
 export async function scoreMessage(rt: SpamRuntime, raw: Buffer, size: number, domains: readonly string[]): Promise<SpamScore> {
-  const parsed = await parseMessage(raw, size, rt.config.maxBytes);
+  const parsed = await parseMessage(raw, size, rt.config.maxBytes, rt.relayTrust ?? null);
   const tokens = tokenize(parsed);
   const hits: Hit[] = [];
   const featureJob = rt.features && rt.config.features.enabled
@@ -98,8 +109,8 @@ export function learnItem(s: Pick<SpamScore, 'parsed' | 'tokens'>, cls: SpamClas
   return { key: learnKey(s.parsed), cls, tokens: s.tokens, scopes: ['', ...new Set(domains.filter((d) => d !== ''))], by };
 }
 
-/** Parse and tokenize only (learning needs no scoring). */
-export async function tokensOf(raw: Buffer, maxBytes: number): Promise<Pick<SpamScore, 'parsed' | 'tokens'>> {
-  const parsed = await parseMessage(raw, raw.length, maxBytes);
+/** Parse and tokenize only (learning needs no scoring), with the trust path scoring uses (relayTrustOf). */
+export async function tokensOf(raw: Buffer, maxBytes: number, relayTrust: RelayTrust = null): Promise<Pick<SpamScore, 'parsed' | 'tokens'>> {
+  const parsed = await parseMessage(raw, raw.length, maxBytes, relayTrust);
   return { parsed, tokens: tokenize(parsed) };
 }

@@ -9,11 +9,11 @@ import type { Config } from '../../config/index.js';
 import { BayesStore } from '../../state/bayes-store.js';
 import type { ScoreTable } from '../scores.js';
 import { FeaturePool } from './features.js';
-import type { SpamRuntime } from './engine.js';
+import { relayTrustOf, type SpamRuntime } from './engine.js';
 import { loadSaRules } from './sa-rules.js';
 
 export { spam } from './check.js';
-export { SPAM_SYMBOLS, scoreMessage, learnItem, tokensOf, domainOf, type SpamRuntime, type SpamScore } from './engine.js';
+export { SPAM_SYMBOLS, scoreMessage, learnItem, tokensOf, domainOf, relayTrustOf, type SpamRuntime, type SpamScore } from './engine.js';
 export { FeaturePool } from './features.js';
 export { loadSaRules, saHits, compileSaRules, type SaRuleSet } from './sa-rules.js';
 
@@ -25,5 +25,6 @@ export function createSpamRuntime(config: Config, durable: RootDatabase | null, 
     features: config.spam.enabled && config.spam.features.enabled ? new FeaturePool(config.spam.features.threads) : null,
     scores,
     saRules: config.spam.enabled && config.spam.spamassassinRules ? loadSaRules() : null,
+    relayTrust: relayTrustOf(config.spam),
   };
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { simpleParser } from 'mailparser';
 import { parseHeaders } from '../headers.js';
+import type { RelayTrust } from './sa-relays.js';
 
 export interface ParsedAttachment {
   readonly filename: string | null;
@@ -34,6 +35,8 @@ export interface ParsedMessage {
   readonly size: number;
   /** The raw bytes that were parsed (for the feature extractor and GTUBE). */
   readonly raw: Buffer;
+  /** Whose Received headers to believe (spam.trustedNetworks; null: inferred). sa-relays.ts. */
+  readonly relayTrust: RelayTrust;
 }
 
 /** 1 MiB: SpamAssassin skips mail over 500 KB entirely; we keep the top of larger mail. */
@@ -66,7 +69,7 @@ function loadParser(): Promise<typeof simpleParser> {
   return parser;
 }
 
-export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DEFAULT_MAX_BYTES): Promise<ParsedMessage> {
+export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DEFAULT_MAX_BYTES, relayTrust: RelayTrust = null): Promise<ParsedMessage> {
   const simpleParser = await loadParser();
   const cut = raw.length > maxBytes ? raw.subarray(0, maxBytes) : raw;
   let mail: Awaited<ReturnType<typeof simpleParser>>;
@@ -79,7 +82,7 @@ export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DE
     const messageId = headers.find((h) => h.name === 'message-id')?.value ?? null;
     return {
       headers, subject: headers.find((h) => h.name === 'subject')?.value ?? '', text: '', html: '', attachments: [],
-      messageId, truncated: true, size: Math.max(size, raw.length), raw: cut,
+      messageId, truncated: true, size: Math.max(size, raw.length), raw: cut, relayTrust,
     };
   }
   const headers = mail.headerLines.map((h) => {
@@ -102,6 +105,7 @@ export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DE
     truncated: cut.length < size || raw.length > maxBytes,
     size: Math.max(size, raw.length),
     raw: cut,
+    relayTrust,
   };
 }
 

@@ -9,11 +9,15 @@
  * (HELO x) (IP)`, Exim `from RDNS ([IP] helo=x)`, Microsoft SMTPSVC `from HELO ([IP])`), and as
  * SpamAssassin's fall-through any other line with a `by` and a bracketed IPv4 address. Lines
  * without a relay address (local delivery, fetchmail's POP3 hand-over, `qmail invoked by uid`)
- * are skipped, as SpamAssassin's parser does. Trust path as SpamAssassin infers it without
- * trusted_networks: relays at the top from private addresses (IP_PRIVATE: 127/8, 10/8,
- * 192.168/16 …) or with authentication are trusted; the first other relay — in the daemon, a
- * public client our own Received header records — and every relay below it are untrusted. No
- * internal_networks: internal = trusted, external = untrusted.
+ * are skipped, as SpamAssassin's parser does.
+ *
+ * Trust path (parse_received_headers): relays at the top are trusted until the first one that
+ * is not; that one — in the daemon, normally the public client our own Received header
+ * records — and every relay below it are untrusted. A relay is trusted when it authenticated,
+ * or, with spam.trustedNetworks set (SpamAssassin's trusted_networks), when its address is in
+ * those networks or loopback (always trusted, as there); unset, as SpamAssassin infers it,
+ * when its address is private (IP_PRIVATE: 127/8, 10/8, 192.168/16 …). No internal_networks:
+ * internal = trusted, external = untrusted.
  */
 
 import { compileNow } from './regexp-tier.js';
@@ -156,8 +160,19 @@ export function formatRelay(r: Relay, intl: boolean): string {
   return `[ ip=${r.ip} rdns=${r.rdns} helo=${r.helo} by=${r.by} ident=${r.ident} envfrom=${r.envfrom} intl=${intl ? 1 : 0} id=${r.id} auth=${r.auth} msa=0 ]`;
 }
 
+/**
+ * The networks whose relays write Received headers we believe (spam.trustedNetworks), or null
+ * to infer them as SpamAssassin does without trusted_networks.
+ */
+export type RelayTrust = ((ip: string) => boolean) | null;
+
+function isTrustedRelay(r: Relay, trust: RelayTrust): boolean {
+  if (r.auth !== '') return true;
+  return trust === null ? isPrivateIp(r.ip) : isLoopback(r.ip) || trust(r.ip);
+}
+
 /** The relay pseudo headers from the Received header values (newest first). */
-export function relayHeaders(received: readonly string[]): RelayHeaders {
+export function relayHeaders(received: readonly string[], trust: RelayTrust = null): RelayHeaders {
   const trusted: Relay[] = [];
   const untrusted: Relay[] = [];
   let unparseable = 0;
@@ -167,9 +182,7 @@ export function relayHeaders(received: readonly string[]): RelayHeaders {
       if (isUnparseable(v)) unparseable++;
       continue;
     }
-    // SpamAssassin's inferred trust path (no trusted_networks): private addresses and
-    // authenticated hand-overs are trusted until the first other relay.
-    if (untrusted.length === 0 && (isPrivateIp(r.ip) || r.auth !== '')) trusted.push(r);
+    if (untrusted.length === 0 && isTrustedRelay(r, trust)) trusted.push(r);
     else untrusted.push(r);
   }
   const t = trusted.map((r) => formatRelay(r, true)).join(' ');
@@ -183,14 +196,15 @@ export function relayHeaders(received: readonly string[]): RelayHeaders {
 const perMessage = new WeakMap<object, RelayHeaders>();
 
 /**
- * relayHeaders of a parsed message's Received headers (in order), computed once per message: the
- * tokenizer and the rules both read them. The result is shared: callers only read it.
+ * relayHeaders of a parsed message's Received headers (in order) with its trust path
+ * (ParsedMessage.relayTrust), computed once per message: the tokenizer and the rules both read
+ * them. The result is shared: callers only read it.
  */
-export function messageRelays(headers: ReadonlyArray<{ readonly name: string; readonly value: string }>): RelayHeaders {
-  let r = perMessage.get(headers);
+export function messageRelays(msg: { readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>; readonly relayTrust?: RelayTrust }): RelayHeaders {
+  let r = perMessage.get(msg.headers);
   if (r === undefined) {
-    r = relayHeaders(headers.filter((h) => h.name === 'received').map((h) => h.value));
-    perMessage.set(headers, r);
+    r = relayHeaders(msg.headers.filter((h) => h.name === 'received').map((h) => h.value), msg.relayTrust ?? null);
+    perMessage.set(msg.headers, r);
   }
   return r;
 }

@@ -446,7 +446,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const raw = rawbodyChunks(mime).slice(0, 5000);
   const memo = new Map<string, string | undefined>();
   let relays: RelayHeaders | null = null;
-  const getRelays = () => (relays ??= messageRelays(msg.headers));
+  const getRelays = () => (relays ??= messageRelays(msg));
   let block: string | undefined;
   // The header block as received: LF line ends, folding kept, an mbox `From ` line dropped.
   const headerBlock = (): string => (block ??= headerBlockOf(full));

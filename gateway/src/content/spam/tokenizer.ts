@@ -189,7 +189,7 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
     if (h.name === 'received') received.push(h.value);
     else if (!IGNORED_HDRS.test(h.name)) hdrs.push([h.name, h.value]);
   }
-  for (const [name, value] of messageRelays(msg.headers).headers) hdrs.push([name, value]);
+  for (const [name, value] of messageRelays(msg).headers) hdrs.push([name, value]);
   // The two earliest Received lines (the bottom of the header): the sender's software and HELO.
   if (received.length >= 1) hdrs.push(['received', received[received.length - 1]!]);
   if (received.length >= 2) hdrs.push(['received', received[received.length - 2]!]);

@@ -11,6 +11,7 @@ import { colorValue, htmlFacts } from '../../../../gateway/src/content/spam/sa-h
 import { decodedBody, mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
+import { relayTrustOf } from '../../../../gateway/src/content/spam/engine.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 import type { SaRule } from '../../../../gateway/src/content/spam/sa-convert.js';
@@ -368,6 +369,29 @@ t.test('relayHeaders: private or authenticated relays at the top are trusted, th
     'from mx.sender.example (mx.sender.example [203.0.113.9]) by laptop with ESMTP id B3',
   ]);
   t.same([p.trusted.length, p.untrusted.length], [3, 1], 'private hops, then an authenticated one, are trusted; the first other is not');
+});
+
+t.test('relayHeaders with spam.trustedNetworks: those networks, loopback and authenticated hops are trusted, private ones no longer', async (t) => {
+  const chain = [
+    'from localhost (localhost [127.0.0.1]) by gw.test (TuxHat) with ESMTP id C0',
+    'from edge.corp.example (edge.corp.example [198.51.100.20]) by gw.test with ESMTP id C1',
+    'from lb (lb.lan [10.1.2.3]) by edge.corp.example with ESMTP id C2',
+    'from mx.sender.example (mx.sender.example [203.0.113.9]) by lb.lan with ESMTP id C3',
+  ];
+  const inferred = relayHeaders(chain);
+  t.same(inferred.trusted.map((r) => r.id), ['C0'], 'inferred: the public edge relay is where the message entered');
+  const ours = relayTrustOf({ trustedNetworks: ['198.51.100.0/24'] });
+  const configured = relayHeaders(chain, ours);
+  t.same(configured.trusted.map((r) => r.id), ['C0', 'C1'], 'the configured public relay and loopback are trusted');
+  t.same(configured.untrusted.map((r) => r.id), ['C2', 'C3'], 'a private address not in the list is not: trust stops there');
+  t.match(configured.headers.get('x-spam-relays-untrusted'), /^\[ ip=10\.1\.2\.3 /);
+  const withLan = relayHeaders(chain, relayTrustOf({ trustedNetworks: ['198.51.100.0/24', '10.0.0.0/8'] }));
+  t.same(withLan.untrusted.map((r) => r.id), ['C3'], 'listing the private network too trusts it');
+  const none = relayHeaders([...chain.slice(0, 1), 'from pc (pc.lan [192.0.2.44]) by gw.test with ESMTPA id D1', chain[3]!], relayTrustOf({ trustedNetworks: [] }));
+  t.same(none.trusted.map((r) => r.id), ['C0', 'D1'], 'an empty list trusts loopback and authenticated hand-overs only');
+  t.equal(relayTrustOf({}), null, 'unset: inferred');
+  const v6 = relayTrustOf({ trustedNetworks: ['2001:db8::/32'] })!;
+  t.same([v6('2001:db8::25'), v6('198.51.100.1')], [true, false], 'IPv6 networks; an IPv4 address is not in them');
 });
 
 t.test('relay header rules and EnvelopeFrom through the evaluator', async (t) => {
