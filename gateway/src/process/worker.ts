@@ -84,8 +84,8 @@ export function runWorker(): void {
           (err: Error) => log!.warn({ event: 'warning', err: err.message }, 'spamscanner feature extractor did not start; scoring without it'),
         );
         // Each key's DNS record checked at start and every dkim.dnsCheck.intervalMs (sign/key-check.ts).
-        // Started after the synchronous start-up work (the SpamAssassin rules compile for about a
-        // second): its look-ups' deadlines must not run out while the event loop is busy.
+        // Started after the synchronous start-up work (reading the SpamAssassin rules, keys, TLS
+        // material): its look-ups' deadlines must not run out while the event loop is busy.
         const dkimKeyCheck = startDkimKeyCheck(config, dkimKeys, resolver, log);
         const deps = { config, state, spool, log, users, tls, resolver, scores, dkimKeys, notifyQueued, quarantine, rules, spam, ...(dkimKeyCheck ? { dkimKeyCheck } : {}), ...(arcSealer ? { arcSealer } : {}) };
         listeners = Object.entries(config.listeners).map(([name, lc]) => createListener(name, lc, deps));

@@ -16,8 +16,8 @@
  * - eval: a ported Perl function (sa-eval.ts) on a lazily built view (MIME, HTML, relays).
  * - meta: an expression over other rules (true = 1).
  * Evaluation is lazy: the scoring rules run for every message, a sub-rule only when a meta's
- * expression reaches it (&& operands cheapest first, short-circuit). Regexes are compiled once,
- * to native code, when the rules load (loadSaRules caches per file; regexp-tier.ts); a regex
+ * expression reaches it (&& operands cheapest first, short-circuit). Each regex is compiled once,
+ * to native code, just before its first run (nativeCode; regexp-tier.ts); a regex
  * runs only when the text holds its required literal or one of its required alternatives
  * (sa-prefilter.ts), and a body rule first runs once on all paragraphs joined. Inputs are bounded (the parsed text is at most 256 KiB, paragraphs 4 KiB,
  * at most 400 links). Hits named SA_<RULE> carry SpamAssassin's score from the data; rules named
@@ -67,7 +67,30 @@ interface CompiledRule {
   readonly evalFn: EvalFn | null;
   /** `tflags multiple` rules: the regex with the g flag, to count matches (up to rule.max). */
   readonly countRe: RegExp | null;
+  /** Which of re / joinedRe / countRe have had their first run (bits NATIVE_*, nativeCode). */
+  native: number;
 }
+
+const NATIVE_RE = 1;
+const NATIVE_JOINED = 2;
+const NATIVE_COUNT = 4;
+
+/**
+ * A rule's regex, compiled to native code (compileNow) just before its first run: a rule whose
+ * prefilter never lets its regex run costs no compiled code, so a receiver that has not seen
+ * mail holds none, and one that has holds only what its mail needed (most rule regexes never
+ * get past their literal prefilter).
+ */
+function nativeCode(c: CompiledRule, bit: number, re: RegExp): RegExp {
+  if ((c.native & bit) === 0) {
+    compileNow(re);
+    c.native |= bit;
+  }
+  return re;
+}
+
+/** The rule's own regex (rules with a pattern only), native. */
+const ruleRe = (c: CompiledRule): RegExp => nativeCode(c, NATIVE_RE, c.re!);
 
 export interface SaRuleSet {
   readonly rules: readonly CompiledRule[];
@@ -116,12 +139,12 @@ export function compileSaRules(rules: readonly SaRule[], freemail: readonly stri
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
     let re: RegExp | null = null;
-    // Native code from the start (regexp-tier.ts): every rule regex runs on most messages.
-    if (rule.re !== undefined) re = compileNow(new RegExp(rule.re, rule.flags ?? ''));
+    // Compiled at its first run (nativeCode): a RegExp object is cheap until then.
+    if (rule.re !== undefined) re = new RegExp(rule.re, rule.flags ?? '');
     const literal = rule.re !== undefined ? requiredLiteral(rule.re) : null;
     const alternatives = rule.re !== undefined && literal === null && ['body', 'rawbody', 'uri', 'full'].includes(rule.type) ? requiredAlternatives(rule.re) : null;
-    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? compileNow(new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`)) : null, meta: null, evalFn: null,
-      countRe: rule.max && re && rule.op !== 'exists' ? compileNow(new RegExp(rule.re!, re.flags.includes('g') ? re.flags : `${re.flags}g`)) : null };
+    const c: CompiledRule = { rule, index, re, alternatives, searchIds: null, literal: literal && (rule.flags ?? '').includes('i') ? literal.toLowerCase() : literal, joinedRe: rule.type === 'body' && re && !/\(\?<?[=!]/.test(rule.re!) ? new RegExp(rule.re!, re.flags.includes('m') ? re.flags : `${re.flags}m`) : null, meta: null, evalFn: null,
+      countRe: rule.max && re && rule.op !== 'exists' ? new RegExp(rule.re!, re.flags.includes('g') ? re.flags : `${re.flags}g`) : null, native: 0 };
     if (rule.type === 'eval') {
       const fn = SA_EVALS[rule.fn ?? ''];
       if (!fn) throw new Error(`SpamAssassin rule ${rule.name}: eval function ${rule.fn} is not ported`);
@@ -598,7 +621,7 @@ function countMatches(c: CompiledRule, v: Views): number {
   let texts: readonly string[];
   switch (r.type) {
     case 'body':
-      if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return 0;
+      if (c.joinedRe && !test(nativeCode(c, NATIVE_JOINED, c.joinedRe), v.bodyJoined)) return 0;
       texts = r.nosubject ? v.body.slice(1) : v.body;
       break;
     case 'rawbody': texts = v.raw; break;
@@ -606,13 +629,13 @@ function countMatches(c: CompiledRule, v: Views): number {
     case 'full': texts = [v.full]; break;
     case 'header': {
       const s = v.header(r.header!, r.mod) ?? r.ifUnset ?? '';
-      if (r.op === '!~') return test(c.re!, s) ? 0 : 1;
+      if (r.op === '!~') return test(ruleRe(c), s) ? 0 : 1;
       texts = [s];
       break;
     }
     default: return 0;
   }
-  const re = c.countRe!;
+  const re = nativeCode(c, NATIVE_COUNT, c.countRe!);
   let n = 0;
   for (const t of texts) {
     re.lastIndex = 0;
@@ -690,21 +713,21 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
         const s = val ?? r.ifUnset ?? '';
         // The literal prefilter on the header value too: without the literal, no match.
         if (c.literal !== null && !(c.rule.flags?.includes('i') ? lowerOf(s) : s).includes(c.literal)) return r.op === '!~';
-        return r.op === '!~' ? !test(c.re!, s) : test(c.re!, s);
+        return r.op === '!~' ? !test(ruleRe(c), s) : test(ruleRe(c), s);
       }
       case 'body':
-        if (c.joinedRe && !test(c.joinedRe, v.bodyJoined)) return false;
-        return (r.nosubject ? v.body.slice(1) : v.body).some((p) => test(c.re!, p));
-      case 'rawbody': return v.raw.some((l) => test(c.re!, l));
-      case 'uri': return v.uris.some((u) => test(c.re!, u));
-      case 'full': return test(c.re!, v.full);
+        if (c.joinedRe && !test(nativeCode(c, NATIVE_JOINED, c.joinedRe), v.bodyJoined)) return false;
+        return (r.nosubject ? v.body.slice(1) : v.body).some((p) => test(ruleRe(c), p));
+      case 'rawbody': return v.raw.some((l) => test(ruleRe(c), l));
+      case 'uri': return v.uris.some((u) => test(ruleRe(c), u));
+      case 'full': return test(ruleRe(c), v.full);
       case 'mimeheader': {
         // Any MIME part's header (decoded unless :raw), as SpamAssassin's MIMEHeader plugin.
         const name = r.header!.toLowerCase();
         const vals = evalContext().mime().parts.flatMap((p) => p.headers.filter((x) => x.name === name).map((x) => (r.mod === 'raw' ? x.value : decodeWords(x.value))));
         if (r.op === 'exists') return vals.length > 0;
-        if (vals.length === 0) return r.op === '!~' ? !test(c.re!, r.ifUnset ?? '') : test(c.re!, r.ifUnset ?? '');
-        return r.op === '!~' ? !vals.some((x) => test(c.re!, x)) : vals.some((x) => test(c.re!, x));
+        if (vals.length === 0) return r.op === '!~' ? !test(ruleRe(c), r.ifUnset ?? '') : test(ruleRe(c), r.ifUnset ?? '');
+        return r.op === '!~' ? !vals.some((x) => test(ruleRe(c), x)) : vals.some((x) => test(ruleRe(c), x));
       }
       case 'meta': return c.meta!(g);
       case 'eval': return c.evalFn!(evalContext(), r.args ?? []);

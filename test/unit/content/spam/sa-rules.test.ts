@@ -128,6 +128,20 @@ money is not the subject here, no free offer
   t.equal(saHits(set, ham).find((h) => h.name === 'SA_NICE_ONE')?.score, -1);
 });
 
+t.test('rule regexes are compiled at their first run, not at load; a regex its prefilter stops never is', async (t) => {
+  const set = compileSaRules(convertSaRules([{ name: 'test.cf', text: CF }], 2).rules);
+  const native = (name: string) => set.byName.get(name)!.native;
+  t.ok(set.rules.every((c) => c.native === 0), 'nothing compiled when the rules load');
+  const msg = await parseMessage(crlf('From: a@corp.test\nTo: b@corp.test\nSubject: lunch money\n\nno free trial today\n'));
+  t.same(saHits(set, msg).map((h) => h.name).sort(), ['SA_FREE_OFFER', 'SA_NOT_LIST', 'SA_NO_UA', 'SA_SUBJ_MONEY']);
+  t.not(native('FREE_OFFER'), 0, 'a rule whose literal is in the text ran: compiled');
+  t.equal(native('NO_UA'), 0, 'a !~ header rule hits without running its regex: the if-unset value lacks its literal "mutt"');
+  t.not(native('SUBJ_MONEY'), 0, '… while a header rule whose literal is there ran');
+  t.equal(native('FULL_GTUBE'), 0, 'its literal GTUBE-STANDARD is absent: the regex never ran, never compiled');
+  t.equal(native('URI_IP'), 0, 'no links: never ran');
+  t.same(saHits(set, msg).map((h) => h.name).sort(), ['SA_FREE_OFFER', 'SA_NOT_LIST', 'SA_NO_UA', 'SA_SUBJ_MONEY'], 'the same answers once compiled');
+});
+
 t.test('requiredLiteral: the literal every match contains (the cheap prefilter), never one a match may lack', async (t) => {
   t.equal(requiredLiteral('to be removed from.{0,20}(?:mailings|offers)'), 'to be removed from');
   t.equal(requiredLiteral('\\breplica.{1,20}rolex'), 'replica');
