@@ -8,9 +8,9 @@
  * cost 0.4–0.7 ms a message against ~0.06 ms as native code, and the rules as a whole ~25 % more
  * CPU. V8 compiles a regex to native code at once when its first run is on a string of at least
  * 1,000 characters; compileNow gives a regex that first run, on a string no rule depends on:
- * a rule regex just before its own first run (sa-rules.ts nativeCode — at load it would cost
- * ~1 s of CPU and ~35 MB per process, for the ~45 % of them that never get past their
- * prefilter on real mail), the fixed ones when their module loads. The answers are the same
+ * a rule regex just before its own first run (sa-rules.ts nativeCode — at load it cost ~1 s of
+ * CPU and ~40 MB per process, also for the 45 % of them that never got past their prefilter on
+ * the training mail), the fixed ones when their module loads. The answers are the same
  * (native code and bytecode come from one regex compiler; a unit test checks every rule regex
  * against the interpreter); only the time differs.
  *
