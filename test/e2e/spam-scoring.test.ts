@@ -12,7 +12,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { makeMessage, SmtpClient, startGateway, startSink, tempDir, tuxhat } from './harness/index.js';
+import { makeMessage, SmtpClient, startGateway, startSink, tempDir, tuxhat, type Cleanup } from './harness/index.js';
 import { corpusMessage, writeMaildir, writeMbox } from './harness/spam-corpus.js';
 
 const GTUBE = ['XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE', 'STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'].join('-');
@@ -25,6 +25,20 @@ async function send(port: number, from: string, to: string, message: string) {
   } finally {
     await c.quit().catch(() => undefined);
   }
+}
+
+/** A gateway that routes corp.test to a fresh sink, sender authentication off: these tests are about the spam score. */
+async function gatewayToSink(t: Cleanup, config: Record<string, unknown>) {
+  const sink = await startSink(t);
+  const gw = await startGateway(t, {
+    config: {
+      hostname: 'gw.tuxhat.test',
+      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
+      authentication: { enabled: false },
+      ...config,
+    },
+  });
+  return { sink, gw };
 }
 
 t.test('trained Bayes, thresholds per class of service and direction, scan and learn CLI', async (t) => {
@@ -121,19 +135,13 @@ t.test('trained Bayes, thresholds per class of service and direction, scan and l
 });
 
 t.test('spamscanner features through the daemon: IDN homograph link and executable attachment', async (t) => {
-  const sink = await startSink(t);
-  const gw = await startGateway(t, {
-    config: {
-      hostname: 'gw.tuxhat.test',
-      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
-      authentication: { enabled: false },
-      spam: { features: { enabled: true, timeoutMs: 10_000 } },
-      // Without the shipped rules: their attachment rules alone would reject invoice.pdf.exe, and
-      // this test is about spamscanner's features reaching the score.
-      rules: { dirs: [] },
-      // Tag only: the features may well pass the quarantine threshold too (that goes to the store).
-      classes: { default: { inbound: { tag: 5, quarantine: null, reject: null } } },
-    },
+  const { sink, gw } = await gatewayToSink(t, {
+    spam: { features: { enabled: true, timeoutMs: 10_000 } },
+    // Without the shipped rules: their attachment rules alone would reject invoice.pdf.exe, and
+    // this test is about spamscanner's features reaching the score.
+    rules: { dirs: [] },
+    // Tag only: the features may well pass the quarantine threshold too (that goes to the store).
+    classes: { default: { inbound: { tag: 5, quarantine: null, reject: null } } },
   });
   await gw.waitForLog((l) => l.event === 'spamscanner', { what: 'spamscanner feature extractor ready', timeoutMs: 60_000 });
   const message = [
@@ -154,15 +162,7 @@ t.test('spamscanner features through the daemon: IDN homograph link and executab
 });
 
 t.test("SpamAssassin's rules (rules/spamassassin/rules.yaml) through the daemon: header and body rules tag an untrained gateway's mail", async (t) => {
-  const sink = await startSink(t);
-  const gw = await startGateway(t, {
-    config: {
-      hostname: 'gw.tuxhat.test',
-      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
-      authentication: { enabled: false },
-      spam: { features: { enabled: false } },
-    },
-  });
+  const { sink, gw } = await gatewayToSink(t, { spam: { features: { enabled: false } } });
   const message = [
     'From: watches@shop.test', 'To: user@corp.test', 'Subject: As Seen on TV', 'Date: Sat, 28 Nov 2026 04:00:00 +0000',
     'Message-ID: <sa-rules@shop.test>', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '',
@@ -202,16 +202,8 @@ t.test("SpamAssassin's rules (rules/spamassassin/rules.yaml) through the daemon:
 });
 
 t.test('spam.trustedNetworks through the daemon: the relay trust path the SpamAssassin rules read', async (t) => {
-  const sink = await startSink(t);
-  const gw = await startGateway(t, {
-    config: {
-      hostname: 'gw.tuxhat.test',
-      domains: { 'corp.test': { route: { transport: 'smtp', hosts: [sink.hostPort], tls: 'none' } } },
-      authentication: { enabled: false },
-      // Our own edge relay has a public address; nothing private is ours.
-      spam: { features: { enabled: false }, trustedNetworks: ['198.51.100.0/24'] },
-    },
-  });
+  // Our own edge relay has a public address; nothing private is ours.
+  const { sink, gw } = await gatewayToSink(t, { spam: { features: { enabled: false }, trustedNetworks: ['198.51.100.0/24'] } });
   // The same hop — HELO hotmail.com, no rDNS — once from our edge relay's network, once
   // from a private address we did not list. SpamAssassin's inference would say the opposite
   // of both (a public hop untrusted, a private one trusted).
