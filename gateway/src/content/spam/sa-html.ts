@@ -185,15 +185,20 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     }
     display(t, false);
   };
-  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z][-a-zA-Z0-9._:]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|([^<]+|<)/g;
+  // HTML::Parser's markup (hparser.c, non-strict): comments, declarations, start and end tags, a
+  // processing instruction `<?…>` (no handler in HTML.pm: dropped), and `</>` or `</ x>` (a
+  // bogus comment there); any other `<` is text.
+  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z_:][-a-zA-Z0-9._:]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|(<\?[^>]*>)|(<\/(?:>|\s[^>]*>))|([^<]+|<)/g;
   for (const m of html.matchAll(re)) {
     if (m[1] !== undefined) { texts.comment.push(`<!--${m[1]}-->`); continue; }
+    if (m[6] !== undefined) continue;
+    if (m[7] !== undefined) { texts.comment.push(m[7]); continue; }
     if (m[2] !== undefined) {
       // A declaration (<!DOCTYPE …>) is no comment for HTML.pm (html_declaration).
       if (/^doctype/i.test(m[2])) { elements++; tags++; inside.set('!doctype', 0); }
       continue;
     }
-    if (m[6] !== undefined) { onText(m[6]); continue; }
+    if (m[8] !== undefined) { onText(m[8]); continue; }
     const closing = m[3] === '/';
     const tag = m[4]!.toLowerCase();
     anyTag = true;

@@ -9,7 +9,8 @@
  * (HELO x) (IP)`, Exim `from RDNS ([IP] helo=x)`, Microsoft SMTPSVC `from HELO ([IP])`), and as
  * SpamAssassin's fall-through any other line with a `by` and a bracketed IPv4 address. Lines
  * without a relay address (local delivery, fetchmail's POP3 hand-over, `qmail invoked by uid`)
- * are skipped, as SpamAssassin's parser does.
+ * are skipped, as SpamAssassin's parser does. Webmail's originating-IP headers (SpamAssassin's
+ * default originating_ip_headers) add the client as the oldest hop, as there.
  *
  * Trust path (parse_received_headers): relays at the top are trusted until the first one that
  * is not; that one — in the daemon, normally the public client our own Received header
@@ -171,15 +172,36 @@ function isTrustedRelay(r: Relay, trust: RelayTrust): boolean {
   return trust === null ? isPrivateIp(r.ip) : isLoopback(r.ip) || trust(r.ip);
 }
 
-/** The relay pseudo headers from the Received header values (newest first). */
-export function relayHeaders(received: readonly string[], trust: RelayTrust = null): RelayHeaders {
+/**
+ * SpamAssassin's default originating_ip_headers (10_default_prefs.cf): webmail's record of its
+ * client, appended to the Received chain as the oldest hop.
+ */
+const ORIGINATING_IP_HEADERS = new Set(['x-yahoo-post-ip', 'x-originating-ip', 'x-apparently-from', 'x-senderip', 'x-aol-ip', 'x-ms-exchange-crosstenant-originalattributedtenantconnectingip']);
+// An IPv4 address, or an IPv6 one with at least three groups (not any word with a colon).
+const ORIGINATING_IP = compileNow(new RegExp(String.raw`\b${IPV4}\b|(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}(?:\.\d{1,3}){0,3}`, 'i'));
+
+/** The originating IP headers' addresses (the last occurrence of each header, its first address), as relays. */
+function originatingRelays(headers: ReadonlyArray<{ readonly name: string; readonly value: string }>): Relay[] {
+  const last = new Map<string, string>();
+  for (const h of headers) if (ORIGINATING_IP_HEADERS.has(h.name)) last.set(h.name, h.value);
+  const out: Relay[] = [];
+  // In SpamAssassin's order of the setting, not the message's.
+  for (const name of ORIGINATING_IP_HEADERS) {
+    const ip = ORIGINATING_IP.exec(last.get(name) ?? '')?.[0];
+    if (ip !== undefined) out.push({ ip, rdns: '', helo: '', by: '', ident: '', envfrom: '', id: '', auth: '', noReverseDns: false });
+  }
+  return out;
+}
+
+/** The relay pseudo headers from the Received header values (newest first), then any originating-IP hops. */
+export function relayHeaders(received: readonly string[], trust: RelayTrust = null, originating: readonly Relay[] = []): RelayHeaders {
   const trusted: Relay[] = [];
   const untrusted: Relay[] = [];
   let unparseable = 0;
-  for (const v of received.slice(0, 50)) {
-    const r = parseReceived(v);
+  for (const v of [...received.slice(0, 50), ...originating]) {
+    const r = typeof v === 'string' ? parseReceived(v) : v;
     if (!r) {
-      if (isUnparseable(v)) unparseable++;
+      if (typeof v === 'string' && isUnparseable(v)) unparseable++;
       continue;
     }
     if (untrusted.length === 0 && isTrustedRelay(r, trust)) trusted.push(r);
@@ -203,7 +225,7 @@ const perMessage = new WeakMap<object, RelayHeaders>();
 export function messageRelays(msg: { readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>; readonly relayTrust?: RelayTrust }): RelayHeaders {
   let r = perMessage.get(msg.headers);
   if (r === undefined) {
-    r = relayHeaders(msg.headers.filter((h) => h.name === 'received').map((h) => h.value), msg.relayTrust ?? null);
+    r = relayHeaders(msg.headers.filter((h) => h.name === 'received').map((h) => h.value), msg.relayTrust ?? null, originatingRelays(msg.headers));
     perMessage.set(msg.headers, r);
   }
   return r;

@@ -10,7 +10,7 @@ import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eva
 import { colorValue, htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
 import { decodedBody, mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
-import { parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
+import { messageRelays, parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { relayTrustOf } from '../../../../gateway/src/content/spam/engine.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
@@ -371,6 +371,18 @@ t.test('relayHeaders: private or authenticated relays at the top are trusted, th
   t.same([p.trusted.length, p.untrusted.length], [3, 1], 'private hops, then an authenticated one, are trusted; the first other is not');
 });
 
+t.test('messageRelays: webmail\'s originating-IP headers are the oldest hop, as SpamAssassin\'s originating_ip_headers', async (t) => {
+  // SpamAssassin's t/data/nice/orig_ip_hdr.eml, shortened; its X-Spam-Relays-Untrusted, as spamassassin -t prints it.
+  const msg = await parseMessage(crlf([
+    'Received: from dnsbltest.spamassassin.org (dnsbltest.spamassassin.org [64.142.3.173]) by probeer.bokxing.nl (Postfix) with ESMTP id YN8t6r6y41Ly',
+    'X-Originating-Ip: [198.51.100.1]', 'X-Yahoo-Post-IP: not an address', 'From: a@b.example', 'Subject: x', '', 'x', '',
+  ].join('\n')));
+  t.equal(messageRelays(msg).headers.get('x-spam-relays-untrusted'),
+    '[ ip=64.142.3.173 rdns=dnsbltest.spamassassin.org helo=dnsbltest.spamassassin.org by=probeer.bokxing.nl ident= envfrom= intl=0 id=YN8t6r6y41Ly auth= msa=0 ] [ ip=198.51.100.1 rdns= helo= by= ident= envfrom= intl=0 id= auth= msa=0 ]');
+  const none = await parseMessage(crlf('Received: from a (a [192.0.2.1]) by b with SMTP id 1\nX-Originating-IP: 2001:db8::7\nSubject: x\n\nx\n'));
+  t.same(messageRelays(none).untrusted.map((r) => r.ip), ['192.0.2.1', '2001:db8::7'], 'IPv6 too');
+});
+
 t.test('relayHeaders with spam.trustedNetworks: those networks, loopback and authenticated hops are trusted, private ones no longer', async (t) => {
   const chain = [
     'from localhost (localhost [127.0.0.1]) by gw.test (TuxHat) with ESMTP id C0',
@@ -416,6 +428,11 @@ header MID_CASE ALL =~ /\\nMessage-Id: /
 t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, long paragraphs split, not cut', async (t) => {
   t.equal(htmlFacts('<html><head><title>T</title><style>p{}</style></head><body>V<b></b>iagra  <i>now</i><br>line<p>para</p>a<td>b</td>&amp;<!-- c --><script>x()</script></body></html>').rendered,
     '\n\nT\n\nViagra now\nline\n\npara\n\na b &', 'whitespace tags as HTML.pm, other tags join words, script/style/comments out');
+  // HTML::Parser's markup (SpamAssassin's own t/data/spam/011): a processing instruction is dropped,
+  // `</>` and `</ x>` are comments there, and a `<` before a space or `>` is text.
+  const obfu = htmlFacts('V<? blah >IA<?xml pis>GR</nothing>A G</>UA</ >RA</ foo>NT</ bar >EE OPPO<>RTUNITY OPPO< >RTUNITY OPPO< /foo>RTUNITY');
+  t.equal(obfu.rendered, 'VIAGRA GUARANTEE OPPO<>RTUNITY OPPO< >RTUNITY OPPO< /foo>RTUNITY');
+  t.same(obfu.texts.comment, ['</>', '</ >', '</ foo>', '</ bar >'], 'the bogus end tags are comments, as HTML.pm records them');
   const cf = 'body BOTH /plain words.*html words/\nbody ALT_HTML /html words/\nbody FAR /needle in the haystack/\nbody START /^ lead/\n';
   const set = compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2).rules);
   const names = async (s: string) => saHits(set, await parseMessage(crlf(s))).map((h) => h.name).sort();
