@@ -200,6 +200,20 @@ function addrs(ctx: EvalContext, name: string, keepCase = false): string[] {
   return ctx.all(name).flatMap((v) => [...v.matchAll(/[^\s<>"(),;:]+@[^\s<>"(),;:]+/g)].map((m) => (keepCase ? m[0] : m[0].toLowerCase())));
 }
 
+/**
+ * PerMsgStatus::all_from_addrs: the addresses of the first Resent-From if it has any, else those
+ * of From, Envelope-Sender, Resent-Sender, X-Envelope-From and the envelope sender (EnvelopeFrom),
+ * runs of dots collapsed; lower-cased, each once. (Sender is not among them.)
+ */
+function allFromAddrs(ctx: EvalContext): string[] {
+  const resent = ctx.all('resent-from')[0];
+  const resentAddrs = resent === undefined ? [] : [...resent.matchAll(/[^\s<>"(),;:]+@[^\s<>"(),;:]+/g)].map((m) => m[0].toLowerCase());
+  const envelope = (ctx.header('EnvelopeFrom', 'addr') ?? '').toLowerCase();
+  const list = resentAddrs.length > 0 ? resentAddrs
+    : [...addrs(ctx, 'from'), ...addrs(ctx, 'envelope-sender'), ...addrs(ctx, 'resent-sender'), ...addrs(ctx, 'x-envelope-from'), ...(envelope.includes('@') ? [envelope] : [])];
+  return [...new Set(list.map((a) => a.replace(/\.{2,}/g, '.')))];
+}
+
 /** Non-ASCII characters in a header value (BodyEval/HeaderEval check_illegal_chars). */
 function illegalChars(ctx: EvalContext, header: string, ratio: number, count: number): boolean {
   let str: string;
@@ -493,8 +507,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   // ---- FreeMail
   check_freemail_from(ctx, [re]) {
     const rx = re ? fixedRegExp(re) : null;
-    return [...new Set([...addrs(ctx, 'from'), ...addrs(ctx, 'envelope-sender'), ...addrs(ctx, 'resent-from'), ...addrs(ctx, 'sender')])]
-      .some((a) => ctx.isFreemail(a) && (!rx || rx.test(a)));
+    return allFromAddrs(ctx).some((a) => ctx.isFreemail(a) && (!rx || rx.test(a)));
   },
   check_freemail_header(ctx, [header, re]) {
     const name = header!.replace(/:addr$/, '');

@@ -121,15 +121,22 @@ export interface SaRuleFile {
   readonly redirectors?: Array<{ re: string; flags: string }>;
 }
 
-/** freemail_domains → a test (exact domains, and patterns with * and ? as FreeMail.pm). */
+/** FreeMail.pm's default $email_welcomelist: role and bounce addresses are never "freemail". */
+const FREEMAIL_WELCOMELIST = /^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})|.+=.+=.+)@/i;
+
+/**
+ * freemail_domains → a test as FreeMail.pm's _is_freemail: not a welcomelisted address, then
+ * exact domains, and patterns as its finish_parsing_end makes them (* is any run of characters
+ * within one label, ? any one character).
+ */
 export function freemailTest(domains: readonly string[]): (address: string) => boolean {
   const exact = new Set(domains.filter((d) => !/[*?]/.test(d)));
-  const patterns = domains.filter((d) => /[*?]/.test(d)).map((d) => d.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '[^@]*').replace(/\?/g, '[^@]'));
+  const patterns = domains.filter((d) => /[*?]/.test(d)).map((d) => d.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '[^.]*').replace(/\?/g, '.'));
   const re = patterns.length > 0 ? new RegExp(`@(?:${patterns.join('|')})$`, 'i') : null;
   return (address) => {
     const a = address.toLowerCase();
     const at = a.lastIndexOf('@');
-    if (at <= 0) return false;
+    if (at <= 0 || FREEMAIL_WELCOMELIST.test(a)) return false;
     return exact.has(a.slice(at + 1)) || (re !== null && re.test(a));
   };
 }

@@ -144,6 +144,16 @@ const CASES: Case[] = [
     yes: `From: x@mail.example\nTo: a@b.test\nSubject: s\n\nx\n`, no: `${HDR}\nx\n`,
   },
   {
+    fn: 'check_freemail_from', why: 'all_from_addrs: the envelope sender too (X-Envelope-From), not Sender',
+    yes: `From: x@corp.test\nX-Envelope-From: y@yahoo.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+    no: `From: x@corp.test\nSender: list-owner@yahoo.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+  },
+  {
+    fn: 'check_freemail_from', why: 'all_from_addrs: a Resent-From with an address replaces the others',
+    yes: `Resent-From: r@hotmail.com\nFrom: x@corp.test\nTo: a@b.test\nSubject: s\n\nx\n`,
+    no: `Resent-From: r@corp.test\nFrom: x@hotmail.com\nTo: a@b.test\nSubject: s\n\nx\n`,
+  },
+  {
     fn: 'check_freemail_header', args: ['Reply-To', '\\d@'], why: 'a freemail Reply-To whose local part ends in a digit',
     yes: `${HDR}Reply-To: win2024@freemail.test\n\nx\n`, no: `${HDR}Reply-To: win@freemail.test\n\nx\n`,
   },
@@ -328,6 +338,14 @@ t.test('freemailTest: exact domains and patterns', async (t) => {
   t.notOk(fm('x@notyahoo.com'));
   t.notOk(fm('x@sub.mail.ru.example'), 'a pattern matches the whole domain, * not across the end');
   t.notOk(fm('no-at-sign'));
+  const star = freemailTest(['freemail.*.*', 'hotmail.*']);
+  t.ok(star('a@freemail.nx.net'));
+  t.notOk(star('a@freemail.nx.cninfo.net'), '* stays within one label, as FreeMail.pm\'s [^.]* (spam-1/00297 in TRAIN)');
+  t.notOk(star('a@hotmail.com.br'));
+  t.notOk(fm('info@yahoo.com'), 'role addresses are welcomelisted ($email_welcomelist)');
+  t.notOk(fm('postmaster@yahoo.com'));
+  t.notOk(fm('a=b=c@yahoo.com'), 'a forwarding address');
+  t.ok(fm('information@yahoo.com'), 'only the whole local part');
 });
 
 t.test('parseReceived: common trace formats, as SpamAssassin reads them', async (t) => {
