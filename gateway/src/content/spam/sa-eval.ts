@@ -214,16 +214,27 @@ function allFromAddrs(ctx: EvalContext): string[] {
   return [...new Set(list.map((a) => a.replace(/\.{2,}/g, '.')))];
 }
 
-/** Non-ASCII characters in a header value (BodyEval/HeaderEval check_illegal_chars). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * HeaderEval::check_illegal_chars (SpamAssassin 4): the raw value's bytes outside RFC 2045 (C0
+ * controls but TAB, LF and CR; DEL and 8-bit) against a ratio and a count — but none when the
+ * value is valid UTF-8 without controls, and a Subject's one cent, pound or registered sign is
+ * let pass. Header values here are bytes, one character each.
+ */
 function illegalChars(ctx: EvalContext, header: string, ratio: number, count: number): boolean {
-  let str: string;
-  if (header === 'ALL') {
-    // As SpamAssassin: the raw header block without Subject and From lines.
-    str = (ctx.header('ALL', 'raw') ?? '').split('\n').filter((l) => !/^(?:subject|from):/i.test(l)).join('\n');
-  } else str = ctx.header(header, 'raw') ?? '';
-  if (str === '') return false;
-  const illegal = (str.match(/[\x80-\xff]/g) ?? []).length;
-  if (header === 'ALL' && /[\x80-\xff]/.test(ctx.header('subject', 'raw') ?? '')) return false;
+  const str = ctx.header(header, 'raw') ?? '';
+  if (!/\S/.test(str)) return false;
+  if (/[^\x00-\x7f]/.test(str) && !/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(str)) {
+    try {
+      UTF8.decode(Buffer.from(str, 'latin1'));
+      return false;
+    } catch {
+      // not UTF-8: counted below
+    }
+  }
+  let illegal = (str.match(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/g) ?? []).length;
+  if (illegal > 0 && header.toLowerCase() === 'subject' && (str.match(/[\xa2\xa3\xae]/g) ?? []).length === 1) illegal--;
   return illegal / str.length >= ratio && illegal >= count;
 }
 

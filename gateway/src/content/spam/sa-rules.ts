@@ -36,7 +36,7 @@ import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
 import { isLoopback, messageRelays, parseReceived, type RelayHeaders } from './sa-relays.js';
-import { messageUrls } from './tokenizer.js';
+import { extractUrls, messageUrls } from './tokenizer.js';
 import { canonicalUris } from './sa-uri.js';
 
 interface CompiledRule {
@@ -470,7 +470,8 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
   const mails = mailAddresses(`${msg.text}\n${msg.html}`.slice(0, 256 * 1024), 100).map((a) => `mailto:${a}`);
   // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
-  const uris = canonicalUris([...new Set([...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400), redirectors);
+  // The Subject is the first body line for SpamAssassin, so its links are in the list too.
+  const uris = canonicalUris([...new Set([...extractUrls(decodeWords(msg.subject)), ...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400), redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const raw = rawbodyChunks(mime).slice(0, 5000);

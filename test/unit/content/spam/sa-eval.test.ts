@@ -16,11 +16,12 @@ import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gatewa
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 import type { SaRule } from '../../../../gateway/src/content/spam/sa-convert.js';
 
-const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'));
+/** LF → CRLF; a Buffer stays bytes (Latin-1 text, for 8-bit headers that are not UTF-8). */
+const crlf = (s: string | Buffer) => (typeof s === 'string' ? Buffer.from(s.replace(/\r?\n/g, '\r\n')) : Buffer.from(s.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'));
 const FREEMAIL = ['freemail.test', 'yahoo.com', 'hotmail.com', 'mail.*'];
 
 /** Does the eval rule fn(args) fire on this message? */
-async function fires(fn: string, args: string[], raw: string): Promise<boolean> {
+async function fires(fn: string, args: string[], raw: string | Buffer): Promise<boolean> {
   const rule: SaRule = { name: 'X', type: 'eval', fn, args, score: 1 };
   const set = compileSaRules([rule], FREEMAIL);
   return saHits(set, await parseMessage(crlf(raw))).length === 1;
@@ -29,7 +30,7 @@ async function fires(fn: string, args: string[], raw: string): Promise<boolean> 
 const HDR = 'From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: hello there friend\nDate: Thu, 22 Aug 2002 13:00:00 +0000\nMessage-ID: <1@example.org>\n';
 const RCVD = (date: string) => `Received: from mx.example.org (mx.example.org [192.0.2.10]) by gw.example.net (Postfix) with ESMTP id ABC; ${date}\n`;
 
-interface Case { fn: string; args?: string[]; yes: string; no: string; why: string }
+interface Case { fn: string; args?: string[]; yes: string | Buffer; no: string | Buffer; why: string }
 
 const plainHtml = (html: string) => `${HDR}MIME-Version: 1.0\nContent-Type: text/html\n\n${html}\n`;
 const alt = (text: string, html: string) => `${HDR}MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\n${text}\n--b1\nContent-Type: text/html\n\n${html}\n--b1--\n`;
@@ -85,8 +86,13 @@ const CASES: Case[] = [
     no: `Received: from web1.mail.yahoo.com by web1.mail.yahoo.com via HTTP; Thu, 22 Aug 2002 13:00:00 +0000\nFrom: x@yahoo.com\nTo: a@b.test\nSubject: s\n\nx\n`,
   },
   {
-    fn: 'check_illegal_chars', args: ['Subject', '0.00', '2'], why: 'raw 8-bit bytes in the Subject',
-    yes: `From: a@b.test\nTo: c@d.test\nSubject: caf\u00e9 \u00e9t\u00e9\n\nx\n`, no: `${HDR}\nx\n`,
+    fn: 'check_illegal_chars', args: ['Subject', '0.00', '2'], why: 'raw 8-bit bytes in the Subject that are not UTF-8 (Latin-1 here)',
+    yes: Buffer.from(`From: a@b.test\nTo: c@d.test\nSubject: caf\u00e9 \u00e9t\u00e9\n\nx\n`, 'latin1'), no: `${HDR}\nx\n`,
+  },
+  {
+    fn: 'check_illegal_chars', args: ['Subject', '0.00', '2'], why: 'SpamAssassin 4: valid UTF-8 without controls is legal; one pound sign is let pass',
+    yes: Buffer.from(`From: a@b.test\nTo: c@d.test\nSubject: \u00a3\u00a3600\n\nx\n`, 'latin1'),
+    no: `From: a@b.test\nTo: c@d.test\nSubject: caf\u00e9 \u00e9t\u00e9 \u00a3600\n\nx\n`,
   },
   {
     fn: 'helo_ip_mismatch', why: 'HELO an IPv4 address outside the relay\'s /24',
@@ -422,6 +428,13 @@ t.test('relayHeaders with spam.trustedNetworks: those networks, loopback and aut
   t.equal(relayTrustOf({}), null, 'unset: inferred');
   const v6 = relayTrustOf({ trustedNetworks: ['2001:db8::/32'] })!;
   t.same([v6('2001:db8::25'), v6('198.51.100.1')], [true, false], 'IPv6 networks; an IPv4 address is not in them');
+});
+
+t.test('uri rules see the links of the Subject, the first body line for SpamAssassin', async (t) => {
+  const set = compileSaRules(convertSaRules([{ name: 't.cf', text: 'uri ANY_URI /^\\w+:\\/\\//\n' }], 2).rules);
+  const hit = async (s: string) => saHits(set, await parseMessage(crlf(s))).some((h) => h.name === 'SA_ANY_URI');
+  t.ok(await hit('From: a@b.test\nSubject: http://example.com\n\nhello\n'), 'rspamd\'s urlinsubject.eml: SpamAssassin lists the link');
+  t.notOk(await hit('From: a@b.test\nSubject: example\n\nhello\n'));
 });
 
 t.test('relay header rules and EnvelopeFrom through the evaluator', async (t) => {
