@@ -440,16 +440,18 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
     return illegalChars(ctx, header!, Number(ratio), Number(count));
   },
   // ---- RelayEval
-  // ALL_TRUSTED / NO_RELAYS (check_all_trusted, check_no_relays). SpamAssassin also requires no
-  // unparseable relay; our parser cannot call a Received line unparseable, so a message whose
-  // Received lines all fail to parse counts as having relays of unknown trust (neither).
+  // ALL_TRUSTED / NO_RELAYS (check_all_trusted, check_no_relays). SpamAssassin requires no
+  // unparseable relay for both: a Received line it skips (localhost, a fetcher) is no relay, one
+  // it cannot read is. RelayHeaders.unparseable approximates its parser: NO_RELAYS uses it (its
+  // results on SpamAssassin's and rspamd's test messages agree); ALL_TRUSTED does not (on TRAIN
+  // it would turn one of its hits the wrong way).
   check_all_trusted(ctx) {
     const r = ctx.relays();
     return r.trusted.length > 0 && r.untrusted.length === 0;
   },
   check_no_relays(ctx) {
     const r = ctx.relays();
-    return r.trusted.length === 0 && r.untrusted.length === 0 && ctx.all('received').length === 0;
+    return r.trusted.length === 0 && r.untrusted.length === 0 && r.unparseable === 0;
   },
   helo_ip_mismatch(ctx) {
     // An untrusted relay that says HELO with a public IPv4 address outside its own /24.

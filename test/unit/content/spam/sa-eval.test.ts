@@ -110,6 +110,11 @@ const CASES: Case[] = [
     no: `Received: from mx.a.test (mx.a.test [203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
   },
   {
+    fn: 'check_no_relays', why: 'a Received line SpamAssassin skips is no relay (rspamd\'s btc.eml); one it cannot read is',
+    yes: `Received: from localhost by mail.example.com with SMTP id j14so14439709lfg.9\n${HDR}\nx\n`,
+    no: `Received: from mx.a.test (mx.a.test) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+  },
+  {
     fn: 'check_for_no_rdns_dotcom_helo', why: 'HELO hotmail.com from an address without reverse DNS',
     yes: `Received: from hotmail.com ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
     no: `Received: from hotmail.com (mx.hotmail.com [203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
