@@ -113,10 +113,21 @@ export function mimeFacts(raw: string): MimeFacts {
     const disp = headers.find((h) => h.name === 'content-disposition')?.value ?? '';
     const encoding = (headers.find((h) => h.name === 'content-transfer-encoding')?.value ?? '').toLowerCase().trim();
     const name = param(ct, 'name') || param(disp, 'filename');
-    parts.push({
+    const part: MimePart = {
       headers, type, encoding, charset: param(ct, 'charset').toLowerCase(),
       attachment: /^\s*attachment/i.test(disp) || name !== '', body: body.slice(0, MAX), alternatives,
-    });
+    };
+    // As SpamAssassin's Message (bug 5041, 7125): a message/rfc822 or message/global part with
+    // content is parsed as a message of its own, whose parts take its place (a forwarded
+    // message's text is body text; the rfc822 part itself is no leaf).
+    if ((type === 'message/rfc822' || type === 'message/global') && depth < 20) {
+      const inner = decodedBody(part);
+      if (inner !== '') {
+        walk(inner, depth + 1, false, alternatives);
+        return;
+      }
+    }
+    parts.push(part);
   };
   walk(raw.slice(0, MAX), 0, true, []);
   let htmlCount = 0;

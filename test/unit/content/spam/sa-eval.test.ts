@@ -435,6 +435,20 @@ t.test('relayHeaders with spam.trustedNetworks: those networks, loopback and aut
   t.same([v6('2001:db8::25'), v6('198.51.100.1')], [true, false], 'IPv6 networks; an IPv4 address is not in them');
 });
 
+t.test('a message/rfc822 part is parsed as a message: its parts are body text and MIME parts (SpamAssassin\'s t/data/nice/mime9)', async (t) => {
+  const set = compileSaRules(convertSaRules([{ name: 't.cf', text: 'body FWD /forwarded words/\nrawbody RAW_FWD /<b>html/\n' }], 2).rules);
+  const msg = (ct: string) => [
+    'From: a@b.test', 'Subject: fwd', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="o"', '', '--o', 'Content-Type: text/plain', '', 'see below', '--o',
+    `Content-Type: ${ct}`, '', 'From: c@d.test', 'Subject: inner', 'Content-Type: multipart/alternative; boundary="i"', '', '--i', 'Content-Type: text/plain', '', 'the forwarded words',
+    '--i', 'Content-Type: text/html', '', '<p><b>html</b> words</p>', '--i--', '--o--', '',
+  ].join('\n');
+  const names = async (s: string) => saHits(set, await parseMessage(crlf(s))).map((h) => h.name).sort();
+  t.same(await names(msg('message/rfc822')), ['SA_FWD', 'SA_RAW_FWD']);
+  t.same(await names(msg('application/octet-stream')), [], 'another type stays an attachment');
+  const m = mimeFacts(crlf(msg('message/rfc822')).toString('latin1'));
+  t.same(m.parts.map((p) => p.type), ['text/plain', 'text/plain', 'text/html'], 'the rfc822 part is no leaf; its parts are');
+});
+
 t.test('uri rules see the links of the Subject, the first body line for SpamAssassin', async (t) => {
   const set = compileSaRules(convertSaRules([{ name: 't.cf', text: 'uri ANY_URI /^\\w+:\\/\\//\n' }], 2).rules);
   const hit = async (s: string) => saHits(set, await parseMessage(crlf(s))).some((h) => h.name === 'SA_ANY_URI');
