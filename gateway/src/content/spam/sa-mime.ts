@@ -15,8 +15,10 @@ const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode
 export interface MimePart {
   /** Header lines of the part, lower-case name, unfolded value. */
   readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
-  /** Lower-case type/subtype (text/plain when absent). */
+  /** The type as SpamAssassin's parse_content_type reads it (saContentType). */
   readonly type: string;
+  /** As Node::effective_type: text/html for a part named *.htm(l) or *.shtm(l), else the type. */
+  readonly effectiveType: string;
   readonly encoding: string;
   readonly charset: string;
   readonly attachment: boolean;
@@ -36,6 +38,17 @@ export interface MimeFacts {
 }
 
 const MAX = 256 * 1024;
+
+/**
+ * Util::parse_content_type's type: lower-case, up to the first `;`, `type/subtype`; text/plain
+ * when empty, and for any `text…` type but text/x-vcard, text/calendar and text/html (so
+ * text/enriched is read as plain text, as SpamAssassin reads it). '' when there is no type.
+ */
+export function saContentType(ct: string): string {
+  const t = (/^([^/]+(?:\/[^/\s]*)?)/s.exec(ct.replace(/^\s+/, '').replace(/;.*$/s, ''))?.[1] ?? '').toLowerCase();
+  if (t === '') return '';
+  return /^text\b/.test(t) && !/^text\/(?:x-vcard|calendar|html)$/.test(t) ? 'text/plain' : t;
+}
 const ASCII_CHARSET = /us-ascii|ansi_x3\.4-1968|iso-ir-6|ansi_x3\.4-1986|iso_646\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii/;
 
 function splitHead(s: string): [string, string] {
@@ -95,26 +108,31 @@ export function mimeFacts(raw: string): MimeFacts {
   const [topHead] = splitHead(raw.slice(0, MAX));
   const topCt = headerLines(topHead).find((h) => h.name === 'content-type')?.value ?? 'text/plain';
   let alternativeIds = 0;
-  const walk = (text: string, depth: number, isTop: boolean, alternatives: readonly number[]) => {
+  // defaultType: what a part without a Content-Type is (message/rfc822 inside multipart/digest).
+  const walk = (text: string, depth: number, isTop: boolean, alternatives: readonly number[], defaultType = 'text/plain') => {
     if (parts.length >= 200) return;
     const [head, body] = splitHead(text);
     const headers = isTop ? headerLines(head).filter((h) => /^content-/.test(h.name) || h.name === 'mime-version') : headerLines(head);
-    const ct = headers.find((h) => h.name === 'content-type')?.value ?? 'text/plain';
-    const type = (/^\s*([^;\s]+)/.exec(ct)?.[1] ?? 'text/plain').toLowerCase();
+    const ct = headers.find((h) => h.name === 'content-type')?.value ?? '';
+    let type = saContentType(ct) || defaultType;
     const boundary = param(ct, 'boundary');
     if (type.startsWith('multipart/') && boundary && depth < 10) {
       const inside = type === 'multipart/alternative' ? [...alternatives, alternativeIds++] : alternatives;
       const bodies = multipartBodies(body, boundary);
       // No opening delimiter (a boundary declared one way, written another): as SpamAssassin,
       // the whole body is one part.
-      for (const p of bodies.length > 0 ? bodies : [body]) walk(p, depth + 1, false, inside);
+      for (const p of bodies.length > 0 ? bodies : [body]) walk(p, depth + 1, false, inside, type === 'multipart/digest' ? 'message/rfc822' : 'text/plain');
       return;
     }
+    // A multipart without a boundary is malformed: text/plain, as SpamAssassin's _parse_normal.
+    if (type.startsWith('multipart/')) type = 'text/plain';
     const disp = headers.find((h) => h.name === 'content-disposition')?.value ?? '';
     const encoding = (headers.find((h) => h.name === 'content-transfer-encoding')?.value ?? '').toLowerCase().trim();
     const name = param(ct, 'name') || param(disp, 'filename');
+    // _parse_normal's name: Content-Disposition's (file)name first, else Content-Type's.
+    const saName = /name=\s*"?([^";]+)"?/i.exec(disp)?.[1] ?? param(ct, 'name');
     const part: MimePart = {
-      headers, type, encoding, charset: param(ct, 'charset').toLowerCase(),
+      headers, type, effectiveType: /\.s?html?$/i.test(saName) ? 'text/html' : type, encoding, charset: param(ct, 'charset').toLowerCase(),
       attachment: /^\s*attachment/i.test(disp) || name !== '', body: body.slice(0, MAX), alternatives,
     };
     // As SpamAssassin's Message (bug 5041, 7125): a message/rfc822 or message/global part with
@@ -123,6 +141,8 @@ export function mimeFacts(raw: string): MimeFacts {
     if ((type === 'message/rfc822' || type === 'message/global') && depth < 20) {
       const inner = decodedBody(part);
       if (inner !== '') {
+        // MIMEEval looks at this node's own headers too (find_parts(qr/./) is every node).
+        if (disp.toLowerCase().includes('attachment')) flags.add('mime_attachment');
         walk(inner, depth + 1, false, alternatives);
         return;
       }
@@ -133,10 +153,12 @@ export function mimeFacts(raw: string): MimeFacts {
   let htmlCount = 0;
   let textCount = 0;
   for (const p of parts) {
-    // As MIMEEval: text/html and text/plain parts, attachments included.
+    // As MIMEEval's _check_mime_header: text/html parts, and every other text/* part (text/calendar
+    // too), attachments included; an attachment is what its Content-Disposition calls one.
+    const disp = (p.headers.find((h) => h.name === 'content-disposition')?.value ?? '').toLowerCase();
     if (p.type === 'text/html') htmlCount++;
-    else if (p.type === 'text/plain' || p.type === 'text') textCount++;
-    if (p.attachment || !p.type.startsWith('text/')) flags.add('mime_attachment');
+    else if (p.type.startsWith('text')) textCount++;
+    if (disp.includes('attachment')) flags.add('mime_attachment');
     if (p.encoding === 'quoted-printable') {
       flags.add('mime_qp_count');
       if (p.body.split(/\r?\n/).some((l) => l.length > 77)) flags.add('mime_qp_long_line');
@@ -144,7 +166,6 @@ export function mimeFacts(raw: string): MimeFacts {
       flags.add('mime_base64_count');
       // MIMEEval: a text part in base64 that declares no charset or an ASCII one (its unanchored
       // list: "us" matches inside a name too) and is neither an attachment nor inline.
-      const disp = (p.headers.find((h) => h.name === 'content-disposition')?.value ?? '').toLowerCase();
       if (p.type.startsWith('text') && (p.charset === '' || ASCII_CHARSET.test(p.charset)) && !/^(?:attachment|inline)/.test(disp)) {
         flags.add('mime_base64_encoded_text');
       }
@@ -196,11 +217,11 @@ const partHtml = oncePer((p: MimePart): HtmlFacts => htmlFacts(partText(p)));
 
 /** A text part as SpamAssassin's Node::rendered gives it: HTML rendered as HTML.pm does, other text as is. */
 export function renderedPart(p: MimePart): string {
-  return p.type === 'text/html' ? partHtml(p).rendered : partText(p);
+  return p.effectiveType === 'text/html' ? partHtml(p).rendered : partText(p);
 }
 
 /** The facts of every text/html part (SpamAssassin's html_all: an HTMLEval test holds when one part passes it). */
-export const htmlParts = oncePer((mime: MimeFacts): readonly HtmlFacts[] => mime.parts.filter((p) => p.type === 'text/html').map(partHtml));
+export const htmlParts = oncePer((mime: MimeFacts): readonly HtmlFacts[] => mime.parts.filter((p) => p.effectiveType === 'text/html').map(partHtml));
 
 const BODY_PART_SCAN_SIZE = 50_000;
 
@@ -220,7 +241,7 @@ function scanCut(t: string): string {
  * 50,000 characters (body_part_scan_size), joined by line breaks. Built once per message.
  */
 export const renderedBody = oncePer((mime: MimeFacts): string =>
-  mime.parts.filter((p) => p.type === 'text/plain' || p.type === 'text/html').map((p) => scanCut(renderedPart(p))).join('\n'));
+  mime.parts.filter((p) => p.effectiveType === 'text/plain' || p.effectiveType === 'text/html').map((p) => scanCut(renderedPart(p))).join('\n'));
 
 /** A parsed message's first 256 KiB as a latin1 string (one character per byte), made once per message. */
 export const messageText = oncePer((msg: { readonly raw: Buffer }): string => msg.raw.subarray(0, MAX).toString('latin1'));
@@ -240,7 +261,7 @@ const MAX_BODY_LINE_LENGTH = 2048;
 export function rawbodyChunks(m: MimeFacts): string[] {
   const out: string[] = [];
   for (const p of m.parts) {
-    if (!/^(?:text|message)\b/.test(p.type) || p.type === 'text/calendar') continue;
+    if (!/^(?:text|message)\b/.test(p.effectiveType) || p.type === 'text/calendar') continue;
     const text = decodedBody(p);
     const len = text.length;
     if (len <= MAX_BODY_LINE_LENGTH) { out.push(text); continue; }

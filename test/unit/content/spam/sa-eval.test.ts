@@ -8,7 +8,7 @@ import t from 'tap';
 import { convertSaRules, parseEval } from '../../../../gateway/src/content/spam/sa-convert.js';
 import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eval.js';
 import { colorValue, htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
-import { decodedBody, mimeFacts, partText, rawbodyChunks } from '../../../../gateway/src/content/spam/sa-mime.js';
+import { decodedBody, mimeFacts, partText, rawbodyChunks, saContentType } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
 import { messageRelays, parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { relayTrustOf } from '../../../../gateway/src/content/spam/engine.js';
@@ -449,6 +449,19 @@ t.test('a message/rfc822 part is parsed as a message: its parts are body text an
   t.same(m.parts.map((p) => p.type), ['text/plain', 'text/plain', 'text/html'], 'the rfc822 part is no leaf; its parts are');
 });
 
+t.test('part types as SpamAssassin reads them: parse_content_type, effective_type, multipart/digest', async (t) => {
+  t.equal(saContentType('Text/Enriched; charset=us-ascii'), 'text/plain', 'any text type but html, calendar, x-vcard is plain text');
+  t.equal(saContentType('text/calendar; method=REQUEST'), 'text/calendar');
+  t.equal(saContentType('TEXT/HTML'), 'text/html');
+  t.equal(saContentType(''), '');
+  const types = (raw: string) => mimeFacts(crlf(raw).toString('latin1')).parts.map((p) => `${p.type}>${p.effectiveType}`);
+  t.same(types('Content-Type: multipart/mixed\n\nno boundary\n'), ['text/plain>text/plain'], 'a multipart without a boundary is text/plain');
+  t.same(types('Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/octet-stream; name="x.html"\n\n<p>hi</p>\n--b--\n'),
+    ['application/octet-stream>text/html'], 'a part named *.html is rendered as HTML');
+  t.same(types('Content-Type: multipart/digest; boundary=b\n\n--b\n\nFrom: a@b.test\nContent-Type: text/html\n\n<p>in the digest</p>\n--b--\n'),
+    ['text/html>text/html'], 'a digest part without a type is a message (message/rfc822), parsed');
+});
+
 t.test('uri rules see the links of the Subject, the first body line for SpamAssassin', async (t) => {
   const set = compileSaRules(convertSaRules([{ name: 't.cf', text: 'uri ANY_URI /^\\w+:\\/\\//\n' }], 2).rules);
   const hit = async (s: string) => saHits(set, await parseMessage(crlf(s))).some((h) => h.name === 'SA_ANY_URI');
@@ -511,7 +524,9 @@ t.test('mimeFacts and htmlFacts', async (t) => {
   t.equal(m.htmlCount, 1);
   t.equal(m.textCount, 1);
   t.equal(m.parts[1]!.charset, 'utf-8');
-  t.ok(m.flags.has('mime_attachment') && m.flags.has('mime_base64_count'));
+  t.ok(m.flags.has('mime_base64_count'));
+  t.notOk(m.flags.has('mime_attachment'), 'as MIMEEval: an attachment is what its Content-Disposition calls one, not any named or non-text part');
+  t.ok(mimeFacts('Content-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nt\r\n--o\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="a.pdf"\r\n\r\nJVBERg==\r\n--o--\r\n').flags.has('mime_attachment'));
   const h = htmlFacts('<html><head><title>T</title></head><body><table style="background-color: #000000"><tr><td><font color="black">x</font></td></tr></table><a href="u"><img src="i" width="10%" height="100" alt="pic"></a></body></html>');
   t.ok(h.flags.has('font_low_contrast'), 'black on a black table');
   t.notOk(htmlFacts('<body style="background-color: #000000"><font color="black">x</font></body>').flags.has('font_low_contrast'),
