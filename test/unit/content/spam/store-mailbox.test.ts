@@ -83,4 +83,10 @@ t.test('mailbox: file, mbox (>From unquoted), maildir, directory', async (t) => 
   t.match(single[0]!.raw.toString(), /^Return-Path: <a@b\.test>\nSubject: s\n/, 'first header line kept');
   const withFrom = [...splitMbox('y.txt', Buffer.from('From a@b  Thu Aug 22 12:36:23 2002\nReturn-Path: <a@b.test>\n\nbody\n'))];
   t.match(withFrom[0]!.raw.toString(), /^Return-Path: /, 'an mbox separator line is still dropped');
+  // Only a "From " line after an empty line and with a time separates messages: not an obsolete
+  // header written "From  :" (SpamAssassin's t/data/spam/008) nor an unquoted body line after a
+  // paragraph break; a CRLF mbox splits too.
+  const tricky = [...splitMbox('z.mbox', Buffer.from('From a@b  Fri Dec  7 11:07:41 2001\nReceived: from x\nFrom  :<t@example.com>\nSubject: s\n\nintro\n\nFrom home recordings to mp3s\n\nFrom c@d Sat Dec  8 01:02:03 2001\r\nSubject: two\r\n\r\nx\r\n\r\nFrom e@f Sat Dec  8 01:02:04 2001\r\nSubject: three\r\n\r\ny\r\n'))];
+  t.same(tricky.map((m) => /^Subject: (.*?)\r?$/m.exec(m.raw.toString())?.[1]), ['s', 'two', 'three']);
+  t.match(tricky[0]!.raw.toString(), /From  :<t@example\.com>\nSubject: s\n\nintro\n\nFrom home recordings to mp3s\n/, 'the first message whole');
 });
