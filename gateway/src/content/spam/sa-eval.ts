@@ -341,20 +341,42 @@ function madiff(ctx: EvalContext): { diff: number; html: number; text: number } 
   return r;
 }
 
-const upperMemo = new WeakMap<EvalContext, number | null>();
+const upperMemo = new WeakMap<EvalContext, number>();
 const verticalMemo = new WeakMap<EvalContext, number>();
 
-/** Share (%) of upper case among the letters of the rendered body, for bodies of 200+ letters. */
-function uppercasePercent(ctx: EvalContext): number | null {
-  if (upperMemo.has(ctx)) return upperMemo.get(ctx)!;
-  const text = ctx.bodyText.slice(0, 64 * 1024);
-  let letters = 0;
-  let upper = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 65 && c <= 90) { letters++; upper++; } else if (c >= 97 && c <= 122) letters++;
+/** Constants::CHARSETS_LIKELY_TO_FP_AS_CAPS: scripts without letter case. */
+const CHARSETS_LIKELY_TO_FP_AS_CAPS = /^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*$/i;
+
+/**
+ * MIMEEval::check_for_uppercase's share (%) of capitals: over the body lines (the Subject first)
+ * that hold a space between two non-spaces and are no leftover base64, capitals against
+ * capitals + lower-case letters + digits; 0 below 200 characters of such lines, and 0 when a
+ * charset of the message is one of a script without case (body_charset_is_likely_to_fp).
+ */
+function uppercasePercent(ctx: EvalContext): number {
+  let pct = upperMemo.get(ctx);
+  if (pct !== undefined) return pct;
+  const m = ctx.mime();
+  // get_charset_from_ct_line, its three tries in order (the last keeps a trailing ";").
+  const ct = ctx.header('content-type') ?? '';
+  const top = (/charset="([^"]+)"/i.exec(ct) ?? /charset='([^']+)'/i.exec(ct) ?? /charset=(\S+)/i.exec(ct))?.[1] ?? '';
+  if ([top, ...m.parts.map((p) => p.charset)].some((c) => /[a-z]/i.test(c) && CHARSETS_LIKELY_TO_FP_AS_CAPS.test(c))) pct = 0;
+  else {
+    let len = 0;
+    let lower = 0;
+    let upper = 0;
+    for (const raw of ctx.bodyLines) {
+      if (!/\S\s+\S/.test(raw) || /^(?:[A-Za-z0-9+/=]{60,76} ){2}/.test(raw)) continue;
+      const line = raw.replace(/\x1b\$B.*\x1b\(B/gs, '');
+      len += line.length;
+      for (let i = 0; i < line.length; i++) {
+        const c = line.charCodeAt(i);
+        if (c >= 65 && c <= 90) upper++;
+        else if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) lower++;
+      }
+    }
+    pct = len < 200 || upper + lower === 0 ? 0 : (upper / (upper + lower)) * 100;
   }
-  const pct = letters < 200 ? null : (upper / letters) * 100;
   upperMemo.set(ctx, pct);
   return pct;
 }
@@ -562,7 +584,7 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   // ---- BodyEval
   check_for_uppercase(ctx, [min, max]) {
     const pct = uppercasePercent(ctx);
-    return pct !== null && pct >= Number(min) && pct <= Number(max);
+    return pct > Number(min) && pct <= Number(max);
   },
   tvd_vertical_words(ctx, [min, max]) {
     // BodyEval::tvd_vertical_words: the highest share of spaces to non-spaces (percent, 100 when

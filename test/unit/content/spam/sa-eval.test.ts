@@ -205,6 +205,16 @@ const CASES: Case[] = [
     yes: `${HDR}\n${'BUY NOW CHEAP PILLS '.repeat(15)}\n`, no: `${HDR}\n${'a normal sentence here. '.repeat(15)}\n`,
   },
   {
+    fn: 'check_for_uppercase', args: ['50', '75'], why: 'MIMEEval: digits count as lower case, only lines with a space inside count, over 200 characters',
+    yes: `${HDR}\n${'ABCD EFGH ijk '.repeat(20)}\n`,
+    no: `${HDR}\n${'ABCD efgh 1234567 '.repeat(20)}\n\n${'X'.repeat(300)}\n`,
+  },
+  {
+    fn: 'check_for_uppercase', args: ['75', '100'], why: 'a charset of a script without case (koi8-r) reads 0',
+    yes: `${HDR}\n${'SHOUTING IN CAPS '.repeat(20)}\n`,
+    no: `${HDR}MIME-Version: 1.0\nContent-Type: text/plain; charset=koi8-r\n\n${'SHOUTING IN CAPS '.repeat(20)}\n`,
+  },
+  {
     fn: 'tvd_vertical_words', args: ['0', '10'], why: 'body lines with (almost) no spaces (vertical text); ported for the fidelity diff',
     // The Subject is a body line too (the highest share counts): one without spaces here.
     // (A paragraph's CRLF becomes a trailing space, as in SpamAssassin: 1 space in 13 letters is 7 %.)
