@@ -70,17 +70,43 @@ const ANY_BRACKETED_IP = compileNow(new RegExp(`\\[(${IPV4})\\]`));
 
 const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replace(/^\[|\]$/g, '');
 
+const WEBMAIL = / \((?:SquirrelMail|NaSMail) authenticated user /;
+const WEBMAIL_IP = compileNow(new RegExp(`(${IPV4})\\b(?![.-]).{10,80}by (\\S+) with HTTP`));
+
+/** A mail fetcher's hand-over (fetchmail, getmail): Received.pm's fetcher marker. */
+const POP_FETCHER = /with (?:POP3|IMAP)/;
+
 /** Hand-overs that record no relay (mail fetchers, local submission), as SpamAssassin skips them. */
 const NOT_A_RELAY = /\bwith (?:POP3|IMAP)\b|\(fetchmail|qmail \d+ invoked by uid|^from userid \d+|\bwith local(?:-\w+)?\b|^by \S+ \(Postfix, from userid/i;
 
 /** One Received header value (unfolded) → a relay, or null when it records no relay address. */
+/**
+ * Received.pm's auth: how an authenticated hand-over says so (RFC 3848 `with ESMTPA` …, webmail
+ * `with HTTP`, Sendmail's `(authenticated …)`, Courier, Postfix's `Authenticated sender`, GMail,
+ * GMX, Critical Path, CommuniGate, Exchange HTTP-DAV, `(via HTTP)`), in its order; '' if not.
+ */
+export function relayAuth(s: string): string {
+  let m: RegExpExecArray | null;
+  if (/ by /.test(s) && (m = / with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)/i.exec(s))) return m[1]!;
+  if (/ by mx\.google\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\.[0-9]{1,3}\.[0-9]{4}\.(?:[0-6][0-9]\.){4}[0-6][0-9]/.test(s) && (m = /\(version=([^ ]+) cipher=([^)]+)\)/.exec(s))) return `GMail - transport=${m[1]} cipher=${m[2]}`;
+  if ((m = /^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by /.exec(s))) return m[1]!;
+  if (/authenticated/.test(s) && /^from .*?(?:\](?: \([^)]*\))?\)|\)\]) .*?\(.*?authenticated.*?\).*? by/.test(s)) return 'Sendmail';
+  if ((m = new RegExp(`from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(${IP})\\] by (mail\\.gmx\\.(?:net|com)) \\([^)]+\\) with ((?:ESMTP|SMTP))`).exec(s))) return `GMX (${m[4]} / ${m[3]})`;
+  if (/ \(authenticated as /.test(s) && /\) by .+ \(\d{1,2}\.\d\.\d{3}(?:\.\d{1,3})?\) \(authenticated as .+\) id /.test(s)) return 'CriticalPath';
+  if ((m = /\) \(Authenticated sender: \S+\) by \S+ \(([^)]+)\) with /.exec(s))) return m[1] === 'Postfix' ? 'Postfix' : `Postfix (${m[1]})`;
+  if (/CommuniGate Pro (?:HTTP|SMTP|XIMSS|IMAP)/.test(s) && / \(account /.test(s)) return 'Communigate';
+  if (/ with Microsoft Exchange Server HTTP-DAV\b/.test(s)) return 'HTTP-DAV';
+  if (/ by /.test(s) && (m = / \(via (HTTP.?)\)(?: |;|$)/i.exec(s))) return m[1]!;
+  return '';
+}
+
 export function parseReceived(v: string): Relay | null {
   const s = v.replace(/\s+/g, ' ').trim();
   if (NOT_A_RELAY.test(s)) return null;
   const by = /\bby ([^\s;()]+)/.exec(s)?.[1] ?? '';
   const id = /\bid ([^\s;()]+)/.exec(s)?.[1] ?? '';
   const envfrom = /\(envelope-from <?([^\s<>()]*)>?\)/i.exec(s)?.[1] ?? '';
-  const auth = /\bwith (E?SMTPS?A|LMTPS?A)\b/i.exec(s)?.[1] ?? (/\(authenticated\b|\bauthenticated (?:sender|as|user|bits)/i.test(s) ? 'authenticated' : '');
+  const auth = relayAuth(s);
   const from = /^from (.*?)(?: by |;|$)/.exec(s)?.[1] ?? '';
   if (from === '') return null;
   let m: RegExpExecArray | null;
@@ -93,6 +119,9 @@ export function parseReceived(v: string): Relay | null {
     if (/^unknown$/i.test(r) || r.startsWith('[')) r = '';
     return { ip: a, rdns: r.replace(/\.$/, ''), helo: helo.trim(), by, ident, envfrom, id, auth, noReverseDns: lookedUp && r === '' };
   };
+  // SquirrelMail / NaSMail: from IP (SquirrelMail authenticated user U) by HOST with HTTP — a
+  // webmail hand-over (auth HTTP), read before the other formats as Received.pm does.
+  if (WEBMAIL.test(s) && (m = WEBMAIL_IP.exec(s))) return out(m[1]!, '', '');
   // Exim: from RDNS ([IP] helo=HELO) | from [IP] (helo=HELO). (`from NAME ([IP])` is sendmail's
   // HELO without reverse DNS, as SpamAssassin reads it.)
   if ((m = EXIM.exec(from))) {
@@ -199,6 +228,12 @@ export function relayHeaders(received: readonly string[], trust: RelayTrust = nu
   const untrusted: Relay[] = [];
   let unparseable = 0;
   for (const v of [...received.slice(0, 50), ...originating]) {
+    // found_pop_fetcher_sig: a POP3/IMAP fetch seen while every relay so far is trusted means
+    // those were added after the fetch, locally: the trusted list starts again below it.
+    if (typeof v === 'string' && untrusted.length === 0 && POP_FETCHER.test(v)) {
+      trusted.length = 0;
+      continue;
+    }
     const r = typeof v === 'string' ? parseReceived(v) : v;
     if (!r) {
       if (typeof v === 'string' && isUnparseable(v)) unparseable++;
