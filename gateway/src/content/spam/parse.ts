@@ -23,7 +23,7 @@ export interface ParsedAttachment {
 
 export interface ParsedMessage {
   /** Header lines in order: lower-case name, value as received (unfolded). */
-  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string; /** The name as written (SpamAssassin's Bayes keeps its case). */ readonly rawName?: string }>;
   readonly subject: string;
   readonly text: string;
   readonly html: string;
@@ -87,7 +87,10 @@ export async function parseMessage(raw: Buffer, size = raw.length, maxBytes = DE
   }
   const headers = mail.headerLines.map((h) => {
     const colon = h.line.indexOf(':');
-    return { name: h.key.toLowerCase(), value: (colon === -1 ? '' : h.line.slice(colon + 1)).replace(/\r?\n[ \t]+/g, ' ').trim() };
+    return {
+      name: h.key.toLowerCase(), rawName: colon === -1 ? h.key : h.line.slice(0, colon).replace(/[ \t]+$/, ''),
+      value: (colon === -1 ? '' : h.line.slice(colon + 1)).replace(/\r?\n[ \t]+/g, ' ').trim(),
+    };
   });
   const html = typeof mail.html === 'string' ? mail.html.slice(0, MAX_TEXT) : '';
   return {

@@ -36,8 +36,7 @@ import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
 import { isLoopback, messageRelays, parseReceived, type RelayHeaders } from './sa-relays.js';
-import { extractUrls, messageUrls } from './tokenizer.js';
-import { canonicalUris } from './sa-uri.js';
+import { canonicalUris, messageLinks } from './sa-uri.js';
 
 interface CompiledRule {
   readonly rule: SaRule;
@@ -466,12 +465,8 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const mime = messageMime(msg);
   const rendered = renderedBody(mime);
   const body = bodyLines(decodeWords(msg.subject), rendered);
-  const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
-  // As SpamAssassin's URI list: links, and e-mail addresses written in the text as mailto: URIs.
-  const mails = mailAddresses(`${msg.text}\n${msg.html}`.slice(0, 256 * 1024), 100).map((a) => `mailto:${a}`);
   // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
-  // The Subject is the first body line for SpamAssassin, so its links are in the list too.
-  const uris = canonicalUris([...new Set([...extractUrls(decodeWords(msg.subject)), ...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400), redirectors);
+  const uris = canonicalUris(messageLinks(msg, decodeWords(msg.subject)), redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const raw = rawbodyChunks(mime).slice(0, 5000);
@@ -561,36 +556,6 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     if (mod === 'name') return displayName(decoded[0]!);
     return decoded.join('\n');
   }
-}
-
-const MAIL_ADDRESS = /[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/y;
-
-/** [\w.+=-]: a character of MAIL_ADDRESS's local part. */
-function isLocalPart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 43 || c === 61 || c === 45;
-}
-
-/**
- * The first `max` matches of MAIL_ADDRESS as a global scan of the text finds them, tried only at
- * each '@' (a global scan tries every position, and backtracks through every word without one):
- * a match holds exactly one '@' and starts where the run of local-part characters before it
- * starts, or where the previous match ended; from there it matches or no start does.
- */
-export function mailAddresses(text: string, max: number): string[] {
-  const out: string[] = [];
-  let from = 0;
-  for (let at = text.indexOf('@'); at !== -1 && out.length < max; at = text.indexOf('@', Math.max(at + 1, from))) {
-    let start = at;
-    while (start > from && isLocalPart(text.charCodeAt(start - 1))) start--;
-    if (start === at) continue;
-    MAIL_ADDRESS.lastIndex = start;
-    const m = MAIL_ADDRESS.exec(text);
-    if (m) {
-      out.push(m[0]);
-      from = start + m[0].length;
-    }
-  }
-  return out;
 }
 
 const MAX_BODY_LINE_LENGTH = 2048;

@@ -10,6 +10,7 @@
  * Not ported: IDN to ASCII for non-ASCII hosts beyond what domainToASCII does.
  */
 import { domainToASCII } from 'node:url';
+import { extractUrls, messageUrls } from './tokenizer.js';
 
 const MAX_URIS = 1000;
 
@@ -105,4 +106,46 @@ export function canonicalUris(uris: readonly string[], redirectors: readonly Reg
     }
   }
   return [...out];
+}
+
+const MAIL_ADDRESS = /[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/y;
+
+/** [\w.+=-]: a character of MAIL_ADDRESS's local part. */
+function isLocalPart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 43 || c === 61 || c === 45;
+}
+
+/**
+ * The first `max` matches of MAIL_ADDRESS as a global scan of the text finds them, tried only at
+ * each '@' (a global scan tries every position, and backtracks through every word without one):
+ * a match holds exactly one '@' and starts where the run of local-part characters before it
+ * starts, or where the previous match ended; from there it matches or no start does.
+ */
+export function mailAddresses(text: string, max: number): string[] {
+  const out: string[] = [];
+  let from = 0;
+  for (let at = text.indexOf('@'); at !== -1 && out.length < max; at = text.indexOf('@', Math.max(at + 1, from))) {
+    let start = at;
+    while (start > from && isLocalPart(text.charCodeAt(start - 1))) start--;
+    if (start === at) continue;
+    MAIL_ADDRESS.lastIndex = start;
+    const m = MAIL_ADDRESS.exec(text);
+    if (m) {
+      out.push(m[0]);
+      from = start + m[0].length;
+    }
+  }
+  return out;
+}
+
+/**
+ * The links SpamAssassin's URI list starts from (before canonicalUris): those of the Subject (its
+ * first body line), of the text and HTML, the HTML's href/src/action values, and e-mail addresses
+ * written in the text as mailto: URIs; each once, at most 400. The uri rules and the Bayes
+ * tokens (region 2) both read this list, canonicalised.
+ */
+export function messageLinks(msg: { readonly text: string; readonly html: string }, subject: string): string[] {
+  const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
+  const mails = mailAddresses(`${msg.text}\n${msg.html}`.slice(0, 256 * 1024), 100).map((a) => `mailto:${a}`);
+  return [...new Set([...extractUrls(subject), ...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
 }

@@ -4,8 +4,10 @@
  * _tokenize_headers, _pre_chew_*, _tokenize_mail_addrs), ported to TypeScript on our parsed
  * message. Measured on the TRAIN time split, SpamAssassin's Bayes was confident on spam ours
  * missed; the differences that mattered (docs/benchmarks.md):
- * - **every header** except a list of well-known noisy ones (spammers' own tracking headers are
- *   evidence), with the header name as prefix (`H*F:`, `HX-Mailer:` …), address headers
+ * - **every header** except a list of well-known noisy ones and the default configuration's
+ *   bayes_ignore_header list (sa-bayes-ignore.ts; spammers' own tracking headers are evidence),
+ *   with the header name as written as prefix (`H*F:`, `HX-Tracking-Id:` …; Message-Id is `*m`,
+ *   Message-ID `*M`: SpamAssassin's tests of names are case-sensitive), address headers
  *   broken into `N*` phrase words, `U*` local parts and `D*` domains (and each parent domain),
  *   Message-IDs split at likely boundaries, only the two earliest `Received` lines (the
  *   sender's software and HELO), IPs as their /24 plus `ip*` the whole address, and the relay
@@ -18,13 +20,18 @@
  *   e-mail addresses in the text give `U*` and `D*` tokens; a short English stop list is dropped;
  * - the Subject is the first body line (not a header), then the body as SpamAssassin renders it
  *   (sa-mime renderedBody: every text/plain and text/html part, HTML as HTML.pm renders it),
- *   and links are tokenized as text.
+ *   then SpamAssassin's URI list (sa-uri: each link with its canonical variants, e-mail
+ *   addresses as mailto:), where long tokens are kept whole.
+ * Checked against SpamAssassin 4.0.1's own tokens (its Bayes plugin's tokenize, and sa-learn's
+ * hashes) on TRAIN messages: identical sets for plain and simple HTML mail.
  * Not ported: SpamAssassin's invisible-HTML-text tokens (`I*:`), and token hashing (we store the
  * token text). The token set is what the classifier counts (once per message).
  */
 import type { ParsedMessage } from './parse.js';
 import { messageMime, renderedBody } from './sa-mime.js';
+import { BAYES_IGNORE_HEADERS } from './sa-bayes-ignore.js';
 import { messageRelays } from './sa-relays.js';
+import { canonicalUris, messageLinks } from './sa-uri.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
 const MAX_TOKENS = 5000;
@@ -49,11 +56,15 @@ const IGNORED_HDRS = new RegExp(`^(?:${[
 
 const PRESENCE_ONLY_HDRS = /^(?:x-face|x-(?:gnu-?pg|pgp|gpg)(?:-key)?-fingerprint|d(?:kim|omainkey)-signature|x-google-dkim-signature|arc-(?:message-signature|seal)|autocrypt)$/;
 
-/** SpamAssassin's %HEADER_NAME_COMPRESSION (by lower-case name). */
+/**
+ * SpamAssassin's %HEADER_NAME_COMPRESSION, by the name as written: its lookup is case-sensitive
+ * (Message-Id and Message-ID are *m and *M, Return-path *rp), and any other header's tokens
+ * carry its name as written too — how a mailer capitalises header names is evidence.
+ */
 const HEADER_PREFIX: Record<string, string> = {
-  'message-id': '*M', received: '*r', 'user-agent': '*u', references: '*f', 'in-reply-to': '*i', from: '*F',
-  'reply-to': '*R', 'return-path': '*p', 'x-mailer': '*x', 'x-authentication-warning': '*a', organization: '*o',
-  organisation: '*o', 'content-type': '*ct', 'content-disposition': '*cd', 'content-transfer-encoding': '*ce',
+  'Message-Id': '*m', 'Message-ID': '*M', Received: '*r', 'User-Agent': '*u', References: '*f', 'In-Reply-To': '*i', From: '*F',
+  'Reply-To': '*R', 'Return-Path': '*p', 'Return-path': '*rp', 'X-Mailer': '*x', 'X-Authentication-Warning': '*a', Organization: '*o',
+  Organisation: '*o', 'Content-Type': '*ct', 'Content-Disposition': '*cd', 'Content-Transfer-Encoding': '*ce',
   'x-spam-relays-trusted': '*RT', 'x-spam-relays-untrusted': '*RU',
 };
 
@@ -179,32 +190,39 @@ function chewContentType(value: string): string {
   return v.replace(/\b(?:text|charset)\b/g, ' ');
 }
 
-/** _tokenize_headers: prefix → the text to tokenize. */
+/**
+ * _tokenize_headers: prefix → the text to tokenize. Header names as written: SpamAssassin's
+ * tests of them are case-blind only where it says so (ignored, address and Message-ID headers,
+ * the *MI/*Ad/*UA maps), exact for Received, Content-Type, MIME-Version and the prefix map.
+ */
 function headerTexts(msg: ParsedMessage): Map<string, string> {
   const parsed = new Map<string, string>();
   const put = (k: string, v: string) => parsed.set(k, parsed.has(k) ? `${parsed.get(k)} ${v}` : v);
-  const received: string[] = [];
+  const received: Array<[string, string]> = [];
   const hdrs: Array<[string, string]> = [];
   for (const h of msg.headers) {
-    if (h.name === 'received') received.push(h.value);
-    else if (!IGNORED_HDRS.test(h.name)) hdrs.push([h.name, h.value]);
+    const name = h.rawName ?? h.name;
+    if (h.name === 'received') received.push([name, h.value]);
+    else if (!IGNORED_HDRS.test(h.name)) hdrs.push([name, h.value]);
   }
   for (const [name, value] of messageRelays(msg).headers) hdrs.push([name, value]);
   // The two earliest Received lines (the bottom of the header): the sender's software and HELO.
-  if (received.length >= 1) hdrs.push(['received', received[received.length - 1]!]);
-  if (received.length >= 2) hdrs.push(['received', received[received.length - 2]!]);
+  if (received.length >= 1) hdrs.push(received[received.length - 1]!);
+  if (received.length >= 2) hdrs.push(received[received.length - 2]!);
   for (const [name, value0] of hdrs) {
+    // The default configuration's bayes_ignore_header (anti-spam and list software stamps).
+    if (BAYES_IGNORE_HEADERS.has(name.toLowerCase())) continue;
     let value = value0;
-    if (/^(?:x-|resent-)?message-id$/.test(name)) value = chewMessageId(value);
-    else if (/^(?:x-|resent-)?(?:return-path|from|to|cc|reply-to|errors-to|mail-followup-to|sender)$/.test(name)) value = chewAddrHeader(value);
-    else if (name === 'received') value = chewReceived(value);
-    else if (name === 'content-type') value = chewContentType(value);
-    else if (name === 'mime-version') value = value.replace('1.0', '');
-    else if (PRESENCE_ONLY_HDRS.test(name)) value = '1';
-    else if (name.startsWith('x-spam-relays-')) value = value.replace(/ [a-z]+=/g, ' ');
-    if (name === 'in-reply-to' || name === 'references' || name === 'message-id') put('*MI', value);
-    if (name === 'from' || name === 'to' || name === 'cc') put('*Ad', value);
-    if (name === 'x-mailer' || name === 'user-agent') put('*UA', value);
+    if (/^(?:x-|resent-)?message-id$/i.test(name)) value = chewMessageId(value);
+    else if (/^(?:x-|resent-)?(?:return-path|from|to|cc|reply-to|errors-to|mail-followup-to|sender)$/i.test(name)) value = chewAddrHeader(value);
+    else if (name === 'Received') value = chewReceived(value);
+    else if (name === 'Content-Type') value = chewContentType(value);
+    else if (name === 'MIME-Version') value = value.replace('1.0', '');
+    else if (PRESENCE_ONLY_HDRS.test(name.toLowerCase())) value = '1';
+    else if (/^x-spam-relays-(?:external|internal|trusted|untrusted)$/.test(name)) value = value.replace(/ [a-z]+=/g, ' ');
+    if (/^(?:in-reply-to|references|message-id)$/i.test(name)) put('*MI', value);
+    if (/^(?:from|to|cc)$/i.test(name)) put('*Ad', value);
+    if (/^(?:x-mailer|user-agent)$/i.test(name)) put('*UA', value);
     put(HEADER_PREFIX[name] ?? name, value);
   }
   return parsed;
@@ -220,7 +238,9 @@ export function tokenize(msg: ParsedMessage): string[] {
   tokenizeLine(msg.subject, '', 1, add);
   const body = renderedBody(messageMime(msg));
   for (const line of body.slice(0, 256 * 1024).split(/\n\s*\n/)) tokenizeLine(line, '', 1, add);
-  for (const url of messageUrls(msg)) tokenizeLine(url, '', 2, add);
+  // SpamAssassin's URI list (its bayes_token_uris): every link with its canonical variants and the
+  // e-mail addresses as mailto: — region 2, where long tokens are kept whole.
+  for (const url of canonicalUris(messageLinks(msg, msg.subject))) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);
   return [...out];
 }

@@ -6,7 +6,8 @@
  */
 import t from 'tap';
 import { applyReplaceTags, convertSaRules, perlToJs, splitPerlRegex } from '../../../../gateway/src/content/spam/sa-convert.js';
-import { compileSaRules, decodeWords, defaultSaRulesFile, formatSaRuleFile, loadSaRules, mailAddresses, parseSaRuleText, requiredLiteral, saHits, type SaRuleFile } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { compileSaRules, decodeWords, defaultSaRulesFile, formatSaRuleFile, loadSaRules, parseSaRuleText, requiredLiteral, saHits, type SaRuleFile } from '../../../../gateway/src/content/spam/sa-rules.js';
+import { mailAddresses } from '../../../../gateway/src/content/spam/sa-uri.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';

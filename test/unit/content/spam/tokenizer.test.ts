@@ -32,7 +32,8 @@ t.test('tokenizer: headers, prefixes and pre-chewing as SpamAssassin', async (t)
   const tokens = new Set(tokenize(await parseMessage(MSG)));
   for (const tok of [
     'H*F:N*Best', 'H*F:U*deals', 'H*F:D*offers.test', 'H*F:D*test', 'H*Ad:U*user', 'H*p:U*bounce-77',
-    'H*UA:SuperMailer', 'H*x:SuperMailer', 'Hx-tracking-id:zz99kq', 'H*M:offers', 'H*MI:offers',
+    // header names as written (SpamAssassin's are case-sensitive): X-Tracking-Id, Message-ID → *M
+    'H*UA:SuperMailer', 'H*x:SuperMailer', 'HX-Tracking-Id:zz99kq', 'HTo:U*user', 'H*M:offers', 'H*MI:offers',
     // the two earliest Received lines: IPs as /24 plus the whole address; dates and ids dropped
     'H*r:203.0.113', 'H*r:ip*203.0.113.9', 'H*r:relay.isp.test', 'H*r:198.51.100',
     'H*RU:198.51.100.20', 'H*RT:127.0.0.1',
@@ -40,6 +41,22 @@ t.test('tokenizer: headers, prefixes and pre-chewing as SpamAssassin', async (t)
   for (const tok of ['Hdelivered-to:user', 'Hdate:Thu', 'Hsubject:Amazing', 'H*r:AAA111', 'H*r:localhost', 'H*r:2002', 'H*r:12:30:00'])
     t.notOk(tokens.has(tok), `not ${tok}`);
   t.ok(tokens.has('H*ct:us-ascii') && !tokens.has('H*ct:text'), 'Content-Type without the grey words text and charset');
+  t.notOk(tokens.has('Hx-tracking-id:zz99kq'), 'no lower-cased header name');
+});
+
+t.test('tokenizer: as SpamAssassin 4 (tokens compared with its Bayes on TRAIN messages)', async (t) => {
+  const tokens = new Set(tokenize(await parseMessage(crlf(`From: a@offers.test
+Message-Id: <1234.abcd@offers.test>
+Precedence: bulk
+X-MSMail-Priority: Normal
+Subject: hi
+
+see http://www.qves.com/trim/?ilug@linux.ie%7C17%7C114258 or mail listmaster@linux.ie
+`))));
+  t.ok(tokens.has('H*m:abcd'), 'Message-Id (not -ID) is *m: the prefix map is case-sensitive');
+  t.notOk(tokens.has('HPrecedence:bulk') || tokens.has('HX-MSMail-Priority:Normal'), 'bayes_ignore_header of the default configuration');
+  t.ok(tokens.has('114258'), 'links tokenized as SpamAssassin\'s URI list: with their canonical variants (%7C decoded)');
+  t.ok(tokens.has('listmaster@linux.ie'), 'an address in the text is a mailto: link, whose long tokens are kept whole (region 2)');
 });
 
 t.test('tokenizer: body words keep case and add their decompositions', async (t) => {
