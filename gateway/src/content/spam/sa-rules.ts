@@ -466,7 +466,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const rendered = renderedBody(mime);
   const body = bodyLines(decodeWords(msg.subject), rendered);
   // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
-  const uris = canonicalUris(messageLinks(msg, decodeWords(msg.subject)), redirectors);
+  const uris = canonicalUris(messageLinks(msg), redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const raw = rawbodyChunks(mime).slice(0, 5000);

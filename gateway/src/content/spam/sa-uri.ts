@@ -138,14 +138,22 @@ export function mailAddresses(text: string, max: number): string[] {
   return out;
 }
 
+const linksPerMessage = new WeakMap<object, readonly string[]>();
+
 /**
  * The links SpamAssassin's URI list starts from (before canonicalUris): those of the Subject (its
  * first body line), of the text and HTML, the HTML's href/src/action values, and e-mail addresses
  * written in the text as mailto: URIs; each once, at most 400. The uri rules and the Bayes
- * tokens (region 2) both read this list, canonicalised.
+ * tokens (region 2) both read this list, canonicalised: found once per message, shared (callers
+ * only read it).
  */
-export function messageLinks(msg: { readonly text: string; readonly html: string }, subject: string): string[] {
-  const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
-  const mails = mailAddresses(`${msg.text}\n${msg.html}`.slice(0, 256 * 1024), 100).map((a) => `mailto:${a}`);
-  return [...new Set([...extractUrls(subject), ...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
+export function messageLinks(msg: { readonly subject: string; readonly text: string; readonly html: string }): readonly string[] {
+  let links = linksPerMessage.get(msg);
+  if (links === undefined) {
+    const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
+    const mails = mailAddresses(`${msg.text}\n${msg.html}`.slice(0, 256 * 1024), 100).map((a) => `mailto:${a}`);
+    links = [...new Set([...extractUrls(msg.subject), ...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
+    linksPerMessage.set(msg, links);
+  }
+  return links;
 }

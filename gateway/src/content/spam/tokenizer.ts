@@ -240,7 +240,7 @@ export function tokenize(msg: ParsedMessage): string[] {
   for (const line of body.slice(0, 256 * 1024).split(/\n\s*\n/)) tokenizeLine(line, '', 1, add);
   // SpamAssassin's URI list (its bayes_token_uris): every link with its canonical variants and the
   // e-mail addresses as mailto: — region 2, where long tokens are kept whole.
-  for (const url of canonicalUris(messageLinks(msg, msg.subject))) tokenizeLine(url, '', 2, add);
+  for (const url of canonicalUris(messageLinks(msg))) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);
   return [...out];
 }
