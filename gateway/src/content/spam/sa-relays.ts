@@ -73,6 +73,9 @@ const clean = (s: string | undefined) => (s ?? '').replace(/[\s\]]/g, '').replac
 const WEBMAIL = / \((?:SquirrelMail|NaSMail) authenticated user /;
 const WEBMAIL_IP = compileNow(new RegExp(`(${IPV4})\\b(?![.-]).{10,80}by (\\S+) with HTTP`));
 
+// GMX authenticates its users but says so only this way (Received.pm's workaround).
+const GMX_AUTH = compileNow(new RegExp(`from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(${IP})\\] by (mail\\.gmx\\.(?:net|com)) \\([^)]+\\) with ((?:ESMTP|SMTP))`));
+
 /** A mail fetcher's hand-over (fetchmail, getmail): Received.pm's fetcher marker. */
 const POP_FETCHER = /with (?:POP3|IMAP)/;
 
@@ -91,7 +94,7 @@ export function relayAuth(s: string): string {
   if (/ by mx\.google\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\.[0-9]{1,3}\.[0-9]{4}\.(?:[0-6][0-9]\.){4}[0-6][0-9]/.test(s) && (m = /\(version=([^ ]+) cipher=([^)]+)\)/.exec(s))) return `GMail - transport=${m[1]} cipher=${m[2]}`;
   if ((m = /^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by /.exec(s))) return m[1]!;
   if (/authenticated/.test(s) && /^from .*?(?:\](?: \([^)]*\))?\)|\)\]) .*?\(.*?authenticated.*?\).*? by/.test(s)) return 'Sendmail';
-  if ((m = new RegExp(`from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(${IP})\\] by (mail\\.gmx\\.(?:net|com)) \\([^)]+\\) with ((?:ESMTP|SMTP))`).exec(s))) return `GMX (${m[4]} / ${m[3]})`;
+  if ((m = GMX_AUTH.exec(s))) return `GMX (${m[4]} / ${m[3]})`;
   if (/ \(authenticated as /.test(s) && /\) by .+ \(\d{1,2}\.\d\.\d{3}(?:\.\d{1,3})?\) \(authenticated as .+\) id /.test(s)) return 'CriticalPath';
   if ((m = /\) \(Authenticated sender: \S+\) by \S+ \(([^)]+)\) with /.exec(s))) return m[1] === 'Postfix' ? 'Postfix' : `Postfix (${m[1]})`;
   if (/CommuniGate Pro (?:HTTP|SMTP|XIMSS|IMAP)/.test(s) && / \(account /.test(s)) return 'Communigate';

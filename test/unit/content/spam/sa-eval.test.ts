@@ -10,7 +10,7 @@ import { SA_EVALS, parseDate } from '../../../../gateway/src/content/spam/sa-eva
 import { colorValue, htmlFacts } from '../../../../gateway/src/content/spam/sa-html.js';
 import { decodedBody, mimeFacts, partText, rawbodyChunks, saContentType } from '../../../../gateway/src/content/spam/sa-mime.js';
 import { requiredAlternatives } from '../../../../gateway/src/content/spam/sa-prefilter.js';
-import { messageRelays, parseReceived, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
+import { messageRelays, parseReceived, relayAuth, relayHeaders } from '../../../../gateway/src/content/spam/sa-relays.js';
 import { relayTrustOf } from '../../../../gateway/src/content/spam/engine.js';
 import { compileSaRules, freemailTest, metaJs, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
@@ -387,6 +387,21 @@ t.test('parseReceived: common trace formats, as SpamAssassin reads them', async 
   t.same(r('from mx6.airmail.net from [209.196.77.103] by mail5.airmail.net (/\\##/\\ Smail3.1.30.16 #30.56) with esmtp'), { ip: '209.196.77.103', rdns: '', helo: '', by: 'mail5.airmail.net' }, 'no format matched: the first [IP] with a by, as SpamAssassin falls through');
   t.equal(r('from mx6.airmail.net from [209.196.77.103]; Tue, 10 Sep 2002'), null, 'without a by it stays unparsed');
   t.same(r('from nynej.example (65.215.21.66 [65.215.21.66]) by pad.example with SMTP (Microsoft Exchange Internet Mail Service 5.5)'), { ip: '65.215.21.66', rdns: '65.215.21.66', helo: 'nynej.example', by: 'pad.example' }, 'a bare IP in the rDNS place stays, as SpamAssassin (only unknown and [..] mean none)');
+});
+
+t.test('relayAuth and the mail fetcher marker, as Received.pm', async (t) => {
+  t.equal(relayAuth('from a ([192.0.2.1]) by b with ESMTPSA id 1'), 'ESMTPSA');
+  t.equal(relayAuth('from 194.125.220.138 (SquirrelMail authenticated user y) by jmason.org with HTTP'), 'HTTP', 'webmail');
+  t.equal(relayAuth('from x (HELO foo) [192.0.2.1] by mail.gmx.net (mp001) with ESMTP'), 'GMX (ESMTP / mail.gmx.net)');
+  t.equal(relayAuth('from a (a [192.0.2.1]) (Authenticated sender: u) by mx.b (Postfix) with ESMTP id 1'), 'Postfix');
+  t.equal(relayAuth('from a (a [192.0.2.1]) by b (Postfix) with ESMTP id 1'), '');
+  // SpamAssassin's corpus: the local Postfix hop above fetchmail's is no trusted relay (found_pop_fetcher_sig).
+  const h = relayHeaders([
+    'from localhost (localhost [127.0.0.1]) by phobos.example (Postfix) with ESMTP id 1A60A43F9B',
+    'from mail.isp.example [193.120.211.219] by localhost with POP3 (fetchmail-5.9.0) for jm@localhost',
+    'from 194.125.220.138 (SquirrelMail authenticated user y) by isp.example with HTTP',
+  ]);
+  t.same([h.trusted.map((r) => r.ip), h.untrusted.map((r) => r.ip)], [['194.125.220.138'], []], 'trust restarts below the fetch; the webmail hop is trusted (auth HTTP)');
 });
 
 t.test('relayHeaders: private or authenticated relays at the top are trusted, the first other one and all below untrusted', async (t) => {
