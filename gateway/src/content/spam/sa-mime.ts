@@ -21,7 +21,6 @@ export interface MimePart {
   readonly effectiveType: string;
   readonly encoding: string;
   readonly charset: string;
-  readonly attachment: boolean;
   /** The raw (still encoded) body of a leaf part. */
   readonly body: string;
   /** The multipart/alternative parts this leaf is inside (ids, outermost first). */
@@ -128,12 +127,11 @@ export function mimeFacts(raw: string): MimeFacts {
     if (type.startsWith('multipart/')) type = 'text/plain';
     const disp = headers.find((h) => h.name === 'content-disposition')?.value ?? '';
     const encoding = (headers.find((h) => h.name === 'content-transfer-encoding')?.value ?? '').toLowerCase().trim();
-    const name = param(ct, 'name') || param(disp, 'filename');
     // _parse_normal's name: Content-Disposition's (file)name first, else Content-Type's.
     const saName = /name=\s*"?([^";]+)"?/i.exec(disp)?.[1] ?? param(ct, 'name');
     const part: MimePart = {
       headers, type, effectiveType: /\.s?html?$/i.test(saName) ? 'text/html' : type, encoding, charset: param(ct, 'charset').toLowerCase(),
-      attachment: /^\s*attachment/i.test(disp) || name !== '', body: body.slice(0, MAX), alternatives,
+      body: body.slice(0, MAX), alternatives,
     };
     // As SpamAssassin's Message (bug 5041, 7125): a message/rfc822 or message/global part with
     // content is parsed as a message of its own, whose parts take its place (a forwarded
