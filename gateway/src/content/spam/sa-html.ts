@@ -19,8 +19,16 @@ export interface HtmlFacts {
   readonly inside: ReadonlyMap<string, number>;
   /** comment, title, anchor texts (html_text_match). */
   readonly texts: Readonly<Record<'comment' | 'title' | 'anchor', readonly string[]>>;
-  /** The text as HTML.pm renders it (get_rendered_text). */
+  /** The text as HTML.pm renders it (get_rendered_text): what body rules read. */
   readonly rendered: string;
+  /**
+   * Only the text a reader sees (get_rendered_text(invisible => 0)): what SpamAssassin's Bayes
+   * reads. Text is invisible as html_font_invisible says: colour equal or near the background,
+   * an invalid colour, font size 1 or less, `display: none`, `visibility: hidden`.
+   */
+  readonly visible: string;
+  /** The invisible text alone (get_rendered_text(invisible => 1)): SpamAssassin's `I*:` Bayes tokens. */
+  readonly invisible: string;
 }
 
 const MAX = 256 * 1024;
@@ -126,7 +134,7 @@ const STYLED = new Set(['body', 'font', 'table', 'td', 'th', 'tr', 'div', 'span'
 const WORD_START = /^[^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]/;
 const WORD_END = /[^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]$/;
 
-interface Style { fg: string; bg: string; size: number; tag: string }
+interface Style { fg: string; bg: string; size: number; tag: string; display?: string; visibility?: string }
 
 function decodeEntities(t: string): string {
   return t.replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>').replace(/&quot;/gi, '"')
@@ -139,24 +147,26 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const inside = new Map<string, number>();
   const texts = { comment: [] as string[], title: [] as string[], anchor: [] as string[] };
   const values: Record<string, number> = {};
-  if (html.trim() === '') return { flags, values, inside, texts, rendered: '' };
+  if (html.trim() === '') return { flags, values, inside, texts, rendered: '', visible: '', invisible: '' };
   const stack: Style[] = [{ fg: '#000000', bg: '#ffffff', size: 3, tag: '' }];
   // Rendered text chunks as HTML.pm's display_text keeps them (whether each is whitespace); the
   // last one is what the obfuscation count compares with (a word split by a tag, "V<b></b>iagra").
   const chunks: string[] = [];
   const wsChunk: boolean[] = [];
-  const display = (text: string, ws: boolean) => {
+  const hidden: boolean[] = [];
+  const display = (text: string, ws: boolean, invisible = false) => {
     let t = text;
     const n = chunks.length;
     if (ws) {
-      // A whitespace element trims the space the text before it ended with.
-      if (n > 0 && !wsChunk[n - 1]) chunks[n - 1] = chunks[n - 1]!.replace(/ $/, '');
+      // A whitespace element trims the space the visible text before it ended with.
+      if (n > 0 && !wsChunk[n - 1] && !hidden[n - 1]) chunks[n - 1] = chunks[n - 1]!.replace(/ $/, '');
     } else {
       t = t.replace(/[ \t\n\r\f\v]+/g, ' ');
-      if (n > 0 && wsChunk[n - 1]) t = t.replace(/^ /, '');
+      if (n > 0 && !invisible && wsChunk[n - 1]) t = t.replace(/^ /, '');
     }
     chunks.push(t);
     wsChunk.push(ws);
+    hidden.push(invisible);
   };
   let obfuscation = 0;
   let elements = 0;
@@ -177,18 +187,25 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (WORD_START.test(t) && chunks.length > 0 && WORD_END.test(chunks[chunks.length - 1]!)) obfuscation++;
     if (inTitle) texts.title.push(t);
     if (inAnchor) texts.anchor[texts.anchor.length - 1] += t;
+    let invisible = false;
     if (/[^ \t\n\r\f\v]/.test(t)) {
       const top = stack[stack.length - 1]!;
-      // As html_font_invisible: low contrast first (two invalid colours are "the same"), then invalid.
-      if (lowContrast(top.fg, top.bg)) flags.add('font_low_contrast');
-      else if (top.fg === 'invalid' || top.bg === 'invalid') flags.add('font_invalid_color');
+      // As html_font_invisible: low contrast first (two invalid colours are "the same"), then
+      // invalid, then tiny or hidden text (no flag).
+      const low = lowContrast(top.fg, top.bg);
+      const invalid = top.fg === 'invalid' || top.bg === 'invalid';
+      if (low) flags.add('font_low_contrast');
+      else if (invalid) flags.add('font_invalid_color');
+      invisible = low || invalid || top.size <= 1 || top.display?.toLowerCase() === 'none' || top.visibility?.toLowerCase() === 'hidden';
     }
-    display(t, false);
+    display(t, false, invisible);
   };
   // HTML::Parser's markup (hparser.c, non-strict): comments, declarations, start and end tags, a
   // processing instruction `<?…>` (no handler in HTML.pm: dropped), and `</>` or `</ x>` (a
-  // bogus comment there); any other `<` is text.
-  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z_:][-a-zA-Z0-9._:]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|(<\?[^>]*>)|(<\/(?:>|\s[^>]*>))|([^<]+|<)/g;
+  // bogus comment there); any other `<` is text. A quote opens a quoted value only after `=`:
+  // elsewhere it is an ordinary character, so `style="x;>` followed by `<a href="…" >` ends at
+  // that `>` and does not swallow the text up to some later quote.
+  const re = /<!--([\s\S]*?)(?:-->|$)|<!([^>]*)>|<(\/?)([a-zA-Z_:][-a-zA-Z0-9._:]*)((?:=\s*"[^"]*"|=\s*'[^']*'|[^>])*)>|(<\?[^>]*>)|(<\/(?:>|\s[^>]*>))|([^<]+|<)/g;
   for (const m of html.matchAll(re)) {
     if (m[1] !== undefined) { texts.comment.push(`<!--${m[1]}-->`); continue; }
     if (m[6] !== undefined) continue;
@@ -259,7 +276,13 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
       if (a.style !== undefined && STYLE_TAGS.has(tag)) {
         for (const part of a.style.split(';')) {
           const m = /^\s*(background-)?color:\s*(.+?)\s*$/i.exec(part);
-          if (!m) continue;
+          if (!m) {
+            // Any other property as style_<name> (case kept): display and visibility matter.
+            const o = /^\s*([a-z_-]+)\s*:\s*(\S.*?)\s*$/i.exec(part);
+            if (o?.[1] === 'display') next.display = o[2]!;
+            else if (o?.[1] === 'visibility') next.visibility = o[2]!;
+            continue;
+          }
           const c = styleColor(m[2]!);
           if (c === null) continue;
           if (m[1]) next.bg = c;
@@ -269,7 +292,10 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
         if (next.bg === 'transparent') next.bg = top.bg;
         if (next.fg === 'transparent') next.fg = next.bg;
       }
-      if (tag === 'font' && a.size !== undefined) {
+      // <big> and <small> step the size (text_style returns before reading their attributes).
+      if (tag === 'big') next.size += 1;
+      else if (tag === 'small') next.size -= 1;
+      else if (tag === 'font' && a.size !== undefined) {
         const s = /^\s*([+-]?)(\d+)/.exec(a.size);
         if (s) {
           const n = Number(s[2]);
@@ -288,6 +314,8 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   // of words" and __HTML_LENGTH_* are source sizes).
   values.length = html.length;
   const rendered = chunks.join('');
+  const visible = chunks.filter((_, i) => !hidden[i]).join('');
+  const invisible = chunks.filter((_, i) => hidden[i]).join('');
   values.non_space_len = rendered.replace(/\s+/g, '').length;
   values.max_size = maxSize;
   values.min_size = minSize;
@@ -299,5 +327,5 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (obfuscation > 0) values.obfuscation_ratio = obfuscation / tags;
   }
   if (elementsSeen > 0) values.non_element_ratio = (tagsSeen - elementsSeen) / tagsSeen;
-  return { flags, values, inside, texts, rendered };
+  return { flags, values, inside, texts, rendered, visible, invisible };
 }

@@ -218,6 +218,11 @@ export function renderedPart(p: MimePart): string {
   return p.effectiveType === 'text/html' ? partHtml(p).rendered : partText(p);
 }
 
+/** The same with only the text a reader sees (HTML.pm's invisible text left out): Node::visible_rendered. */
+function visiblePart(p: MimePart): string {
+  return p.effectiveType === 'text/html' ? partHtml(p).visible : partText(p);
+}
+
 /** The facts of every text/html part (SpamAssassin's html_all: an HTMLEval test holds when one part passes it). */
 export const htmlParts = oncePer((mime: MimeFacts): readonly HtmlFacts[] => mime.parts.filter((p) => p.effectiveType === 'text/html').map(partHtml));
 
@@ -232,7 +237,7 @@ function scanCut(t: string): string {
 }
 
 /**
- * The text SpamAssassin's body rules and Bayes read, as Message::get_rendered_body_text_array
+ * The text SpamAssassin's body rules read, as Message::get_rendered_body_text_array
  * builds it: every text/plain and text/html part in MIME order (both alternatives of a
  * multipart/alternative), HTML rendered as HTML.pm does (sa-html htmlFacts' `rendered`: `<br>` a
  * line break, `<p>` a paragraph, cells a space, other tags join words), each part cut near
@@ -240,6 +245,14 @@ function scanCut(t: string): string {
  */
 export const renderedBody = oncePer((mime: MimeFacts): string =>
   mime.parts.filter((p) => p.effectiveType === 'text/plain' || p.effectiveType === 'text/html').map((p) => scanCut(renderedPart(p))).join('\n'));
+
+/** The invisible text of every HTML part (Message::get_invisible_rendered_body_text_array). */
+export const invisibleBody = oncePer((mime: MimeFacts): string =>
+  mime.parts.filter((p) => p.effectiveType === 'text/html').map((p) => scanCut(partHtml(p).invisible)).join('\n'));
+
+/** renderedBody with only the visible text: what SpamAssassin's Bayes reads (get_visible_rendered_body_text_array). */
+export const visibleBody = oncePer((mime: MimeFacts): string =>
+  mime.parts.filter((p) => p.effectiveType === 'text/plain' || p.effectiveType === 'text/html').map((p) => scanCut(visiblePart(p))).join('\n'));
 
 /** A parsed message's first 256 KiB as a latin1 string (one character per byte), made once per message. */
 export const messageText = oncePer((msg: { readonly raw: Buffer }): string => msg.raw.subarray(0, MAX).toString('latin1'));

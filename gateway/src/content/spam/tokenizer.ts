@@ -15,20 +15,22 @@
  * - **case kept**: a body word counts as itself and, when it has capitals or punctuation, also
  *   lower-cased and stripped ("FREE!" → "FREE!", "free!", "FREE", "free"); Title Case at the
  *   start of a sentence is lower-cased;
- * - words of 3 to 15 characters; a longer one keeps its first 7 as `sk:` ("skip"), CJK runs
- *   become one `u8:` token per character; tokens with a dot are domains (`UD:` and each parent);
+ * - words of 3 to 15 UTF-8 bytes; a longer one keeps its first 7 characters as `sk:` ("skip"),
+ *   or, when it has characters of 3 or 4 bytes (CJK), becomes one `u8:` token per such character; tokens with a dot are domains (`UD:` and each parent);
  *   e-mail addresses in the text give `U*` and `D*` tokens; a short English stop list is dropped;
- * - the Subject is the first body line (not a header), then the body as SpamAssassin renders it
- *   (sa-mime renderedBody: every text/plain and text/html part, HTML as HTML.pm renders it),
+ * - the Subject is the first body line (not a header), then the visible body as SpamAssassin
+ *   renders it (sa-mime visibleBody: every text/plain and text/html part, HTML as HTML.pm renders it),
  *   then SpamAssassin's URI list (sa-uri: each link with its canonical variants, e-mail
  *   addresses as mailto:), where long tokens are kept whole.
  * Checked against SpamAssassin 4.0.1's own tokens (its Bayes plugin's tokenize, and sa-learn's
  * hashes) on TRAIN messages: identical sets for plain and simple HTML mail.
- * Not ported: SpamAssassin's invisible-HTML-text tokens (`I*:`), and token hashing (we store the
+ * HTML text a reader does not see (HTML.pm's html_font_invisible) is no body word: it gives `I*:`
+ * tokens, as SpamAssassin's bayes_token_sources `invisible`.
+ * Not ported: token hashing (we store the
  * token text). The token set is what the classifier counts (once per message).
  */
 import type { ParsedMessage } from './parse.js';
-import { messageMime, renderedBody } from './sa-mime.js';
+import { invisibleBody, messageMime, visibleBody } from './sa-mime.js';
 import { BAYES_IGNORE_HEADERS } from './sa-bayes-ignore.js';
 import { messageRelays } from './sa-relays.js';
 import { canonicalUris, messageLinks } from './sa-uri.js';
@@ -71,15 +73,33 @@ const HEADER_PREFIX: Record<string, string> = {
 /** SpamAssassin's bayes_stopword_en (60_bayes_stopwords.cf), matched case-insensitively, whole token. */
 const STOPWORDS = /^(?:a(?:ble|l(?:ready|l)|n[dy]|re)|b(?:ecause|oth)|c(?:an|ome)|e(?:ach|mail|ven)|f(?:ew|irst|or|rom)|give|h(?:a(?:ve|s)|ttp)|i(?:n(?:formation|to)|t's)|just|know|l(?:ike|o(?:ng|ok))|m(?:a(?:de|il(?:(?:ing|to))?|ke|ny)|o(?:re|st)|uch)|n(?:eed|o[tw]|umber)|o(?:ff|n(?:ly|e)|ut|wn)|p(?:eople|lace)|right|s(?:ame|ee|uch)|t(?:h(?:at|is|rough|e)|ime)|using|w(?:eb|h(?:ere|y)|ith(?:out)?|or(?:ld|k))|y(?:ears?|ou(?:(?:'re|r))?))$/i;
 
-// Characters SpamAssassin keeps in a token: [-A-Za-z0-9,@*!_'"$. ] and 8-bit characters; the
-// rest become spaces. (JavaScript strings are characters, not bytes: anything from U+00A1 up.)
-const NOT_TOKEN_CHAR = /[^A-Za-z0-9,@*!_'"$. \u00a1-\uffff-]+/g;
+// SpamAssassin tokenizes UTF-8 bytes: it keeps [-A-Za-z0-9,@*!_'"$. ] and every multi-byte
+// character whole (the rest become spaces), splits at ASCII white space only, and measures a
+// token's length in bytes — a run of five CJK characters is 15 bytes, six are "long" and become
+// one u8: token per character. Our strings are characters, so lengths are counted as UTF-8.
+const NOT_TOKEN_CHAR = /[^A-Za-z0-9,@*!_'"$. \u0080-\uffff-]+/g;
+const ASCII_SPACE = /[ \t\n\r\f\v]+/;
 const DOTS_DASHES = /(\w)(\.{3,6}|-{2,6})(?=\w)/g;
 const TITLE_CASE = /(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/g;
 const TRIM = /^[-'".,]+|[-'".,]+$/g;
 const NON_WORD = /[^\w:*]/;
 const NON_WORD_G = /[^\w:*]/g;
-const CJK_CHAR = /[\u0800-\uffff]/g;
+/** Characters of 3 and 4 UTF-8 bytes (Bayes.pm collects those of a long token; 2-byte ones not). */
+const WIDE_CHAR = /[\ud800-\udbff][\udc00-\udfff]|[\u0800-\ud7ff\ue000-\uffff]/g;
+const UPPER_ASCII = /[A-Z]+/g;
+
+/** Length in UTF-8 bytes, as Perl's length() under `use bytes`. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+  }
+  return n;
+}
+
+/** lc under `use bytes`: ASCII letters only. */
+const lowerAscii = (s: string): string => s.replace(UPPER_ASCII, (m) => m.toLowerCase());
 
 type Add = (t: string) => void;
 
@@ -87,9 +107,9 @@ type Add = (t: string) => void;
 export function tokenizeLine(line: string, prefix: string, region: 0 | 1 | 2, add: Add): void {
   let s = line.replace(NOT_TOKEN_CHAR, ' ').replace(DOTS_DASHES, '$1 $2 ');
   if (region !== 0) s = s.replace(TITLE_CASE, (_m, a: string, b: string) => ` ${a.toLowerCase()}${b} `);
-  for (const raw of s.split(/\s+/)) {
+  for (const raw of s.split(ASCII_SPACE)) {
     let token = raw.replace(TRIM, '');
-    const len = token.length;
+    const len = utf8Length(token);
     if (len < 3 || STOPWORDS.test(token)) continue;
     if (region !== 0) {
       if (/\S@\S/.test(token)) mailAddrTokens(token, add);
@@ -102,7 +122,7 @@ export function tokenizeLine(line: string, prefix: string, region: 0 | 1 | 2, ad
       }
     }
     if (len > MAX_TOKEN_LENGTH && !token.includes('*')) {
-      const wide = token.match(CJK_CHAR);
+      const wide = token.match(WIDE_CHAR);
       if (wide) {
         for (const c of wide) add(`${prefix}u8:${c}`);
         continue;
@@ -113,7 +133,7 @@ export function tokenizeLine(line: string, prefix: string, region: 0 | 1 | 2, ad
       const punct = NON_WORD.test(token);
       if (punct) add(prefix + token.replace(NON_WORD_G, ''));
       if (/[A-Z]/.test(token)) {
-        const lc = token.toLowerCase();
+        const lc = lowerAscii(token);
         add(prefix + lc);
         if (punct) add(prefix + lc.replace(NON_WORD_G, ''));
       }
@@ -228,20 +248,28 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
   return parsed;
 }
 
+/** Body text as get_body_text_array_common lines it: paragraphs, each one's white space (Unicode too) one space. */
+function paragraphs(text: string): string[] {
+  return text.slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '));
+}
+
 export function tokenize(msg: ParsedMessage): string[] {
   const out = new Set<string>();
   const add: Add = (t) => {
-    if (out.size < MAX_TOKENS) out.add(t);
+    // A decomposition of a token without ASCII word characters is empty: SpamAssassin skips it.
+    if (t !== '' && out.size < MAX_TOKENS) out.add(t);
   };
-  // The Subject as the first line, then the rendered body paragraph by paragraph, as
-  // SpamAssassin's body lines.
+  // The Subject as the first line, then the visible rendered body paragraph by paragraph, as
+  // SpamAssassin's body lines (text in the background colour, tiny or hidden is left out).
   tokenizeLine(msg.subject, '', 1, add);
-  const body = renderedBody(messageMime(msg));
-  for (const line of body.slice(0, 256 * 1024).split(/\n\s*\n/)) tokenizeLine(line, '', 1, add);
+  const mime = messageMime(msg);
+  for (const line of paragraphs(visibleBody(mime))) tokenizeLine(line, '', 1, add);
   // SpamAssassin's URI list (its bayes_token_uris): every link with its canonical variants and the
   // e-mail addresses as mailto: — region 2, where long tokens are kept whole.
   for (const url of canonicalUris(messageLinks(msg))) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);
+  // Invisible HTML text counts apart, as `I*:` tokens (hidden ham words cannot pose as visible ones).
+  for (const line of paragraphs(invisibleBody(mime))) tokenizeLine(line, 'I*:', 1, add);
   return [...out];
 }
 

@@ -521,6 +521,12 @@ t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, l
   const obfu = htmlFacts('V<? blah >IA<?xml pis>GR</nothing>A G</>UA</ >RA</ foo>NT</ bar >EE OPPO<>RTUNITY OPPO< >RTUNITY OPPO< /foo>RTUNITY');
   t.equal(obfu.rendered, 'VIAGRA GUARANTEE OPPO<>RTUNITY OPPO< >RTUNITY OPPO< /foo>RTUNITY');
   t.same(obfu.texts.comment, ['</>', '</ >', '</ foo>', '</ bar >'], 'the bogus end tags are comments, as HTML.pm records them');
+  // A quote opens a value only after `=` (a CNET newsletter in TRAIN, hard-ham 24: its text
+  // vanished up to a quote 18 KB on).
+  t.equal(htmlFacts('<div style="pad: 3px;><a href="http://x.test/c?q=e5" >Gadget</a> it\'s <b title=a\'b>shown</b> <i alt="x>y">z</i>').rendered,
+    "\nGadget it's shown z", 'an unclosed quoted value ends at the next quote; a quote inside an unquoted value is a character');
+  const hidden = htmlFacts('<p>seen</p><font color="#fff">white</font><font size="-2">tiny </font><small><small>gone</small></small> <big><small><small>big</small></small></big>');
+  t.same([hidden.visible, hidden.invisible], ['\n\nseen\n\n big', 'whitetiny gone'], 'invisible text as html_font_invisible: colour, size ≤ 1, <small> and <big> steps');
   const cf = 'body BOTH /plain words.*html words/\nbody ALT_HTML /html words/\nbody FAR /needle in the haystack/\nbody START /^ lead/\n';
   const set = compileSaRules(convertSaRules([{ name: 't.cf', text: cf }], 2).rules);
   const names = async (s: string) => saHits(set, await parseMessage(crlf(s))).map((h) => h.name).sort();

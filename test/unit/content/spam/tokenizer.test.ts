@@ -80,6 +80,14 @@ t.test('tokenizer: tokenizeLine rules', async (t) => {
   t.ok(line('http://example.com/x', 2).includes('UD:example.com') && !line('http://example.com/x', 2).includes('http'), 'URL: domains, stop word http dropped');
   t.same(line('日本語のテキストです日本語のテキストです').filter((x) => x.startsWith('u8:')).length, 20, 'long CJK runs: one token per character');
   t.same(line('"quoted",'), ['quoted'], 'punctuation trimmed at both ends');
+  // Lengths are UTF-8 bytes, as SpamAssassin's: five CJK characters are 15 bytes (one token),
+  // six are 18 (one u8: token each); one CJK character is 3 bytes, enough for a token.
+  t.same(line('までお送り'), ['', 'までお送り'], 'five CJK characters: one token (and the empty decomposition tokenize drops)');
+  t.same(line('までお送り下'), ['u8:ま', 'u8:で', 'u8:お', 'u8:送', 'u8:り', 'u8:下'], 'six: one u8: token per character');
+  t.same(line('猫 ab'), ['', '猫'], 'a single CJK character is 3 bytes: kept; two ASCII letters are not');
+  t.same(line('Größenverhältnis', 0), ['sk:Größenv'], '16 characters but 18 bytes: long, skipped at 7 characters');
+  t.same(line('ÖL'), ['L', 'Öl', 'l', 'ÖL'], 'a two-byte letter counts twice; its decomposition keeps ASCII word characters only');
+  t.same(line('FOO\u3000BAR', 0), ['FOO\u3000BAR'], 'only ASCII white space splits (a header line)');
 });
 
 t.test('classifier: SpamAssassin combining starts from the class shares', async (t) => {
@@ -101,4 +109,18 @@ t.test('the body is read as SpamAssassin renders it: both alternatives, HTML as 
   const tokens = tokenize(await parseMessage(alt));
   t.ok(tokens.includes('plainword') && tokens.includes('htmlword'), 'words of the text and of the HTML alternative');
   t.ok(tokens.includes('viagra') && !tokens.includes('iagra'), 'a word split by empty tags is one word (lower-cased: it starts the line)');
+});
+
+t.test('invisible HTML text is no visible token: it counts as I*: tokens', async (t) => {
+  const html = crlf('From: a@b.test\nTo: c@d.test\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n'
+    + '<p>shownword</p><font color="#ffffff">whiteword </font><font size="1">tinyword </font><span style="display: none">noneword </span>'
+    + '<div style="visibility: hidden">hiddenword </div><small><small>smallword </small></small><span style="Display: none">caseword</span></p>\n');
+  // Invisible pieces are joined as HTML.pm joins them (no space between elements): each ends with one here.
+  const tokens = new Set(tokenize(await parseMessage(html)));
+  t.ok(tokens.has('shownword') && tokens.has('caseword'), 'visible text (a property name is case-sensitive, as HTML.pm)');
+  t.notOk(tokens.has(''), 'no empty token (SpamAssassin skips null tokens)');
+  for (const w of ['whiteword', 'tinyword', 'noneword', 'hiddenword', 'smallword']) {
+    t.notOk(tokens.has(w), `${w} is not a visible token`);
+    t.ok(tokens.has(`I*:${w}`), `${w} is an I*: token`);
+  }
 });
