@@ -15,7 +15,7 @@
 import type { MimeNode, SplitterChunk } from '@zone-eu/mailsplit';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BodyTransform } from '../core/index.js';
+import { decodeCharset, type BodyTransform } from '../core/index.js';
 
 export interface TransformResult {
   readonly body: Buffer;
@@ -100,7 +100,7 @@ function escapeHtml(s: string): string {
 
 function decodeText(buf: Buffer, charset: string | false): string {
   try {
-    return new TextDecoder(charset || 'utf-8').decode(buf);
+    return decodeCharset(buf, charset || 'utf-8');
   } catch {
     return buf.toString('latin1');
   }

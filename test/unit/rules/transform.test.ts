@@ -30,6 +30,17 @@ t.test('a bare text message (no MIME headers) gets the disclaimer too', async (t
   t.match(mail.text, /plain\s+-- \s+Confidential — Corp AG/);
 });
 
+t.test('a Windows-1252 or ISO-8859-1 part keeps its smart quotes, dashes and euro signs', async (t) => {
+  // Bytes 0x80–0x9F: Node 20's TextDecoder read them as control characters (core/text-decode).
+  for (const charset of ['windows-1252', 'iso-8859-1']) {
+    const body = Buffer.concat([Buffer.from('It'), Buffer.from([0x92]), Buffer.from('s 5 '), Buffer.from([0x80]), Buffer.from(' '), Buffer.from([0x96]), Buffer.from(' caf'), Buffer.from([0xe9]), Buffer.from('\r\n')]);
+    const raw = Buffer.concat([Buffer.from(`From: a@corp.test\r\nTo: b@x.test\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n`), body]);
+    const r = await transformBody(raw, `text/plain; charset=${charset}`, [disclaimer]);
+    const mail = await PostalMime.parse(r.body);
+    t.match(mail.text, /^It\u2019s 5 \u20ac \u2013 café\s+-- \s+Confidential — Corp AG/, charset);
+  }
+});
+
 t.test('strip attachments: matching ones replaced by a note, the rest byte-identical', async (t) => {
   const zip = makeZip({ 'report.pdf.exe': 'MZ', 'readme.txt': 'hi' });
   const raw = await buildMessage({ text: 'see attached', attachments: [{ filename: 'tool.exe', content: 'MZ\x90\x00' }, { filename: 'report.pdf', content: '%PDF-1.4 x', contentType: 'application/pdf' }, { filename: 'bundle.zip', content: zip }] });

@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { fixedRegExp } from './regexp-tier.js';
+import { normalizeCharset } from './sa-charset.js';
 import { htmlFacts, type HtmlFacts } from './sa-html.js';
 
 const { decode: decodeQp } = createRequire(import.meta.url)('libqp') as { decode(s: string): Buffer };
@@ -195,20 +196,8 @@ export const decodedBody = oncePer((p: MimePart): string => {
   return p.encoding === 'quoted-printable' || (p.encoding === 'base64' && /^(?:text|message)\b/.test(p.type)) ? text.replace(/\r\n/g, '\n') : text;
 });
 
-/**
- * A text part's characters: the decoded bytes read in the declared charset (SpamAssassin's
- * normalize_charset, on by default), UTF-8 tried for undeclared or ASCII-declared 8-bit text,
- * windows-1252 when the label is unknown or the bytes are no UTF-8.
- */
-export const partText = oncePer((p: MimePart): string => {
-  const bytes = Buffer.from(decodedBody(p), 'latin1');
-  const label = p.charset === '' || /^(?:us-)?ascii$/.test(p.charset) ? 'utf-8' : p.charset;
-  try {
-    return new TextDecoder(label, { fatal: label === 'utf-8' }).decode(bytes);
-  } catch {
-    return new TextDecoder('windows-1252').decode(bytes);
-  }
-});
+/** A text part's characters: the decoded bytes read as SpamAssassin's _normalize reads them (sa-charset). */
+export const partText = oncePer((p: MimePart): string => normalizeCharset(Buffer.from(decodedBody(p), 'latin1'), p.charset));
 
 /** An HTML part's facts and rendering (sa-html htmlFacts), worked out once per part. */
 const partHtml = oncePer((p: MimePart): HtmlFacts => htmlFacts(partText(p)));

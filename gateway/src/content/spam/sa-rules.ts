@@ -27,7 +27,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import type { Hit } from '../../core/index.js';
+import { decodeCharset, type Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
@@ -413,7 +413,7 @@ export function decodeWords(value: string): string {
     try {
       const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64')
         : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      return utf8Bytes(new TextDecoder(cs.split('*')[0]!.toLowerCase()).decode(bytes));
+      return utf8Bytes(decodeCharset(bytes, cs.split('*')[0]!.toLowerCase()));
     } catch {
       return m;
     }
