@@ -29,6 +29,8 @@ export interface HtmlFacts {
   readonly visible: string;
   /** The invisible text alone (get_rendered_text(invisible => 1)): SpamAssassin's `I*:` Bayes tokens. */
   readonly invisible: string;
+  /** The links HTML.pm's html_uri collects (its tags and attributes only), each once, relative ones against <base href>. */
+  readonly uris: readonly string[];
 }
 
 const MAX = 256 * 1024;
@@ -147,7 +149,7 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const inside = new Map<string, number>();
   const texts = { comment: [] as string[], title: [] as string[], anchor: [] as string[] };
   const values: Record<string, number> = {};
-  if (html.trim() === '') return { flags, values, inside, texts, rendered: '', visible: '', invisible: '' };
+  if (html.trim() === '') return { flags, values, inside, texts, rendered: '', visible: '', invisible: '', uris: [] };
   const stack: Style[] = [{ fg: '#000000', bg: '#ffffff', size: 3, tag: '' }];
   // Rendered text chunks as HTML.pm's display_text keeps them (whether each is whitespace); the
   // last one is what the obfuscation count compares with (a word split by a tag, "V<b></b>iagra").
@@ -167,6 +169,42 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     chunks.push(t);
     wsChunk.push(ws);
     hidden.push(invisible);
+  };
+  const uris = new Set<string>();
+  let base = '';
+  const pushUri = (value: string | undefined) => {
+    if (value === undefined) return;
+    const uri = value.replace(/^[\s\xa0]+|[\s\xa0]+$/g, '').slice(0, 8192);
+    if (uri === '') return;
+    if (base === '' || /^[a-z][a-z0-9+.-]*:/i.test(uri)) { uris.add(uri); return; }
+    try {
+      uris.add(new URL(uri, base).href);
+    } catch {
+      uris.add(uri);
+    }
+  };
+  // HTML.pm's html_uri: which tags' which attributes are links.
+  const htmlUri = (tag: string, a: Record<string, string>) => {
+    if (tag === 'body' || tag === 'table' || tag === 'tr' || tag === 'td') pushUri(a.background);
+    else if (tag === 'a' || tag === 'area' || tag === 'link') {
+      const bad = Object.keys(a).find((k) => /\w{1,8}\/href/.test(k));
+      pushUri(bad !== undefined ? a[bad] : a.href?.replace(/\ufeff/g, ''));
+      pushUri(a['data-saferedirecturl']);
+    } else if (/^(?:img|frame|iframe|embed|script|bgsound)$/.test(tag)) {
+      const bad = Object.keys(a).find((k) => /\w{1,8}\/src/.test(k));
+      pushUri(bad !== undefined ? a[bad] : a.src);
+    } else if (tag === 'form') pushUri(a.action);
+    else if (tag === 'base' && a.href) {
+      const uri = a.href.replace(/^[\s\xa0]+|[\s\xa0]+$/g, '');
+      pushUri(uri);
+      // An absolute base of a standard protocol: its directory, ending in a slash.
+      if (/^(?:https?|ftp):\/{0,2}/i.test(uri)) {
+        base = uri.replace(/^([a-z]+:\/{0,2}[^/]+\/.*?)[^/.]+\.[^/.]{2,4}$/i, '$1');
+        if (!base.endsWith('/')) base += '/';
+      }
+    } else if (tag === 'meta' && /refresh/i.test(a['http-equiv'] ?? '') && /\burl\s*=/i.test(a.content ?? '')) {
+      pushUri(a.content!.replace(/^.*\burl\s*=\s*/i, '').replace(/\s*;.*/, ''));
+    }
   };
   let obfuscation = 0;
   let elements = 0;
@@ -261,6 +299,7 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
         imageArea += dim(a.width, 8) * dim(a.height, 6);
       }
     }
+    htmlUri(tag, a);
     if (tag === 'form' && /mailto:/i.test(a.action ?? '')) flags.add('form_action_mailto');
     if (tag === 'object' || tag === 'embed') flags.add('embeds');
     if (tag === 'font' && a.face !== undefined && !/^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$/i.test(a.face)) flags.add('font_face_bad');
@@ -327,5 +366,5 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
     if (obfuscation > 0) values.obfuscation_ratio = obfuscation / tags;
   }
   if (elementsSeen > 0) values.non_element_ratio = (tagsSeen - elementsSeen) / tagsSeen;
-  return { flags, values, inside, texts, rendered, visible, invisible };
+  return { flags, values, inside, texts, rendered, visible, invisible, uris: [...uris] };
 }

@@ -10,7 +10,8 @@
  * Not ported: IDN to ASCII for non-ASCII hosts beyond what domainToASCII does.
  */
 import { domainToASCII } from 'node:url';
-import { extractUrls, messageUrls } from './tokenizer.js';
+import { htmlParts, messageMime, renderedBody } from './sa-mime.js';
+import { VALID_TLDS } from './sa-tlds.js';
 
 const MAX_URIS = 1000;
 
@@ -108,31 +109,86 @@ export function canonicalUris(uris: readonly string[], redirectors: readonly Reg
   return [...out];
 }
 
-const MAIL_ADDRESS = /[\w.+=-]+@[a-zA-Z0-9][-a-zA-Z0-9.]*\.[a-zA-Z]{2,}/y;
-
-/** [\w.+=-]: a character of MAIL_ADDRESS's local part. */
-function isLocalPart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 43 || c === 61 || c === 45;
+/** A list of literal words as one regex source, factored as a trie (V8 tries alternatives in turn). */
+function trieSource(words: readonly string[]): string {
+  const root = new Map<string, unknown>();
+  for (const w of words) {
+    let node = root;
+    for (const c of `${w}\0`) {
+      if (!node.has(c)) node.set(c, new Map<string, unknown>());
+      node = node.get(c) as Map<string, unknown>;
+    }
+  }
+  const walk = (node: Map<string, unknown>): string => {
+    const ends = node.has('\0');
+    const alts = [...node.entries()].filter(([c]) => c !== '\0').map(([c, n]) => c.replace(/[-.]/g, '\\$&') + walk(n as Map<string, unknown>));
+    if (alts.length === 0) return '';
+    const body = alts.length === 1 ? alts[0]! : `(?:${alts.join('|')})`;
+    return ends ? `(?:${body})?` : body;
+  };
+  return walk(root);
 }
 
+// PerMsgStatus::_tbirdurire: links in text as Thunderbird and Outlook find them — a known scheme
+// or www./ftp. prefix, an e-mail address, or a name ending in a valid TLD (sa-tlds) — ported with
+// JavaScript characters for its bytes (non-ASCII: U+0080 and up).
+const TLD = `(?<![a-zA-Z0-9-])(?:${trieSource(VALID_TLDS)})(?!(?:[a-zA-Z0-9-]|\\.[a-zA-Z0-9]))`;
+const START_DELIM = `><"'\`,{[(|\\s\\x1b\\xa0`;
+const END_DELIM = `><"\`}\\]{[|\\s\\x1b\\xa0`;
+const END_DELIM_EMAIL = `${END_DELIM},('\\u0080-\\uffff`;
+const SCHEMELESS = `([a-z\\d][a-z\\d._-]{0,251}\\.${TLD})\\.?(?::\\d{1,5})?(?:\\/[^${END_DELIM}]{1,2048})?`;
+const KNOWN_SCHEME = `(?:(?:https?|ftp):\\/\\/|(?:www\\d{0,2}|ftp)\\.)[^${END_DELIM}]{1,2048}`;
+const MAIL_SCHEME = `(?:mailto:[^${END_DELIM_EMAIL}]{1,2048}|[^${END_DELIM_EMAIL}@]{1,251}@[^${END_DELIM_EMAIL}]{1,251})`;
+const SC_START = String.raw`[!"#$&'()*+,/:;<=>?@[\\\]^\`{|}~\s\x1b\xa0]`;
+const tbird = (mail: boolean) => new RegExp(`(?:\\b|(?<=\\x1b\\(.)|(?<=[${START_DELIM}]))`
+  + `(?:(?:(${KNOWN_SCHEME})(?=(?:[${END_DELIM}]|$)))|${mail ? `(?:(${MAIL_SCHEME})(?=(?:[${END_DELIM_EMAIL}]|$)))` : '(?!)()'}|`
+  + `(?:(?:^|(?<=${SC_START}))(${SCHEMELESS})(?=(?:[${END_DELIM}]|$))))`, 'gi');
+// A line without '@' holds no address: its regex leaves that branch out (the costly one).
+const TBIRD = tbird(true);
+const TBIRD_NO_MAIL = tbird(false);
+const TLD_SET = new Set(VALID_TLDS);
+
 /**
- * The first `max` matches of MAIL_ADDRESS as a global scan of the text finds them, tried only at
- * each '@' (a global scan tries every position, and backtracks through every word without one):
- * a match holds exactly one '@' and starts where the run of local-part characters before it
- * starts, or where the previous match ended; from there it matches or no start does.
+ * PerMsgStatus::_process_text_uri_list: the links written in the rendered text's lines (the
+ * Subject first), as SpamAssassin adds them to its URI list — trailing punctuation dropped, a
+ * scheme added (http://, ftp://, mailto:), addresses kept only with a dot after the '@' and a
+ * valid TLD, names without a dot dropped; each once.
  */
-export function mailAddresses(text: string, max: number): string[] {
+export function textUris(lines: readonly string[]): string[] {
+  const seen = new Set<string>();
   const out: string[] = [];
-  let from = 0;
-  for (let at = text.indexOf('@'); at !== -1 && out.length < max; at = text.indexOf('@', Math.max(at + 1, from))) {
-    let start = at;
-    while (start > from && isLocalPart(text.charCodeAt(start - 1))) start--;
-    if (start === at) continue;
-    MAIL_ADDRESS.lastIndex = start;
-    const m = MAIL_ADDRESS.exec(text);
-    if (m) {
-      out.push(m[0]);
-      from = start + m[0].length;
+  for (const line of lines) {
+    const re = line.includes('@') ? TBIRD : TBIRD_NO_MAIL;
+    re.lastIndex = 0;
+    for (let m = re.exec(line); m !== null && out.length < MAX_URIS; m = re.exec(line)) {
+      if (m[0] === '') { re.lastIndex++; continue; }
+      const type = m[1] !== undefined ? 'scheme' : m[2] ? 'mail' : 'schemeless';
+      const raw = (m[1] ?? (m[2] || m[3]) ?? '').replace(/^([^(]*)\).*$/s, '$1').replace(/[-~!@#^&*()_+=:;'?,.]*$/, '');
+      if (seen.has(raw)) continue;
+      seen.add(raw);
+      if (type === 'mail' && !raw.includes('@')) continue;
+      if (/^[cm]id:/i.test(raw) || /^\w+:\/{0,2}$/i.test(raw)) continue;
+      let uri = raw;
+      if (!/^(?:https?|ftp|mailto):/i.test(uri)) {
+        if (/^ftp\./i.test(uri)) uri = `ftp://${uri}`;
+        else if (/^www\d{0,2}\./i.test(uri)) uri = `http://${uri}`;
+        else if (/\/.+@/.test(uri)) uri = `http://${uri}`;
+        else if (uri.includes('@')) {
+          if (!/@.+?\./.test(uri) || uri.includes('&nbsp;')) continue;
+          uri = `mailto:${uri.replace(/^(?:skype|e?-?mail)?:+/i, '')}`;
+        } else {
+          if (!uri.includes('.')) continue;
+          uri = `http://${uri}`;
+        }
+      }
+      if (/^mailto:/i.test(uri)) {
+        if (/%[0-9a-f]{2}/i.test(uri)) uri = urlDecode(uri);
+        const host = /@([^?&>]*)/.exec(uri)?.[1]?.replace(/(?:%20)+$/, '');
+        // RegistryBoundaries::is_domain_valid: no white space, a dot, a known TLD.
+        const tld = host !== undefined && !/\s/.test(host) ? /\.([^.]+)$/.exec(asciiHost(host))?.[1] : undefined;
+        if (tld === undefined || !TLD_SET.has(tld)) continue;
+      }
+      out.push(uri);
     }
   }
   return out;
@@ -141,18 +197,20 @@ export function mailAddresses(text: string, max: number): string[] {
 const linksPerMessage = new WeakMap<object, readonly string[]>();
 
 /**
- * The links SpamAssassin's URI list starts from (before canonicalUris): those of the Subject (its
- * first body line), of the text and HTML, the HTML's href/src/action values, and e-mail addresses
- * written in the text as mailto: URIs; each once, at most 400. The uri rules and the Bayes
- * tokens (region 2) both read this list, canonicalised: found once per message, shared (callers
- * only read it).
+ * The links SpamAssassin's URI list starts from (before canonicalUris), as get_uri_detail_list
+ * finds them: those written in the rendered text (textUris; the Subject first) and those HTML.pm
+ * collects from each HTML part's tags (sa-html `uris`); each once, at most 400. The uri rules
+ * and the Bayes tokens (region 2) both read this list, canonicalised: found once per message,
+ * shared (callers only read it).
  */
-export function messageLinks(msg: { readonly subject: string; readonly text: string; readonly html: string }): readonly string[] {
+export function messageLinks(msg: { readonly subject: string; readonly raw: Buffer }): readonly string[] {
   let links = linksPerMessage.get(msg);
   if (links === undefined) {
-    const hrefs = [...msg.html.matchAll(/\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]!);
-    const mails = mailAddresses(`${msg.text}\n${msg.html}`.slice(0, 256 * 1024), 100).map((a) => `mailto:${a}`);
-    links = [...new Set([...extractUrls(msg.subject), ...messageUrls(msg), ...hrefs, ...mails])].slice(0, 400);
+    // The text's links as SpamAssassin parses them from the rendered body's lines (the Subject
+    // first), then those HTML.pm collects from each HTML part's tags.
+    const mime = messageMime(msg);
+    const lines = [msg.subject, ...renderedBody(mime).slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '))];
+    links = [...new Set([...textUris(lines), ...htmlParts(mime).flatMap((h) => h.uris)])].slice(0, 400);
     linksPerMessage.set(msg, links);
   }
   return links;

@@ -3,7 +3,7 @@
  * (Util::uri_list_canonicalize), and that the uri rules reach them through the evaluator.
  */
 import t from 'tap';
-import { canonicalUris } from '../../../../gateway/src/content/spam/sa-uri.js';
+import { canonicalUris, messageLinks, textUris } from '../../../../gateway/src/content/spam/sa-uri.js';
 import { compileSaRules, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 
@@ -31,4 +31,22 @@ t.test('uri rules see the canonical variants', async (t) => {
   const msg = (href: string) => parseMessage(Buffer.from(`From: a@example.org\r\nTo: b@example.net\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n<a href="${href}">x</a>\r\n`));
   t.equal(saHits(set, await msg('http://%38%30%2E%37%31%2E%37%31%2E%38%38/')).length, 1, 'an IP written in %XX escapes');
   t.equal(saHits(set, await msg('http://example.org/')).length, 0);
+});
+
+t.test('textUris: links in text as SpamAssassin (PerMsgStatus _tbirdurire) finds them', async (t) => {
+  t.same(textUris(['win tickets: www.neverfailgroup.com/f1theregister.html. Mail bob@example.com, see example.org/x or foo.notatld',
+    'and http://a.b.c/d?e=f) ok. (ftp.example.net) cid:image001.png@01D4986E.E3459640 Vi@gra noone@localhost']),
+  ['http://www.neverfailgroup.com/f1theregister.html', 'mailto:bob@example.com', 'http://example.org/x', 'http://a.b.c/d?e=f', 'ftp://ftp.example.net'],
+  'scheme added, trailing punctuation and an unmatched ) dropped, names need a valid TLD, addresses a dot and a valid TLD, cid: ignored');
+  t.same(textUris(['user@sub.example.co.uk']), ['mailto:user@sub.example.co.uk'], 'an address is not also read as a bare domain');
+  t.same(textUris(['see example.com.evil or example.community.']), ['http://example.community'], 'the TLD is the last label');
+});
+
+t.test('messageLinks: the rendered text\'s links, then the HTML tags\' links as HTML.pm collects them', async (t) => {
+  const html = '<html><head><base href="http://base.example/dir/index.html"></head><body background="http://10.0.0.1/bg.jpg">'
+    + '<!-- <a href="http://comment.example/"> --><a href="rel/page.html">visit shop.example.net</a><img src="cid:x@y"><script src="/s.js"></script>'
+    + '<form action="http://form.example/go"></form><p xmlns="http://www.w3.org/1999/xhtml">x</p></body></html>';
+  const msg = await parseMessage(Buffer.from(`From: a@b.example\r\nSubject: offer at deals.example.org\r\nContent-Type: text/html\r\n\r\n${html}\r\n`));
+  t.same(messageLinks(msg), ['http://deals.example.org', 'http://shop.example.net', 'http://base.example/dir/index.html', 'http://10.0.0.1/bg.jpg',
+    'http://base.example/dir/rel/page.html', 'cid:x@y', 'http://base.example/s.js', 'http://form.example/go']);
 });
