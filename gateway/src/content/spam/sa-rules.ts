@@ -36,7 +36,7 @@ import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
 import { isLoopback, messageRelays, parseReceived, type RelayHeaders } from './sa-relays.js';
-import { canonicalUris, messageLinks } from './sa-uri.js';
+import { messageUris } from './sa-uri.js';
 
 interface CompiledRule {
   readonly rule: SaRule;
@@ -440,7 +440,7 @@ interface Views {
   readonly body: string[];
   readonly bodyJoined: string;
   readonly raw: string[];
-  readonly uris: string[];
+  readonly uris: readonly string[];
   readonly full: string;
   /** The same texts joined, as is and lower-cased, for the literal prefilter. */
   readonly joined: Record<'body' | 'rawbody' | 'uri' | 'full', { readonly text: string; readonly lower: string }>;
@@ -466,7 +466,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   const rendered = renderedBody(mime);
   const body = bodyLines(decodeWords(msg.subject), rendered);
   // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
-  const uris = canonicalUris(messageLinks(msg), redirectors);
+  const uris = messageUris(msg, redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
   const bodyJoined = body.join('\n');
   const raw = rawbodyChunks(mime).slice(0, 5000);

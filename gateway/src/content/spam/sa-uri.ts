@@ -215,3 +215,18 @@ export function messageLinks(msg: { readonly subject: string; readonly raw: Buff
   }
   return links;
 }
+
+const urisPerMessage = new WeakMap<object, { readonly redirectors: readonly RegExp[]; readonly uris: readonly string[] }>();
+
+/**
+ * SpamAssassin's URI list of a message: messageLinks with their canonical variants and redirect
+ * targets (canonicalUris with the rules' redirector_pattern list). The uri rules and the Bayes
+ * tokens read the same list, as SpamAssassin's do: worked out once per message (callers only read it).
+ */
+export function messageUris(msg: { readonly subject: string; readonly raw: Buffer }, redirectors: readonly RegExp[]): readonly string[] {
+  const hit = urisPerMessage.get(msg);
+  if (hit !== undefined && hit.redirectors === redirectors) return hit.uris;
+  const uris = canonicalUris(messageLinks(msg), redirectors);
+  urisPerMessage.set(msg, { redirectors, uris });
+  return uris;
+}

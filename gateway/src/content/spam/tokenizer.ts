@@ -33,7 +33,8 @@ import type { ParsedMessage } from './parse.js';
 import { invisibleBody, messageMime, visibleBody } from './sa-mime.js';
 import { BAYES_IGNORE_HEADERS } from './sa-bayes-ignore.js';
 import { messageRelays } from './sa-relays.js';
-import { canonicalUris, messageLinks } from './sa-uri.js';
+import { loadSaRules } from './sa-rules.js';
+import { messageUris } from './sa-uri.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
 const MAX_TOKENS = 5000;
@@ -264,9 +265,10 @@ export function tokenize(msg: ParsedMessage): string[] {
   tokenizeLine(msg.subject, '', 1, add);
   const mime = messageMime(msg);
   for (const line of paragraphs(visibleBody(mime))) tokenizeLine(line, '', 1, add);
-  // SpamAssassin's URI list (its bayes_token_uris): every link with its canonical variants and the
-  // e-mail addresses as mailto: — region 2, where long tokens are kept whole.
-  for (const url of canonicalUris(messageLinks(msg))) tokenizeLine(url, '', 2, add);
+  // SpamAssassin's URI list (its bayes_token_uris), the uri rules' own list with redirect targets
+  // (sa-uri messageUris): every link with its canonical variants and the e-mail addresses as
+  // mailto: — region 2, where long tokens are kept whole.
+  for (const url of messageUris(msg, loadSaRules().redirectors)) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);
   // Invisible HTML text counts apart, as `I*:` tokens (hidden ham words cannot pose as visible ones).
   for (const line of paragraphs(invisibleBody(mime))) tokenizeLine(line, 'I*:', 1, add);

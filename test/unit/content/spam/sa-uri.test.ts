@@ -3,7 +3,7 @@
  * (Util::uri_list_canonicalize), and that the uri rules reach them through the evaluator.
  */
 import t from 'tap';
-import { canonicalUris, messageLinks, textUris } from '../../../../gateway/src/content/spam/sa-uri.js';
+import { canonicalUris, messageLinks, messageUris, textUris } from '../../../../gateway/src/content/spam/sa-uri.js';
 import { compileSaRules, saHits } from '../../../../gateway/src/content/spam/sa-rules.js';
 import { parseMessage } from '../../../../gateway/src/content/spam/parse.js';
 
@@ -49,4 +49,13 @@ t.test('messageLinks: the rendered text\'s links, then the HTML tags\' links as 
   const msg = await parseMessage(Buffer.from(`From: a@b.example\r\nSubject: offer at deals.example.org\r\nContent-Type: text/html\r\n\r\n${html}\r\n`));
   t.same(messageLinks(msg), ['http://deals.example.org', 'http://shop.example.net', 'http://base.example/dir/index.html', 'http://10.0.0.1/bg.jpg',
     'http://base.example/dir/rel/page.html', 'cid:x@y', 'http://base.example/s.js', 'http://form.example/go']);
+});
+
+t.test('messageUris: the canonical list with redirect targets, worked out once for the rules and the Bayes', async (t) => {
+  const msg = await parseMessage(Buffer.from('From: a@b.test\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\nhttp://chkpt.zdnet.com/chkpt/abc/hidden-target.example/offer\r\n'));
+  const redirectors = [/^http:\/\/chkpt\.zdnet\.com\/chkpt\/\w+\/(.*)$/i];
+  const uris = messageUris(msg, redirectors);
+  t.ok(uris.includes('http://hidden-target.example/offer'), 'the redirect target is a link of its own');
+  t.equal(messageUris(msg, redirectors), uris, 'the same list the second time');
+  t.notOk(messageUris(msg, []).includes('http://hidden-target.example/offer'), 'another redirector list: worked out again');
 });
