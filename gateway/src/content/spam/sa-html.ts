@@ -9,6 +9,7 @@
  * list items and headings a space, other tags nothing, so "V<b></b>iagra" reads "Viagra"). An
  * approximation of a real renderer, as SpamAssassin's own is.
  */
+import { decodeHTMLStrict } from 'entities';
 
 export interface HtmlFacts {
   /** Flags for html_test: html, font_low_contrast, font_invalid_color, font_face_bad, embeds, form_action_mailto. */
@@ -138,9 +139,20 @@ const WORD_END = /[^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]$/;
 
 interface Style { fg: string; bg: string; size: number; tag: string; display?: string; visibility?: string }
 
+/**
+ * Text as HTML::Parser decodes it, in one pass: `&nbsp;` a space (HTML.pm replaces it first), a
+ * numeric reference as that code point (0x80–0x9F stay C1 characters, unlike browsers), a named
+ * entity of HTML 4's set (`&reg;`, `&eacute;` …; without its `;` only before a non-alphanumeric).
+ */
 function decodeEntities(t: string): string {
-  return t.replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>').replace(/&quot;/gi, '"')
-    .replace(/&#(\d+);?/g, (_m, n: string) => String.fromCharCode(Number(n) & 0xffff)).replace(/&#x([0-9a-f]+);?/gi, (_m, n: string) => String.fromCharCode(parseInt(n, 16) & 0xffff));
+  if (!t.includes('&')) return t;
+  return t.replace(/&nbsp;/gi, ' ').replace(/&(?:#(\d+)|#[xX]([0-9a-fA-F]+)|([a-zA-Z][a-zA-Z0-9]*))(;?)/g, (m, dec?: string, hex?: string, name?: string, semi?: string, at?: number, all?: string) => {
+    if (dec !== undefined) return String.fromCharCode(Number(dec) & 0xffff);
+    if (hex !== undefined) return String.fromCharCode(parseInt(hex, 16) & 0xffff);
+    if (semi === '' && /[a-zA-Z0-9]/.test(all!.charAt(at! + m.length))) return m;
+    const decoded = decodeHTMLStrict(`&${name};`);
+    return decoded.startsWith('&') && decoded.length > 1 ? m : decoded;
+  });
 }
 
 export function htmlFacts(htmlIn: string): HtmlFacts {

@@ -525,6 +525,8 @@ t.test('the body as SpamAssassin renders it: every text part, HTML as HTML.pm, l
   // vanished up to a quote 18 KB on).
   t.equal(htmlFacts('<div style="pad: 3px;><a href="http://x.test/c?q=e5" >Gadget</a> it\'s <b title=a\'b>shown</b> <i alt="x>y">z</i>').rendered,
     "\nGadget it's shown z", 'an unclosed quoted value ends at the next quote; a quote inside an unquoted value is a character');
+  t.equal(htmlFacts('<p>Microsoft&reg; fran&ccedil;ais &copy2002 c&amp d &#146; &bogus; &lt;x&gt;</p>').rendered,
+    '\n\nMicrosoft® français &copy2002 c& d \u0092 &bogus; <x>\n\n', 'named entities as HTML::Parser decodes them (numeric 146 stays U+0092)');
   const hidden = htmlFacts('<p>seen</p><font color="#fff">white</font><font size="-2">tiny </font><small><small>gone</small></small> <big><small><small>big</small></small></big>');
   t.same([hidden.visible, hidden.invisible], ['\n\nseen\n\n big', 'whitetiny gone'], 'invisible text as html_font_invisible: colour, size ≤ 1, <small> and <big> steps');
   const cf = 'body BOTH /plain words.*html words/\nbody ALT_HTML /html words/\nbody FAR /needle in the haystack/\nbody START /^ lead/\n';
