@@ -116,8 +116,8 @@ const CASES: Case[] = [
   },
   {
     fn: 'check_for_no_rdns_dotcom_helo', why: 'HELO hotmail.com from an address without reverse DNS',
-    yes: `Received: from hotmail.com ([203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
-    no: `Received: from hotmail.com (mx.hotmail.com [203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    yes: `Received: from hotmail.com ([203.0.113.9]) by gw.test (8.12.5/8.12.5) with ESMTP id g1abc; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `Received: from hotmail.com (mx.hotmail.com [203.0.113.9]) by gw.test (8.12.5/8.12.5) with ESMTP id g1abc; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
   },
   {
     fn: 'check_for_no_rdns_dotcom_helo', why: 'Microsoft SMTPSVC never records reverse DNS: its missing rDNS is no evidence',
@@ -384,7 +384,7 @@ t.test('parseReceived: common trace formats, as SpamAssassin reads them', async 
   t.equal(r('(qmail 1234 invoked by uid 500); 22 Aug 2002'), null);
   t.equal(parseReceived('from x (y [192.0.2.1]) by z with ESMTPA id 1')?.auth, 'ESMTPA');
   t.equal(parseReceived('from x (y [192.0.2.1]) by z (envelope-from <a@b.test>) id 1')?.envfrom, 'a@b.test');
-  t.same(r('from mx6.airmail.net from [209.196.77.103] by mail5.airmail.net (/\\##/\\ Smail3.1.30.16 #30.56) with esmtp'), { ip: '209.196.77.103', rdns: '', helo: '', by: 'mail5.airmail.net' }, 'no format matched: the first [IP] with a by, as SpamAssassin falls through');
+  t.same(r('from mx6.airmail.net from [209.196.77.103] by mail5.airmail.net (/\\##/\\ Smail3.1.30.16 #30.56) with esmtp'), { ip: '209.196.77.103', rdns: '', helo: 'mx6.airmail.net', by: 'mail5.airmail.net' }, 'no format matched: the first [IP] with a by, and the first word as HELO, as SpamAssassin falls through');
   t.equal(r('from mx6.airmail.net from [209.196.77.103]; Tue, 10 Sep 2002'), null, 'without a by it stays unparsed');
   t.same(r('from nynej.example (65.215.21.66 [65.215.21.66]) by pad.example with SMTP (Microsoft Exchange Internet Mail Service 5.5)'), { ip: '65.215.21.66', rdns: '65.215.21.66', helo: 'nynej.example', by: 'pad.example' }, 'a bare IP in the rDNS place stays, as SpamAssassin (only unknown and [..] mean none)');
 });
@@ -406,21 +406,21 @@ t.test('relayAuth and the mail fetcher marker, as Received.pm', async (t) => {
 
 t.test('relayHeaders: private or authenticated relays at the top are trusted, the first other one and all below untrusted', async (t) => {
   const h = relayHeaders([
-    'from localhost (localhost [127.0.0.1]) by mx.test (Postfix) with ESMTP id A1',
-    'from relay.example (relay.example [198.51.100.2]) by mx.test with ESMTP id A2',
-    'from localhost (localhost [127.0.0.1]) by relay.example with ESMTP id A3',
+    'from localhost (localhost [127.0.0.1]) by mx.test (Postfix) with ESMTP id AA1',
+    'from relay.example (relay.example [198.51.100.2]) by mx.test with ESMTP id AA2',
+    'from localhost (localhost [127.0.0.1]) by relay.example with ESMTP id AA3',
   ]);
   t.equal(h.trusted.length, 1);
   t.equal(h.untrusted.length, 2, 'a loopback relay below an untrusted one is untrusted');
-  t.equal(h.headers.get('x-spam-relays-untrusted'), '[ ip=198.51.100.2 rdns=relay.example helo=relay.example by=mx.test ident= envfrom= intl=0 id=A2 auth= msa=0 ] [ ip=127.0.0.1 rdns=localhost helo=localhost by=relay.example ident= envfrom= intl=0 id=A3 auth= msa=0 ]');
+  t.equal(h.headers.get('x-spam-relays-untrusted'), '[ ip=198.51.100.2 rdns=relay.example helo=relay.example by=mx.test ident= envfrom= intl=0 id=AA2 auth= msa=0 ] [ ip=127.0.0.1 rdns=localhost helo=localhost by=relay.example ident= envfrom= intl=0 id=AA3 auth= msa=0 ]');
   t.equal(h.headers.get('x-spam-relays-external'), h.headers.get('x-spam-relays-untrusted'));
   t.match(h.headers.get('x-spam-relays-trusted'), /^\[ ip=127\.0\.0\.1 .* intl=1 /);
   // SpamAssassin's inference without trusted_networks: private and authenticated hops are trusted too.
   const p = relayHeaders([
     'from www.fastmail.fm (server1.internal [10.202.2.132]) by server2.fastmail.fm with LMTP',
-    'from pc (pc.lan [192.168.1.5]) (authenticated bits=0) by smtp.example with ESMTPA id B1',
-    'from laptop (dsl.example [198.51.100.7]) by pc.lan with ESMTPA id B2',
-    'from mx.sender.example (mx.sender.example [203.0.113.9]) by laptop with ESMTP id B3',
+    'from pc (pc.lan [192.168.1.5]) (authenticated bits=0) by smtp.example with ESMTPA id BB1',
+    'from laptop (dsl.example [198.51.100.7]) by pc.lan with ESMTPA id BB2',
+    'from mx.sender.example (mx.sender.example [203.0.113.9]) by laptop with ESMTP id BB3',
   ]);
   t.same([p.trusted.length, p.untrusted.length], [3, 1], 'private hops, then an authenticated one, are trusted; the first other is not');
 });
@@ -439,22 +439,22 @@ t.test('messageRelays: webmail\'s originating-IP headers are the oldest hop, as 
 
 t.test('relayHeaders with spam.trustedNetworks: those networks, loopback and authenticated hops are trusted, private ones no longer', async (t) => {
   const chain = [
-    'from localhost (localhost [127.0.0.1]) by gw.test (TuxHat) with ESMTP id C0',
-    'from edge.corp.example (edge.corp.example [198.51.100.20]) by gw.test with ESMTP id C1',
-    'from lb (lb.lan [10.1.2.3]) by edge.corp.example with ESMTP id C2',
-    'from mx.sender.example (mx.sender.example [203.0.113.9]) by lb.lan with ESMTP id C3',
+    'from localhost (localhost [127.0.0.1]) by gw.test (TuxHat) with ESMTP id CC0',
+    'from edge.corp.example (edge.corp.example [198.51.100.20]) by gw.test with ESMTP id CC1',
+    'from lb (lb.lan [10.1.2.3]) by edge.corp.example with ESMTP id CC2',
+    'from mx.sender.example (mx.sender.example [203.0.113.9]) by lb.lan with ESMTP id CC3',
   ];
   const inferred = relayHeaders(chain);
-  t.same(inferred.trusted.map((r) => r.id), ['C0'], 'inferred: the public edge relay is where the message entered');
+  t.same(inferred.trusted.map((r) => r.id), ['CC0'], 'inferred: the public edge relay is where the message entered');
   const ours = relayTrustOf({ trustedNetworks: ['198.51.100.0/24'] });
   const configured = relayHeaders(chain, ours);
-  t.same(configured.trusted.map((r) => r.id), ['C0', 'C1'], 'the configured public relay and loopback are trusted');
-  t.same(configured.untrusted.map((r) => r.id), ['C2', 'C3'], 'a private address not in the list is not: trust stops there');
+  t.same(configured.trusted.map((r) => r.id), ['CC0', 'CC1'], 'the configured public relay and loopback are trusted');
+  t.same(configured.untrusted.map((r) => r.id), ['CC2', 'CC3'], 'a private address not in the list is not: trust stops there');
   t.match(configured.headers.get('x-spam-relays-untrusted'), /^\[ ip=10\.1\.2\.3 /);
   const withLan = relayHeaders(chain, relayTrustOf({ trustedNetworks: ['198.51.100.0/24', '10.0.0.0/8'] }));
-  t.same(withLan.untrusted.map((r) => r.id), ['C3'], 'listing the private network too trusts it');
-  const none = relayHeaders([...chain.slice(0, 1), 'from pc (pc.lan [192.0.2.44]) by gw.test with ESMTPA id D1', chain[3]!], relayTrustOf({ trustedNetworks: [] }));
-  t.same(none.trusted.map((r) => r.id), ['C0', 'D1'], 'an empty list trusts loopback and authenticated hand-overs only');
+  t.same(withLan.untrusted.map((r) => r.id), ['CC3'], 'listing the private network too trusts it');
+  const none = relayHeaders([...chain.slice(0, 1), 'from pc (pc.lan [192.0.2.44]) by gw.test with ESMTPA id DD1', chain[3]!], relayTrustOf({ trustedNetworks: [] }));
+  t.same(none.trusted.map((r) => r.id), ['CC0', 'DD1'], 'an empty list trusts loopback and authenticated hand-overs only');
   t.equal(relayTrustOf({}), null, 'unset: inferred');
   const v6 = relayTrustOf({ trustedNetworks: ['2001:db8::/32'] })!;
   t.same([v6('2001:db8::25'), v6('198.51.100.1')], [true, false], 'IPv6 networks; an IPv4 address is not in them');
