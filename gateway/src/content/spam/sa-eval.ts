@@ -464,12 +464,10 @@ export const SA_EVALS: Readonly<Record<string, EvalFn>> = {
   // ---- RelayEval
   // ALL_TRUSTED / NO_RELAYS (check_all_trusted, check_no_relays). SpamAssassin requires no
   // unparseable relay for both: a Received line it skips (localhost, a fetcher) is no relay, one
-  // it cannot read is. RelayHeaders.unparseable approximates its parser: NO_RELAYS uses it (its
-  // results on SpamAssassin's and rspamd's test messages agree); ALL_TRUSTED does not (on TRAIN
-  // it would turn one of its hits the wrong way).
+  // it cannot read is.
   check_all_trusted(ctx) {
     const r = ctx.relays();
-    return r.trusted.length > 0 && r.untrusted.length === 0;
+    return r.trusted.length > 0 && r.untrusted.length === 0 && r.unparseable === 0;
   },
   check_no_relays(ctx) {
     const r = ctx.relays();

@@ -105,6 +105,11 @@ const CASES: Case[] = [
     no: `Received: from localhost (localhost [127.0.0.1]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\nReceived: from mx.a.test (mx.a.test [203.0.113.9]) by localhost with SMTP; Thu, 22 Aug 2002 12:59:00 +0000\n${HDR}\nx\n`,
   },
   {
+    fn: 'check_all_trusted', why: 'trusted relays and no line SpamAssassin cannot read',
+    yes: `Received: from localhost (localhost [127.0.0.1]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
+    no: `Received: from localhost (localhost [127.0.0.1]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\nReceived: from mx.a.test (mx.a.test) by localhost with SMTP; Thu, 22 Aug 2002 12:59:00 +0000\n${HDR}\nx\n`,
+  },
+  {
     fn: 'check_no_relays', why: 'no Received header at all',
     yes: `${HDR}\nx\n`,
     no: `Received: from mx.a.test (mx.a.test [203.0.113.9]) by gw.test with SMTP; Thu, 22 Aug 2002 13:00:00 +0000\n${HDR}\nx\n`,
