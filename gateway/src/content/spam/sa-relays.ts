@@ -47,6 +47,11 @@ export interface RelayHeaders {
   readonly untrusted: readonly Relay[];
   /** Received lines SpamAssassin's parser cannot read (num_relays_unparseable: check_relays_unparseable, NO_RELAYS). */
   readonly unparseable: number;
+  /**
+   * SpamAssassin's last_trusted_relay_index: the index of the last Received line above the
+   * first untrusted relay (lines skipped or unparseable there count too); -1 if none.
+   */
+  readonly lastTrustedIndex: number;
   /** The pseudo header values, by lower-case name (x-spam-relays-trusted …). */
   readonly headers: ReadonlyMap<string, string>;
 }
@@ -110,6 +115,7 @@ export function relayHeaders(received: readonly string[], trust: RelayTrust = nu
   const trusted: Relay[] = [];
   const untrusted: Relay[] = [];
   let unparseable = 0;
+  let lastTrustedIndex = -1;
   let scannerEnvfrom: string | undefined;
   for (const v of [...received.slice(0, 50), ...originating]) {
     // qmail-scanner's line (newer) passes the envelope sender on to this hand-over only.
@@ -117,6 +123,7 @@ export function relayHeaders(received: readonly string[], trust: RelayTrust = nu
     scannerEnvfrom = undefined;
     const p = parseReceivedLine(v);
     if (p.kind !== 'relay') {
+      if (untrusted.length === 0) lastTrustedIndex++;
       if (p.kind === 'unparseable') unparseable++;
       else if (p.scannerEnvfrom) scannerEnvfrom = p.scannerEnvfrom;
       // found_pop_fetcher_sig: a fetch seen while every relay so far is trusted means those
@@ -125,13 +132,15 @@ export function relayHeaders(received: readonly string[], trust: RelayTrust = nu
       continue;
     }
     const r = envfrom && envfrom !== '0' ? { ...p.relay, envfrom } : p.relay;
-    if (untrusted.length === 0 && isTrustedRelay(r, trust)) trusted.push(r);
-    else untrusted.push(r);
+    if (untrusted.length === 0 && isTrustedRelay(r, trust)) {
+      trusted.push(r);
+      lastTrustedIndex++;
+    } else untrusted.push(r);
   }
   const t = trusted.map((r) => formatRelay(r, true)).join(' ');
   const u = untrusted.map((r) => formatRelay(r, false)).join(' ');
   return {
-    trusted, untrusted, unparseable,
+    trusted, untrusted, unparseable, lastTrustedIndex,
     headers: new Map([['x-spam-relays-trusted', t], ['x-spam-relays-internal', t], ['x-spam-relays-untrusted', u], ['x-spam-relays-external', u]]),
   };
 }

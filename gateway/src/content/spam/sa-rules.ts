@@ -35,7 +35,7 @@ import { htmlParts, messageMime, messageText, rawbodyChunks, renderedBody, type 
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
-import { isLoopback, messageRelays, parseReceived, type RelayHeaders } from './sa-relays.js';
+import { messageRelays, type RelayHeaders } from './sa-relays.js';
 import { messageUris } from './sa-uri.js';
 
 interface CompiledRule {
@@ -503,14 +503,9 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
       // Received line above the first untrusted relay), counted in Received headers; one
       // "Name: value" line per header (unfolded unless :raw).
       const hdrs = headerBlock().split(/\n(?![ \t])/).filter((x) => x !== '');
-      // SpamAssassin's last_internal_relay_index: every Received line (parsed or not) counts
-      // until the first untrusted relay.
-      let last = -1;
-      for (const r of (get('received') ?? []).slice(0, 50)) {
-        const relay = parseReceived(r);
-        if (relay && !isLoopback(relay.ip)) break;
-        last++;
-      }
+      // SpamAssassin's last_internal_relay_index (internal = trusted here): every Received line
+      // (parsed or not) counts until the first untrusted relay.
+      const last = getRelays().lastTrustedIndex;
       const above = name === 'ALL-TRUSTED' || name === 'ALL-INTERNAL';
       let idx = -1;
       let out = '';

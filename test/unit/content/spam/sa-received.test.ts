@@ -49,3 +49,16 @@ t.test('relayHeaders: unparseable lines counted, qmail-scanner\'s envelope sende
   t.equal(h.headers.get('x-spam-relays-untrusted'), '[ ip=192.0.2.7 rdns=a.example helo=a.example by=mx.example ident= envfrom= intl=0 id=g1abc auth= msa=0 ] [ ip=198.51.100.3 rdns=lists.example helo=lists.example by=mx.example ident= envfrom=list-return-1@lists.example intl=0 id=g2abc auth= msa=0 ] [ ip=198.51.100.4 rdns=b.example helo=b.example by=lists.example ident= envfrom= intl=0 id=g3abc auth= msa=0 ]');
   t.equal(h.unparseable, 1);
 });
+
+t.test('relayHeaders: last_trusted_relay_index counts every line above the first untrusted relay, the fetcher\'s too', async (t) => {
+  const h = relayHeaders([
+    'from localhost (localhost.localdomain [127.0.0.1]) by mothlight.example (8.11.6/8.11.6) with ESMTP id g7JJNts09985',
+    'from fastmail.fm [209.61.183.86] by localhost with IMAP (fetchmail-5.9.0) for nice@localhost (single-drop)',
+    'from www.fastmail.fm (server1.internal [10.202.2.132]) by server2.fastmail.fm (Cyrus v2.1.5) with LMTP',
+    'from mx.sender.example (mx.sender.example [203.0.113.9]) by www.fastmail.fm (8.12.5/8.12.5) with ESMTP id g3abc',
+    'from localhost (localhost [127.0.0.1]) by mx.sender.example (8.12.5/8.12.5) with ESMTP id g4abc',
+  ]);
+  // SpamAssassin: last_trusted_relay_index 2; the trusted list restarts below the fetch.
+  t.equal(h.lastTrustedIndex, 2);
+  t.same([h.trusted.map((r) => r.ip), h.untrusted.map((r) => r.ip)], [['10.202.2.132'], ['203.0.113.9', '127.0.0.1']]);
+});
