@@ -27,7 +27,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { decodeCharset, type Hit } from '../../core/index.js';
+import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
@@ -36,6 +36,7 @@ import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
 import { messageRelays, type RelayHeaders } from './sa-relays.js';
+import { saDecodeHeader } from './sa-header.js';
 import { messageUris } from './sa-uri.js';
 
 interface CompiledRule {
@@ -407,17 +408,9 @@ export function formatSaRuleFile(data: SaRuleFile): string {
   return `${head.slice(0, -1)},\n"rules": [\n${rules.map((r) => JSON.stringify(r)).join(',\n')}\n]}\n`;
 }
 
-/** RFC 2047 encoded words → their text as UTF-8 bytes (what SpamAssassin's header rules see without :raw). */
-export function decodeWords(value: string): string {
-  return value.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=(\s+(?==\?))?/g, (m, cs: string, enc: string, text: string) => {
-    try {
-      const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64')
-        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      return utf8Bytes(decodeCharset(bytes, cs.split('*')[0]!.toLowerCase()));
-    } catch {
-      return m;
-    }
-  });
+/** A header value as SpamAssassin's header rules see it without :raw (sa-header), as UTF-8 bytes. */
+export function decodeWords(value: string, name = ''): string {
+  return utf8Bytes(saDecodeHeader(name, value));
 }
 
 function firstAddress(v: string): string {
@@ -477,7 +470,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   // The header block as received: LF line ends, folding kept, an mbox `From ` line dropped.
   const headerBlock = (): string => (block ??= headerBlockOf(full));
   return {
-    all: (n) => (get(n) ?? []).map(decodeWords),
+    all: (n) => (get(n) ?? []).map((v) => decodeWords(v, n)),
     relays: getRelays,
     mime: () => mime,
     rendered,
@@ -510,7 +503,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
       let idx = -1;
       let out = '';
       for (const h of hdrs) {
-        const line = mod === 'raw' ? h : decodeWords(h.replace(/\n[ \t]+/g, ' '));
+        const line = mod === 'raw' ? h : decodeWords(h.replace(/\n[ \t]+/g, ' '), /^[^:]*/.exec(h)![0]);
         if (/^received:/i.test(h)) {
           idx++;
           if (!above && idx === last) continue;
@@ -523,7 +516,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
     if (name === 'ALL') {
       // As SpamAssassin: the header block as received (names in their own case, folding kept).
       const block = headerBlock();
-      return mod === 'raw' ? block : decodeWords(block);
+      return mod === 'raw' ? block : block.split(/\n(?![ \t])/).map((h) => decodeWords(h, /^[^:]*/.exec(h)![0])).join('\n');
     }
     if (name === 'ToCc') vals = [...(get('to') ?? []), ...(get('cc') ?? [])];
     else if (name === 'MESSAGEID') vals = ['message-id', 'resent-message-id', 'x-message-id', 'x-original-message-id'].flatMap((n) => get(n) ?? []);
@@ -546,7 +539,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
       vals = v === undefined ? undefined : [v];
     } else vals = get(name);
     if (!vals || vals.length === 0) return undefined;
-    const decoded = mod === 'raw' ? vals : vals.map(decodeWords);
+    const decoded = mod === 'raw' ? vals : vals.map((v) => decodeWords(v, name));
     if (mod === 'addr') return firstAddress(decoded[0]!);
     if (mod === 'name') return displayName(decoded[0]!);
     return decoded.join('\n');
@@ -722,7 +715,7 @@ export function evaluateSa(set: SaRuleSet, msg: ParsedMessage, all = false): Uin
       case 'mimeheader': {
         // Any MIME part's header (decoded unless :raw), as SpamAssassin's MIMEHeader plugin.
         const name = r.header!.toLowerCase();
-        const vals = evalContext().mime().parts.flatMap((p) => p.headers.filter((x) => x.name === name).map((x) => (r.mod === 'raw' ? x.value : decodeWords(x.value))));
+        const vals = evalContext().mime().parts.flatMap((p) => p.headers.filter((x) => x.name === name).map((x) => (r.mod === 'raw' ? x.value : decodeWords(x.value, name))));
         if (r.op === 'exists') return vals.length > 0;
         if (vals.length === 0) return r.op === '!~' ? !test(ruleRe(c), r.ifUnset ?? '') : test(ruleRe(c), r.ifUnset ?? '');
         return r.op === '!~' ? !vals.some((x) => test(ruleRe(c), x)) : vals.some((x) => test(ruleRe(c), x));

@@ -43,8 +43,10 @@ export function canonicalUris(uris: readonly string[], redirectors: readonly Reg
   const out = new Set<string>();
   for (let i = 0; i < list.length && out.size < MAX_URIS; i++) {
     const uri = list[i]!.replace(/[\n\r]/g, '').trim();
-    if (uri.length <= 1 || /^(?:[#?&]|\/(?!\/))/.test(uri)) continue;
+    // Every URI stays in the list as written (uri_list_canonicalize returns its input too);
+    // `#abc`, `?x`, `/image.gif` just get no variants.
     out.add(uri);
+    if (uri.length <= 1 || /^(?:[#?&]|\/(?!\/))/.test(uri)) continue;
     let m: RegExpExecArray | null;
     if (/^mailto:/i.test(uri) || /^[^:]*@/.test(uri)) {
       if ((m = /^([^@]+@[^?]+)\?/.exec(uri))) out.add(m[1]!);
@@ -102,7 +104,9 @@ export function canonicalUris(uris: readonly string[], redirectors: readonly Reg
       out.add(`${proto}${ulongToIp(parseInt(/([0-9a-f]{1,8})$/i.exec(host)![1]!, 16))}${rest}`);
     } else if (/^[0-9]+$/.test(host)) {
       out.add(`${proto}${ulongToIp(Number(host) % 2 ** 32)}${rest}`);
-    } else if (proto === 'http://' && auth === '' && nhost !== 'localhost' && port === '80' && (m = /^(?:www\.)?([^.]+)$/.exec(nhost))) {
+    } else if (proto === 'http://' && auth === '' && nhost !== 'localhost' && port === '80' && (m = /^(?:www\.)?([^.]+)$/.exec(nhost))
+      && !TLD_SET.has(/\.([^.]+)$/.exec(nhost)?.[1] ?? '')) {
+      // (Bug 7891: not for a name that is already a valid domain, www.museum.)
       out.add(`${proto}www.${m[1]}.com${rest}`);
     }
   }

@@ -32,6 +32,7 @@
 import type { ParsedMessage } from './parse.js';
 import { invisibleBody, messageMime, visibleBody } from './sa-mime.js';
 import { BAYES_IGNORE_HEADERS } from './sa-bayes-ignore.js';
+import { saDecodeHeader } from './sa-header.js';
 import { messageRelays } from './sa-relays.js';
 import { loadSaRules } from './sa-rules.js';
 import { messageUris } from './sa-uri.js';
@@ -224,7 +225,8 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
   for (const h of msg.headers) {
     const name = h.rawName ?? h.name;
     if (h.name === 'received') received.push([name, h.value]);
-    else if (!IGNORED_HDRS.test(h.name)) hdrs.push([name, h.value]);
+    // Values as SpamAssassin reads them: RFC 2047 words decoded (sa-header).
+    else if (!IGNORED_HDRS.test(h.name)) hdrs.push([name, saDecodeHeader(name, h.value)]);
   }
   for (const [name, value] of messageRelays(msg).headers) hdrs.push([name, value]);
   // The two earliest Received lines (the bottom of the header): the sender's software and HELO.

@@ -22,7 +22,7 @@ t.test('canonicalUris: hidden hosts become visible, the original stays', async (
   has(canonicalUris(['mailto:a@example.org?subject=hi']), 'mailto:a@example.org');
   const redirect = canonicalUris(['http://www.google.com/url?sa=t&q=http://spam.example/x&v=1'], [/^https?:\/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}\/url\?.*?(?<=[?&])q=(.*?)(?:$|[&#])/i]);
   has(redirect, 'http://spam.example/x');
-  t.same(canonicalUris(['#top', '/relative', 'x']), [], 'fragments, relative paths and one-character strings are not links');
+  t.same(canonicalUris(['#top', '/relative', 'x']), ['#top', '/relative', 'x'], 'fragments, relative paths and one-character strings: as written, no variants');
   t.same(canonicalUris(['http://example.org/']), ['http://example.org/'], 'a canonical link is itself');
 });
 
@@ -58,4 +58,10 @@ t.test('messageUris: the canonical list with redirect targets, worked out once f
   t.ok(uris.includes('http://hidden-target.example/offer'), 'the redirect target is a link of its own');
   t.equal(messageUris(msg, redirectors), uris, 'the same list the second time');
   t.notOk(messageUris(msg, []).includes('http://hidden-target.example/offer'), 'another redirector list: worked out again');
+});
+
+t.test('canonicalUris keeps every URI as written, fragments and relative paths too', async (t) => {
+  t.same(canonicalUris(['#a99481', '?x=1', '/img.gif', ' http://a.example/ ']), ['#a99481', '?x=1', '/img.gif', 'http://a.example/'], 'uri_list_canonicalize returns its input');
+  t.notOk(canonicalUris(['http://www.museum/']).includes('http://www.www.museum.com/') || canonicalUris(['http://www.museum/']).includes('http://www.museum.com/'), 'no www.NAME.com for a valid domain (bug 7891)');
+  t.ok(canonicalUris(['http://example/']).includes('http://www.example.com/'), 'www.NAME.com for a bare name');
 });
