@@ -8,14 +8,20 @@
  * are left as written (bug 6945).
  */
 import { decodeCharset, encodingOf } from '../../core/index.js';
+import { normalizeCharset } from './sa-charset.js';
 
 const NOT_DECODED = /^(?:Received|(?:Resent-)?(?:Message-ID|Date)|MIME-Version|References|In-Reply-To|List-.*)$/i;
 const WORD = String.raw`=\?[A-Za-z0-9*_-]+\?[bqBQ]\?[^?]*\?=`;
 const BETWEEN_WORDS = new RegExp(`(${WORD})\\s+(?=${WORD})`, 'g');
 const SECTIONS = /=\?([A-Za-z0-9*_-]+)\?([bqBQ])\?([^?]*)\?=|([^=]+|=)/gs;
 
-/** `name`'s value decoded; '' for a name skips the exclusions (a value whose header is unknown). */
-export function saDecodeHeader(name: string, value: string): string {
+/**
+ * `name`'s value decoded to characters; '' for a name skips the exclusions. `raw` is the value as
+ * parsed headers hold it: its bytes as a latin1 string. 8-bit bytes are read as UTF-8 when they
+ * are UTF-8 (RFC 6532), else as Windows-1252 (_normalize with UTF-8 declared).
+ */
+export function saDecodeHeader(name: string, raw: string): string {
+  const value = /[\x80-\xff]/.test(raw) && !/[^\x00-\xff]/.test(raw) ? normalizeCharset(Buffer.from(raw, 'latin1'), 'UTF-8') : raw;
   if (!value.includes('=?') || NOT_DECODED.test(name)) return value;
   const sections: Array<{ text: string; charset: string }> = [];
   for (const m of value.replace(BETWEEN_WORDS, '$1').matchAll(SECTIONS)) {
@@ -37,4 +43,10 @@ function wordBytes(encoding: string, text: string): string {
 function inCharset(bytes: string, charset: string): string {
   const label = /^(?:iso-?8859-1|cp1252)$/i.test(charset) || encodingOf(charset) === null ? 'windows-1252' : charset;
   return decodeCharset(Buffer.from(bytes, 'latin1'), label);
+}
+
+/** The Subject as SpamAssassin's get_header('Subject') gives it (the first one, decoded): the first line of its body text. */
+export function saSubject(msg: { readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }> }): string {
+  const raw = msg.headers.find((h) => h.name === 'subject')?.value;
+  return raw === undefined ? '' : saDecodeHeader('Subject', raw);
 }

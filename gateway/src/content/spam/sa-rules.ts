@@ -36,7 +36,7 @@ import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
 import { messageRelays, type RelayHeaders } from './sa-relays.js';
-import { saDecodeHeader } from './sa-header.js';
+import { saDecodeHeader, saSubject } from './sa-header.js';
 import { messageUris } from './sa-uri.js';
 
 interface CompiledRule {
@@ -457,7 +457,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   // The MIME walk is needed for every message (body and rawbody read the text parts).
   const mime = messageMime(msg);
   const rendered = renderedBody(mime);
-  const body = bodyLines(decodeWords(msg.subject), rendered);
+  const body = bodyLines(utf8Bytes(saSubject(msg)), rendered);
   // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
   const uris = messageUris(msg, redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });

@@ -10,6 +10,8 @@
  * Not ported: IDN to ASCII for non-ASCII hosts beyond what domainToASCII does.
  */
 import { domainToASCII } from 'node:url';
+import type { ParsedMessage } from './parse.js';
+import { saSubject } from './sa-header.js';
 import { htmlParts, messageMime, renderedBody } from './sa-mime.js';
 import { VALID_TLDS } from './sa-tlds.js';
 
@@ -207,13 +209,13 @@ const linksPerMessage = new WeakMap<object, readonly string[]>();
  * and the Bayes tokens (region 2) both read this list, canonicalised: found once per message,
  * shared (callers only read it).
  */
-export function messageLinks(msg: { readonly subject: string; readonly raw: Buffer }): readonly string[] {
+export function messageLinks(msg: ParsedMessage): readonly string[] {
   let links = linksPerMessage.get(msg);
   if (links === undefined) {
     // The text's links as SpamAssassin parses them from the rendered body's lines (the Subject
     // first), then those HTML.pm collects from each HTML part's tags.
     const mime = messageMime(msg);
-    const lines = [msg.subject, ...renderedBody(mime).slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '))];
+    const lines = [saSubject(msg), ...renderedBody(mime).slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '))];
     links = [...new Set([...textUris(lines), ...htmlParts(mime).flatMap((h) => h.uris)])].slice(0, 400);
     linksPerMessage.set(msg, links);
   }
@@ -227,7 +229,7 @@ const urisPerMessage = new WeakMap<object, { readonly redirectors: readonly RegE
  * targets (canonicalUris with the rules' redirector_pattern list). The uri rules and the Bayes
  * tokens read the same list, as SpamAssassin's do: worked out once per message (callers only read it).
  */
-export function messageUris(msg: { readonly subject: string; readonly raw: Buffer }, redirectors: readonly RegExp[]): readonly string[] {
+export function messageUris(msg: ParsedMessage, redirectors: readonly RegExp[]): readonly string[] {
   const hit = urisPerMessage.get(msg);
   if (hit !== undefined && hit.redirectors === redirectors) return hit.uris;
   const uris = canonicalUris(messageLinks(msg), redirectors);

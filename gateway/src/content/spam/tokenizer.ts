@@ -32,7 +32,7 @@
 import type { ParsedMessage } from './parse.js';
 import { invisibleBody, messageMime, visibleBody } from './sa-mime.js';
 import { BAYES_IGNORE_HEADERS } from './sa-bayes-ignore.js';
-import { saDecodeHeader } from './sa-header.js';
+import { saDecodeHeader, saSubject } from './sa-header.js';
 import { messageRelays } from './sa-relays.js';
 import { loadSaRules } from './sa-rules.js';
 import { messageUris } from './sa-uri.js';
@@ -264,7 +264,7 @@ export function tokenize(msg: ParsedMessage): string[] {
   };
   // The Subject as the first line, then the visible rendered body paragraph by paragraph, as
   // SpamAssassin's body lines (text in the background colour, tiny or hidden is left out).
-  tokenizeLine(msg.subject, '', 1, add);
+  tokenizeLine(saSubject(msg), '', 1, add);
   const mime = messageMime(msg);
   for (const line of paragraphs(visibleBody(mime))) tokenizeLine(line, '', 1, add);
   // SpamAssassin's URI list (its bayes_token_uris), the uri rules' own list with redirect targets
