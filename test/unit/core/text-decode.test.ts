@@ -23,6 +23,7 @@ t.test('decodeCharset: every label WHATWG maps to windows-1252 reads 0x80-0x9F a
 
 t.test('normalizeCharset: SpamAssassin\'s order — ASCII, UTF-8 whatever the label, the label strictly, Windows-1252', async (t) => {
   t.equal(normalizeCharset(bytes('plain'), 'koi8-r'), 'plain');
+  t.equal(normalizeCharset(bytes('\x1b$B$3$s\x1b(B'), 'ISO-2022-JP'), 'こん', '7-bit ISO-2022-JP is no ASCII: decoded');
   t.equal(normalizeCharset(Buffer.from('café ’', 'utf8'), 'iso-8859-1'), 'café ’', 'valid UTF-8 wins over a Latin-1 label');
   t.equal(normalizeCharset(bytes(0xf0, 0xd2), 'koi8-r'), '\u041f\u0440', 'the declared charset (KOI8-R "Пр")');
   t.equal(normalizeCharset(bytes('don', 0x92, 't'), 'us-ascii'), 'don\u2019t', 'ASCII declared, 8-bit inside: Windows-1252');

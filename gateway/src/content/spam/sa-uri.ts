@@ -205,7 +205,7 @@ const linksPerMessage = new WeakMap<object, readonly string[]>();
 /**
  * The links SpamAssassin's URI list starts from (before canonicalUris), as get_uri_detail_list
  * finds them: those written in the rendered text (textUris; the Subject first) and those HTML.pm
- * collects from each HTML part's tags (sa-html `uris`); each once, at most 400. The uri rules
+ * collects from each HTML part's tags (sa-html `uris`); each once, at most 1,000 (MAX_URIS). The uri rules
  * and the Bayes tokens (region 2) both read this list, canonicalised: found once per message,
  * shared (callers only read it).
  */
@@ -216,7 +216,7 @@ export function messageLinks(msg: ParsedMessage): readonly string[] {
     // first), then those HTML.pm collects from each HTML part's tags.
     const mime = messageMime(msg);
     const lines = [saSubject(msg), ...renderedBody(mime).slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '))];
-    links = [...new Set([...textUris(lines), ...htmlParts(mime).flatMap((h) => h.uris)])].slice(0, 400);
+    links = [...new Set([...textUris(lines), ...htmlParts(mime).flatMap((h) => h.uris)])].slice(0, MAX_URIS);
     linksPerMessage.set(msg, links);
   }
   return links;

@@ -38,8 +38,11 @@ import { loadSaRules } from './sa-rules.js';
 import { messageUris } from './sa-uri.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
-const MAX_TOKENS = 5000;
+// A bound on one message's distinct tokens (SpamAssassin stops at 50,000 body, 10,000 link and 10,000
+// header tokens; the body read is 256 KiB here): long newsletters pass 5,000.
+const MAX_TOKENS = 20_000;
 const MAX_TOKEN_LENGTH = 15;
+const MAX_BODY_LINE_BYTES = 2048;
 
 /** Headers SpamAssassin's Bayes does not tokenize ($IGNORED_HDRS), as one anchored regex. */
 const IGNORED_HDRS = new RegExp(`^(?:${[
@@ -251,9 +254,26 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
   return parsed;
 }
 
-/** Body text as get_body_text_array_common lines it: paragraphs, each one's white space (Unicode too) one space. */
+/**
+ * Body text as get_body_text_array_common lines it: paragraphs, each one's white space (Unicode
+ * too) one space, then split_into_array_of_short_lines: a line over 2,048 bytes of UTF-8 is cut
+ * after its last space before that (Title Case at a line's start is lower-cased, so where lines
+ * start matters).
+ */
 function paragraphs(text: string): string[] {
-  return text.slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '));
+  const joined = text.slice(0, 256 * 1024).replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n');
+  if (!/[^\n]{2049}/.test(joined)) return joined.split('\n');
+  const out: string[] = [];
+  for (const paragraph of joined.split('\n')) {
+    let line = Buffer.from(paragraph, 'utf8').toString('latin1');
+    while (line.length > MAX_BODY_LINE_BYTES) {
+      const len = line.lastIndexOf(' ', MAX_BODY_LINE_BYTES) + 1 || MAX_BODY_LINE_BYTES;
+      out.push(line.slice(0, len));
+      line = line.slice(len);
+    }
+    out.push(line);
+  }
+  return out.map((l) => Buffer.from(l, 'latin1').toString('utf8'));
 }
 
 export function tokenize(msg: ParsedMessage): string[] {
