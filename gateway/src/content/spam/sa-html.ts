@@ -199,13 +199,11 @@ export function htmlFacts(htmlIn: string): HtmlFacts {
   const htmlUri = (tag: string, a: Record<string, string>) => {
     if (tag === 'body' || tag === 'table' || tag === 'tr' || tag === 'td') pushUri(a.background);
     else if (tag === 'a' || tag === 'area' || tag === 'link') {
-      const bad = Object.keys(a).find((k) => /\w{1,8}\/href/.test(k));
-      pushUri(bad !== undefined ? a[bad] : a.href?.replace(/\ufeff/g, ''));
+      // (HTML.pm also reads a `x/href` attribute; our attribute names never hold a slash.)
+      pushUri(a.href?.replace(/\ufeff/g, ''));
       pushUri(a['data-saferedirecturl']);
-    } else if (/^(?:img|frame|iframe|embed|script|bgsound)$/.test(tag)) {
-      const bad = Object.keys(a).find((k) => /\w{1,8}\/src/.test(k));
-      pushUri(bad !== undefined ? a[bad] : a.src);
-    } else if (tag === 'form') pushUri(a.action);
+    } else if (/^(?:img|frame|iframe|embed|script|bgsound)$/.test(tag)) pushUri(a.src);
+    else if (tag === 'form') pushUri(a.action);
     else if (tag === 'base' && a.href) {
       const uri = a.href.replace(/^[\s\xa0]+|[\s\xa0]+$/g, '');
       pushUri(uri);
