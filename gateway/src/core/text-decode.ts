@@ -5,7 +5,11 @@
  * iso-8859-1, latin1, us-ascii … — as Latin-1 control characters (nodejs/node#60888, a
  * regression since 20.18.3), so smart quotes, dashes, ellipses and the euro sign were lost.
  */
-import iconv from 'iconv-lite';
+import { createRequire } from 'node:module';
+
+// iconv-lite's tables cost ~8 MB of RSS: loaded at the first Windows-1252 text, not with core/.
+let iconv: typeof import('iconv-lite') | null = null;
+const windows1252 = (bytes: Buffer): string => (iconv ??= createRequire(import.meta.url)('iconv-lite') as typeof import('iconv-lite')).decode(bytes, 'win1252');
 
 /** The WHATWG encoding a label names, or null for an unknown label. */
 export function encodingOf(label: string): string | null {
@@ -23,6 +27,6 @@ export function encodingOf(label: string): string | null {
 export function decodeCharset(bytes: Uint8Array, label: string, fatal = false): string {
   const encoding = encodingOf(label);
   if (encoding === null) throw new RangeError(`unknown charset ${JSON.stringify(label)}`);
-  if (encoding === 'windows-1252') return iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'win1252');
+  if (encoding === 'windows-1252') return windows1252(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   return new TextDecoder(encoding, { fatal }).decode(bytes);
 }

@@ -9,7 +9,11 @@
  * list items and headings a space, other tags nothing, so "V<b></b>iagra" reads "Viagra"). An
  * approximation of a real renderer, as SpamAssassin's own is.
  */
-import { decodeHTMLStrict } from 'entities';
+import { createRequire } from 'node:module';
+
+// The entity table costs ~8 MB of RSS: loaded at the first named entity, not with the module.
+let entities: typeof import('entities') | null = null;
+const decodeNamed = (s: string): string => (entities ??= createRequire(import.meta.url)('entities') as typeof import('entities')).decodeHTMLStrict(s);
 
 export interface HtmlFacts {
   /** Flags for html_test: html, font_low_contrast, font_invalid_color, font_face_bad, embeds, form_action_mailto. */
@@ -144,13 +148,16 @@ interface Style { fg: string; bg: string; size: number; tag: string; display?: s
  * numeric reference as that code point (0x80–0x9F stay C1 characters, unlike browsers), a named
  * entity of HTML 4's set (`&reg;`, `&eacute;` …; without its `;` only before a non-alphanumeric).
  */
+const SIMPLE_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', AMP: '&', LT: '<', GT: '>', QUOT: '"' };
+
 function decodeEntities(t: string): string {
   if (!t.includes('&')) return t;
   return t.replace(/&nbsp;/gi, ' ').replace(/&(?:#(\d+)|#[xX]([0-9a-fA-F]+)|([a-zA-Z][a-zA-Z0-9]*))(;?)/g, (m, dec?: string, hex?: string, name?: string, semi?: string, at?: number, all?: string) => {
     if (dec !== undefined) return String.fromCharCode(Number(dec) & 0xffff);
     if (hex !== undefined) return String.fromCharCode(parseInt(hex, 16) & 0xffff);
     if (semi === '' && /[a-zA-Z0-9]/.test(all!.charAt(at! + m.length))) return m;
-    const decoded = decodeHTMLStrict(`&${name};`);
+    if (SIMPLE_ENTITIES[name!] !== undefined) return SIMPLE_ENTITIES[name!]!;
+    const decoded = decodeNamed(`&${name};`);
     return decoded.startsWith('&') && decoded.length > 1 ? m : decoded;
   });
 }

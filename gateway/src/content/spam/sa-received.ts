@@ -11,7 +11,6 @@
  * ASCII whitespace on these byte strings, JS's also matches Unicode spaces: perl() narrows it.
  */
 
-import { compileNow } from './regexp-tier.js';
 import type { Relay } from './sa-relays.js';
 
 /** \s and \S as Perl's on byte strings (ASCII whitespace); inside a class, its members. */
@@ -34,7 +33,9 @@ function perl(src: string, flags = ''): RegExp {
   }
   // A negated \S inside a class (none in Received.pm's regexes) would need a different rewrite.
   if (/\[[^\]]*\\S/.test(out)) throw new Error(`perl(): \\S in a class: ${src}`);
-  return compileNow(new RegExp(out, flags));
+  // Not compileNow: 140 regexes, several with the whole IPv6 grammar, made ~12 MB of native
+  // code in every receiver at load. Received lines are short; V8's bytecode serves them.
+  return new RegExp(out, flags);
 }
 
 // Constants.pm's IP_ADDRESS, LOCALHOST: /i regexes, interpolated into case-sensitive ones, so

@@ -19,7 +19,6 @@
  * internal = trusted, external = untrusted.
  */
 
-import { compileNow } from './regexp-tier.js';
 import { IP_ADDRESS, parseReceivedLine } from './sa-received.js';
 
 export { relayAuth } from './sa-received.js';
@@ -92,7 +91,7 @@ function isTrustedRelay(r: Relay, trust: RelayTrust): boolean {
  * client, appended to the Received chain as the oldest hop.
  */
 const ORIGINATING_IP_HEADERS = new Set(['x-yahoo-post-ip', 'x-originating-ip', 'x-apparently-from', 'x-senderip', 'x-aol-ip', 'x-ms-exchange-crosstenant-originalattributedtenantconnectingip']);
-const ORIGINATING_IP = compileNow(new RegExp(IP_ADDRESS));
+const ORIGINATING_IP = new RegExp(IP_ADDRESS);
 
 /**
  * The originating IP headers' addresses (the last occurrence of each header, its first
