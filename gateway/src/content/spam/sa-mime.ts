@@ -243,6 +243,43 @@ export const invisibleBody = oncePer((mime: MimeFacts): string =>
 export const visibleBody = oncePer((mime: MimeFacts): string =>
   mime.parts.filter((p) => p.effectiveType === 'text/plain' || p.effectiveType === 'text/html').map((p) => scanCut(visiblePart(p))).join('\n'));
 
+/**
+ * Text as SpamAssassin's byte-oriented rules see it: UTF-8 bytes (one character per byte here),
+ * so `[\x80-\xff]` for 8-bit text and Latin-1 bytes in rule files match as they do there. ASCII
+ * text is returned as is.
+ */
+export function utf8Bytes(s: string): string {
+  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
+}
+
+/** utf8Bytes undone: the characters of UTF-8 bytes held one per character. */
+export function fromUtf8Bytes(s: string): string {
+  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
+}
+
+/**
+ * Message::get_body_text_array_common's lines of a rendered text, as UTF-8 bytes: one line per
+ * paragraph (blank lines separate them, white space runs become one space, nothing trimmed), a
+ * line over 2,048 bytes cut after its last space within them (split_into_array_of_short_lines:
+ * no text is dropped); empty lines left out. Body rules, Bayes and the text's links read these.
+ */
+export function textLines(text: string): string[] {
+  const bytes = utf8Bytes(text.replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n'));
+  const out: string[] = [];
+  for (let line of bytes.split('\n')) {
+    while (line.length > MAX_BODY_LINE_LENGTH) {
+      const len = line.lastIndexOf(' ', MAX_BODY_LINE_LENGTH) + 1 || MAX_BODY_LINE_LENGTH;
+      out.push(line.slice(0, len));
+      line = line.slice(len);
+    }
+    if (line !== '') out.push(line);
+  }
+  return out;
+}
+
+/** textLines of renderedBody, once per message (the rules and the links both read them). */
+export const renderedLines = oncePer((mime: MimeFacts): readonly string[] => textLines(renderedBody(mime)));
+
 /** A parsed message's first 256 KiB as a latin1 string (one character per byte), made once per message. */
 export const messageText = oncePer((msg: { readonly raw: Buffer }): string => msg.raw.subarray(0, MAX).toString('latin1'));
 

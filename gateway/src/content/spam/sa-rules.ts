@@ -31,7 +31,7 @@ import type { Hit } from '../../core/index.js';
 import type { ParsedMessage } from './parse.js';
 import { metaTokens, type SaRule } from './sa-convert.js';
 import { SA_EVALS, type EvalContext, type EvalFn } from './sa-eval.js';
-import { htmlParts, messageMime, messageText, rawbodyChunks, renderedBody, type MimeFacts } from './sa-mime.js';
+import { htmlParts, messageMime, messageText, rawbodyChunks, renderedBody, renderedLines, utf8Bytes, type MimeFacts } from './sa-mime.js';
 import { MultiSearch } from './sa-multisearch.js';
 import { requiredAlternatives } from './sa-prefilter.js';
 import { compileNow } from './regexp-tier.js';
@@ -457,7 +457,8 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   // The MIME walk is needed for every message (body and rawbody read the text parts).
   const mime = messageMime(msg);
   const rendered = renderedBody(mime);
-  const body = bodyLines(utf8Bytes(saSubject(msg)), rendered);
+  // The Subject, then the rendered text's lines (UTF-8 bytes), as SpamAssassin's body rules read them.
+  const body = [utf8Bytes(saSubject(msg)), ...renderedLines(mime)].slice(0, MAX_BODY_LINES);
   // Each link as written and its canonical variants (decoded host, redirect target, …), as SpamAssassin.
   const uris = messageUris(msg, redirectors);
   const j = (text: string) => ({ text, lower: text.toLowerCase() });
@@ -546,36 +547,7 @@ function views(msg: ParsedMessage, redirectors: readonly RegExp[]): Views {
   }
 }
 
-const MAX_BODY_LINE_LENGTH = 2048;
 const MAX_BODY_LINES = 2000;
-
-/**
- * Text as SpamAssassin's body rules see it: UTF-8 bytes (one character per byte here), so its
- * byte-oriented regexes — `[\x80-\xff]` for 8-bit text, Latin-1 bytes in rule files — match as
- * they do there. ASCII text is returned as is.
- */
-function utf8Bytes(s: string): string {
-  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
-}
-
-/**
- * The Subject, then one line per paragraph (blank lines separate them, whitespace runs become one
- * space, nothing trimmed), as UTF-8 bytes; a paragraph over 2,048 bytes split after its last
- * space within them (split_into_array_of_short_lines): no text is dropped.
- */
-function bodyLines(subject: string, rendered: string): string[] {
-  const text = utf8Bytes(rendered.replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n'));
-  const out: string[] = [utf8Bytes(subject)];
-  for (let line of text.split('\n')) {
-    while (line.length > MAX_BODY_LINE_LENGTH && out.length < MAX_BODY_LINES) {
-      const len = line.lastIndexOf(' ', MAX_BODY_LINE_LENGTH) + 1 || MAX_BODY_LINE_LENGTH;
-      out.push(line.slice(0, len));
-      line = line.slice(len);
-    }
-    if (line !== '' && out.length < MAX_BODY_LINES) out.push(line);
-  }
-  return out;
-}
 
 function headerBlockOf(full: string): string {
   const end = full.search(/\r?\n\r?\n/);

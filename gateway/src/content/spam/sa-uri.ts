@@ -12,7 +12,7 @@
 import { domainToASCII } from 'node:url';
 import type { ParsedMessage } from './parse.js';
 import { saSubject } from './sa-header.js';
-import { htmlParts, messageMime, renderedBody } from './sa-mime.js';
+import { fromUtf8Bytes, htmlParts, messageMime, renderedLines } from './sa-mime.js';
 import { VALID_TLDS } from './sa-tlds.js';
 
 const MAX_URIS = 1000;
@@ -215,7 +215,7 @@ export function messageLinks(msg: ParsedMessage): readonly string[] {
     // The text's links as SpamAssassin parses them from the rendered body's lines (the Subject
     // first), then those HTML.pm collects from each HTML part's tags.
     const mime = messageMime(msg);
-    const lines = [saSubject(msg), ...renderedBody(mime).slice(0, 256 * 1024).split(/\n\s*\n/).map((p) => p.replace(/\s+/g, ' '))];
+    const lines = [saSubject(msg), ...renderedLines(mime).map(fromUtf8Bytes)];
     links = [...new Set([...textUris(lines), ...htmlParts(mime).flatMap((h) => h.uris)])].slice(0, MAX_URIS);
     linksPerMessage.set(msg, links);
   }

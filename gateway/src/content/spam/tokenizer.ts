@@ -30,7 +30,7 @@
  * token text). The token set is what the classifier counts (once per message).
  */
 import type { ParsedMessage } from './parse.js';
-import { invisibleBody, messageMime, visibleBody } from './sa-mime.js';
+import { fromUtf8Bytes, invisibleBody, messageMime, textLines, visibleBody } from './sa-mime.js';
 import { BAYES_IGNORE_HEADERS } from './sa-bayes-ignore.js';
 import { saDecodeHeader, saSubject } from './sa-header.js';
 import { messageRelays } from './sa-relays.js';
@@ -42,7 +42,6 @@ const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
 // header tokens; the body read is 256 KiB here): long newsletters pass 5,000.
 const MAX_TOKENS = 20_000;
 const MAX_TOKEN_LENGTH = 15;
-const MAX_BODY_LINE_BYTES = 2048;
 
 /** Headers SpamAssassin's Bayes does not tokenize ($IGNORED_HDRS), as one anchored regex. */
 const IGNORED_HDRS = new RegExp(`^(?:${[
@@ -254,27 +253,8 @@ function headerTexts(msg: ParsedMessage): Map<string, string> {
   return parsed;
 }
 
-/**
- * Body text as get_body_text_array_common lines it: paragraphs, each one's white space (Unicode
- * too) one space, then split_into_array_of_short_lines: a line over 2,048 bytes of UTF-8 is cut
- * after its last space before that (Title Case at a line's start is lower-cased, so where lines
- * start matters).
- */
-function paragraphs(text: string): string[] {
-  const joined = text.slice(0, 256 * 1024).replace(/\n+\s*\n+/g, '\0').replace(/\s+/g, ' ').replace(/\0/g, '\n');
-  if (!/[^\n]{2049}/.test(joined)) return joined.split('\n');
-  const out: string[] = [];
-  for (const paragraph of joined.split('\n')) {
-    let line = Buffer.from(paragraph, 'utf8').toString('latin1');
-    while (line.length > MAX_BODY_LINE_BYTES) {
-      const len = line.lastIndexOf(' ', MAX_BODY_LINE_BYTES) + 1 || MAX_BODY_LINE_BYTES;
-      out.push(line.slice(0, len));
-      line = line.slice(len);
-    }
-    out.push(line);
-  }
-  return out.map((l) => Buffer.from(l, 'latin1').toString('utf8'));
-}
+/** The body's lines as SpamAssassin's Bayes reads them (sa-mime textLines), as characters. */
+const lines = (text: string): string[] => textLines(text).map(fromUtf8Bytes);
 
 export function tokenize(msg: ParsedMessage): string[] {
   const out = new Set<string>();
@@ -286,14 +266,14 @@ export function tokenize(msg: ParsedMessage): string[] {
   // SpamAssassin's body lines (text in the background colour, tiny or hidden is left out).
   tokenizeLine(saSubject(msg), '', 1, add);
   const mime = messageMime(msg);
-  for (const line of paragraphs(visibleBody(mime))) tokenizeLine(line, '', 1, add);
+  for (const line of lines(visibleBody(mime))) tokenizeLine(line, '', 1, add);
   // SpamAssassin's URI list (its bayes_token_uris), the uri rules' own list with redirect targets
   // (sa-uri messageUris): every link with its canonical variants and the e-mail addresses as
   // mailto: — region 2, where long tokens are kept whole.
   for (const url of messageUris(msg, loadSaRules().redirectors)) tokenizeLine(url, '', 2, add);
   for (const [prefix, value] of headerTexts(msg)) tokenizeLine(value, `H${prefix}:`, 0, add);
   // Invisible HTML text counts apart, as `I*:` tokens (hidden ham words cannot pose as visible ones).
-  for (const line of paragraphs(invisibleBody(mime))) tokenizeLine(line, 'I*:', 1, add);
+  for (const line of lines(invisibleBody(mime))) tokenizeLine(line, 'I*:', 1, add);
   return [...out];
 }
 
