@@ -5,8 +5,18 @@
  * deliberately few and mild: the Bayes classifier carries the verdict, these explain it and
  * catch what a fresh model has not seen (dangerous attachments, numeric-IP links, GTUBE).
  */
-import { messageUrls } from './tokenizer.js';
 import type { ParsedMessage } from './parse.js';
+
+const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
+
+/** The http(s) links written in the text and HTML source (at most 200): URL_NUMERIC_IP reads them. */
+function textUrls(msg: Pick<ParsedMessage, 'text' | 'html'>): string[] {
+  const text = `${msg.text}\n${msg.html}`;
+  const urls = new Set<string>();
+  URL_RE.lastIndex = 0;
+  for (let m = URL_RE.exec(text); m && urls.size < 200; m = URL_RE.exec(text)) urls.add(m[0].replace(/[.,;:!?]+$/, ''));
+  return [...urls];
+}
 
 /** The Generic Test for Unsolicited Bulk Email (SpamAssassin): always spam, for testing. */
 export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
@@ -37,7 +47,7 @@ export function heuristics(msg: ParsedMessage): HeuristicHit[] {
   const s = msg.subject;
   if (s.replace(/[^A-Za-z]/g, '').length >= 10 && s === s.toUpperCase()) out.push({ name: 'SUBJECT_ALL_CAPS', detail: s.slice(0, 60) });
   if (msg.html && msg.text.trim() === '') out.push({ name: 'MIME_HTML_ONLY' });
-  const ipUrl = messageUrls(msg).find((u) => /^https?:\/\/(?:[^@/]*@)?\d+\.\d+\.\d+\.\d+(?:[:/]|$)/i.test(u));
+  const ipUrl = textUrls(msg).find((u) => /^https?:\/\/(?:[^@/]*@)?\d+\.\d+\.\d+\.\d+(?:[:/]|$)/i.test(u));
   if (ipUrl) out.push({ name: 'URL_NUMERIC_IP', detail: ipUrl.slice(0, 100) });
   for (const a of msg.attachments) {
     const name = (a.filename ?? '').toLowerCase();

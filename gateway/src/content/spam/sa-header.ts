@@ -41,7 +41,8 @@ function wordBytes(encoding: string, text: string): string {
 }
 
 function inCharset(bytes: string, charset: string): string {
-  const label = /^(?:iso-?8859-1|cp1252)$/i.test(charset) || encodingOf(charset) === null ? 'windows-1252' : charset;
+  // ISO-8859-1 and cp1252 are Windows-1252 by their WHATWG labels already; an unknown label too.
+  const label = encodingOf(charset) === null ? 'windows-1252' : charset;
   return decodeCharset(Buffer.from(bytes, 'latin1'), label);
 }
 

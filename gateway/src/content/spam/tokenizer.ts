@@ -37,7 +37,6 @@ import { messageRelays } from './sa-relays.js';
 import { loadSaRules } from './sa-rules.js';
 import { messageUris } from './sa-uri.js';
 
-const URL_RE = /\bhttps?:\/\/[^\s"'<>()]+/gi;
 // A bound on one message's distinct tokens (SpamAssassin stops at 50,000 body, 10,000 link and 10,000
 // header tokens; the body read is 256 KiB here): long newsletters pass 5,000.
 const MAX_TOKENS = 20_000;
@@ -275,27 +274,4 @@ export function tokenize(msg: ParsedMessage): string[] {
   // Invisible HTML text counts apart, as `I*:` tokens (hidden ham words cannot pose as visible ones).
   for (const line of lines(invisibleBody(mime))) tokenizeLine(line, 'I*:', 1, add);
   return [...out];
-}
-
-/** The http(s) links in a text (at most 200), for the tokenizer, the heuristics and the uri rules. */
-export function extractUrls(text: string): string[] {
-  URL_RE.lastIndex = 0;
-  const urls = new Set<string>();
-  for (let m = URL_RE.exec(text); m && urls.size < 200; m = URL_RE.exec(text)) urls.add(m[0].replace(/[.,;:!?]+$/, ''));
-  return [...urls];
-}
-
-const urlsPerMessage = new WeakMap<object, string[]>();
-
-/**
- * extractUrls of a parsed message's text and HTML, computed once per message (the tokenizer, the
- * heuristics and the uri rules all read them). The array is shared: callers only read it.
- */
-export function messageUrls(msg: Pick<ParsedMessage, 'text' | 'html'>): readonly string[] {
-  let urls = urlsPerMessage.get(msg);
-  if (urls === undefined) {
-    urls = extractUrls(`${msg.text}\n${msg.html}`);
-    urlsPerMessage.set(msg, urls);
-  }
-  return urls;
 }
